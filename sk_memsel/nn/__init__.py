@@ -1,0 +1,30 @@
+"""Plain PyTorch modules behind the sk_memsel estimators.
+
+Everything here is an ordinary :class:`torch.nn.Module` that imports nothing
+from scikit-learn, so it can be used in any PyTorch model.
+"""
+
+from ._addressing import (
+    CosineWeights,
+    Freeness,
+    TemporalLinkage,
+    TemporalLinkageState,
+    erase_and_write,
+)
+from ._attention import MemoryAugmentedAttention
+from ._dnc import DNC, AccessState, DNCState, MemoryAccess
+from ._memory_selector import MemorySelector
+
+__all__: list[str] = [
+    "AccessState",
+    "CosineWeights",
+    "DNC",
+    "DNCState",
+    "Freeness",
+    "MemoryAccess",
+    "MemoryAugmentedAttention",
+    "MemorySelector",
+    "TemporalLinkage",
+    "TemporalLinkageState",
+    "erase_and_write",
+]

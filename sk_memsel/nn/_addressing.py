@@ -1,0 +1,557 @@
+"""Addressing operations of the Differentiable Neural Computer (DNC).
+
+The DNC (Graves et al., 2016) reads and writes an external memory ``M`` of
+``N`` slots ("words") of width ``W`` through soft weightings over the slots.
+This module holds the pieces of that addressing, written from the paper:
+
+* :class:`CosineWeights`: content-based addressing (cosine similarity between
+  a key and every slot, sharpened by a strength, normalised by a softmax);
+* :class:`Freeness`: the usage vector, the free gates and the dynamic
+  allocation of unused slots to the write heads;
+* :class:`TemporalLinkage`: the temporal link matrix that records in which
+  order slots were written, and the forward / backward reads along it;
+* :func:`erase_and_write`: the erase-then-add memory update.
+
+Shapes use ``B`` for the batch, ``N`` for the memory size, ``W`` for the word
+size, ``R`` for the number of read heads and ``Wr`` for the number of write
+heads. Every operation works on whole batches with tensor operations; there
+is no Python loop over the batch or over memory slots.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "CosineWeights",
+    "Freeness",
+    "TemporalLinkage",
+    "TemporalLinkageState",
+    "erase_and_write",
+]
+
+#: Small constant that keeps norms, cumulative products and logs away from 0.
+_EPSILON = 1e-6
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is a positive int, else raise a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def _check_shape(name: str, tensor: Tensor, expected: tuple) -> None:
+    """Raise a ValueError unless ``tensor`` has the ``expected`` shape.
+
+    ``expected`` holds ints, or ``None`` for a dimension that may take any
+    size; the message names both the expected and the received shape.
+    """
+    shape = tuple(tensor.shape)
+    if len(shape) != len(expected) or any(
+        e is not None and s != e for s, e in zip(shape, expected, strict=False)
+    ):
+        want = ", ".join("?" if e is None else str(e) for e in expected)
+        raise ValueError(f"{name} must have shape ({want}), got {shape}.")
+
+
+def _exclusive_cumprod(x: Tensor) -> Tensor:
+    """Cumulative product along the last axis, shifted right by one.
+
+    ``out[..., 0] = 1`` and ``out[..., k] = x[..., 0] * ... * x[..., k - 1]``.
+    """
+    ones = torch.ones_like(x[..., :1])
+    return torch.cumprod(torch.cat([ones, x[..., :-1]], dim=-1), dim=-1)
+
+
+def erase_and_write(
+    memory: Tensor, address: Tensor, erase: Tensor, values: Tensor
+) -> Tensor:
+    """Erase, then add, words in the memory through soft write weightings.
+
+    Parameters
+    ----------
+    memory : Tensor of shape (B, N, W)
+        Memory before the write.
+    address : Tensor of shape (B, Wr, N)
+        Write weighting of each write head over the slots.
+    erase : Tensor of shape (B, Wr, W)
+        Erase vector of each write head, with entries in [0, 1].
+    values : Tensor of shape (B, Wr, W)
+        Word written by each write head.
+
+    Returns
+    -------
+    memory : Tensor of shape (B, N, W)
+        Memory after the write.
+
+    Notes
+    -----
+    With write weighting :math:`w^i`, erase vector :math:`e^i` and write
+    vector :math:`v^i` for write head :math:`i`,
+
+    .. math::
+
+        M'_t(n) = M_{t-1}(n) \\odot \\prod_i \\left(1 - w^i_t(n)\\, e^i_t\\right),
+        \\qquad
+        M_t(n) = M'_t(n) + \\sum_i w^i_t(n)\\, v^i_t .
+
+    With a single write head this is the paper's
+    :math:`M_t = M_{t-1} \\circ (E - w_t e_t^\\top) + w_t v_t^\\top`.
+
+    References
+    ----------
+    .. [1] A. Graves et al., "Hybrid computing using a neural network with
+       dynamic external memory", Nature 538, 471-476 (2016).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_memsel.nn import erase_and_write
+    >>> memory = torch.zeros(2, 5, 3)
+    >>> address = torch.softmax(torch.randn(2, 1, 5), dim=-1)
+    >>> erase, values = torch.rand(2, 1, 3), torch.randn(2, 1, 3)
+    >>> erase_and_write(memory, address, erase, values).shape
+    torch.Size([2, 5, 3])
+    """
+    # [B, Wr, N, 1] * [B, Wr, 1, W] -> [B, Wr, N, W]; a single head needs no
+    # product over heads, which saves one [B, N, W] reduction per step.
+    weighted_erase = address.unsqueeze(-1) * erase.unsqueeze(-2)
+    if weighted_erase.shape[1] == 1:
+        keep = 1.0 - weighted_erase[:, 0]
+    else:
+        keep = torch.prod(1.0 - weighted_erase, dim=1)
+    return torch.baddbmm(memory * keep, address.transpose(1, 2), values)
+
+
+class CosineWeights(nn.Module):
+    """Content-based addressing by cosine similarity.
+
+    Each of ``num_heads`` heads compares its key with every memory slot by
+    cosine similarity, multiplies the similarities by a positive strength and
+    normalises them over the slots with a softmax.
+
+    Parameters
+    ----------
+    num_heads : int
+        Number of heads (keys) looked up at once.
+    word_size : int
+        Width ``W`` of a memory word and of a key.
+
+    Notes
+    -----
+    For memory :math:`M \\in \\mathbb{R}^{N \\times W}`, a key :math:`k` and a
+    raw strength :math:`\\hat\\beta`,
+
+    .. math::
+
+        D(k, M_n) = \\frac{k \\cdot M_n}{\\sqrt{\\lVert k \\rVert^2 + \\epsilon}
+            \\sqrt{\\lVert M_n \\rVert^2 + \\epsilon}}, \\qquad
+        c_n = \\frac{\\exp(\\beta D(k, M_n))}{\\sum_m \\exp(\\beta D(k, M_m))},
+        \\qquad \\beta = \\operatorname{softplus}(\\hat\\beta),
+
+    with :math:`\\epsilon = 10^{-6}`, which keeps the weights and their
+    gradients finite when a slot or a key is zero (as the memory is at the
+    start). The strength passed in is the raw (pre-activation) value; the
+    softplus is applied here, so :math:`\\beta > 0`.
+
+    References
+    ----------
+    .. [1] A. Graves et al., "Hybrid computing using a neural network with
+       dynamic external memory", Nature 538, 471-476 (2016).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_memsel.nn import CosineWeights
+    >>> cosine = CosineWeights(num_heads=2, word_size=3)
+    >>> memory = torch.randn(4, 5, 3)  # (batch, memory_size, word_size)
+    >>> keys, strengths = torch.randn(4, 2, 3), torch.randn(4, 2)
+    >>> weights = cosine(memory, keys, strengths)
+    >>> weights.shape
+    torch.Size([4, 2, 5])
+    >>> bool(torch.allclose(weights.sum(-1), torch.ones(4, 2)))
+    True
+    """
+
+    def __init__(self, num_heads: int, word_size: int) -> None:
+        super().__init__()
+        self.num_heads = _check_positive_int("num_heads", num_heads)
+        self.word_size = _check_positive_int("word_size", word_size)
+
+    def forward(self, memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
+        """Compute the content weights.
+
+        Parameters
+        ----------
+        memory : Tensor of shape (B, N, W)
+            Memory to look up.
+        keys : Tensor of shape (B, num_heads, W)
+            One key per head.
+        strengths : Tensor of shape (B, num_heads)
+            Raw strengths; softplus turns them into positive sharpenings.
+
+        Returns
+        -------
+        weights : Tensor of shape (B, num_heads, N)
+            A probability distribution over the slots for each head.
+        """
+        batch = memory.shape[0]
+        _check_shape("memory", memory, (batch, None, self.word_size))
+        _check_shape("keys", keys, (batch, self.num_heads, self.word_size))
+        _check_shape("strengths", strengths, (batch, self.num_heads))
+        dot = torch.matmul(keys, memory.transpose(1, 2))  # [B, H, N]
+        memory_norm = torch.sqrt(memory.square().sum(-1) + _EPSILON)  # [B, N]
+        key_norm = torch.sqrt(keys.square().sum(-1) + _EPSILON)  # [B, H]
+        similarity = dot / (key_norm.unsqueeze(-1) * memory_norm.unsqueeze(1))
+        sharpened = similarity * F.softplus(strengths).unsqueeze(-1)
+        return torch.softmax(sharpened, dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"num_heads={self.num_heads}, word_size={self.word_size}"
+
+
+class Freeness(nn.Module):
+    """Memory usage, free gates and dynamic allocation.
+
+    Keeps a usage value in [0, 1] per memory slot: writing to a slot raises
+    its usage, and a read head may free the slots it read at the previous
+    step through its free gate. The least used slots are then handed to the
+    write heads by :meth:`write_allocation_weights`.
+
+    Parameters
+    ----------
+    memory_size : int
+        Number ``N`` of memory slots.
+
+    Notes
+    -----
+    With the previous usage :math:`u_{t-1}`, the previous write weightings
+    :math:`w^{w,i}_{t-1}` of the write heads, the previous read weightings
+    :math:`w^{r,j}_{t-1}` and the free gates :math:`f^j_t`,
+
+    .. math::
+
+        w_{t-1} = 1 - \\prod_i (1 - w^{w,i}_{t-1}), \\qquad
+        \\psi_t = \\prod_j \\left(1 - f^j_t\\, w^{r,j}_{t-1}\\right),
+
+        u_t = \\left(u_{t-1} + w_{t-1} - u_{t-1} \\odot w_{t-1}\\right)
+            \\odot \\psi_t .
+
+    :math:`w_{t-1}` is the combined effect of all write heads (a slot is
+    "written" unless no head wrote it); with a single head it is the head's
+    own weighting, as in the paper. Gradients flow through the usage update;
+    the allocation's sort only permutes values, so it is differentiable
+    almost everywhere.
+
+    References
+    ----------
+    .. [1] A. Graves et al., "Hybrid computing using a neural network with
+       dynamic external memory", Nature 538, 471-476 (2016).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_memsel.nn import Freeness
+    >>> freeness = Freeness(memory_size=5)
+    >>> usage = freeness(
+    ...     write_weights=torch.softmax(torch.randn(3, 2, 5), -1),
+    ...     free_gate=torch.rand(3, 4),
+    ...     read_weights=torch.softmax(torch.randn(3, 4, 5), -1),
+    ...     prev_usage=torch.rand(3, 5),
+    ... )
+    >>> usage.shape
+    torch.Size([3, 5])
+    >>> allocation = freeness.write_allocation_weights(
+    ...     usage=usage, write_gates=torch.rand(3, 2), num_writes=2
+    ... )
+    >>> allocation.shape
+    torch.Size([3, 2, 5])
+    """
+
+    def __init__(self, memory_size: int) -> None:
+        super().__init__()
+        self.memory_size = _check_positive_int("memory_size", memory_size)
+
+    def forward(
+        self,
+        write_weights: Tensor,
+        free_gate: Tensor,
+        read_weights: Tensor,
+        prev_usage: Tensor,
+    ) -> Tensor:
+        """Update the usage after the previous step's writes and reads.
+
+        Parameters
+        ----------
+        write_weights : Tensor of shape (B, Wr, N)
+            Write weightings of the previous step.
+        free_gate : Tensor of shape (B, R)
+            Free gate of each read head, in [0, 1].
+        read_weights : Tensor of shape (B, R, N)
+            Read weightings of the previous step.
+        prev_usage : Tensor of shape (B, N)
+            Usage of the previous step, in [0, 1].
+
+        Returns
+        -------
+        usage : Tensor of shape (B, N)
+            The new usage, in [0, 1].
+        """
+        batch, n = prev_usage.shape[0], self.memory_size
+        _check_shape("prev_usage", prev_usage, (batch, n))
+        _check_shape("write_weights", write_weights, (batch, None, n))
+        _check_shape("read_weights", read_weights, (batch, None, n))
+        _check_shape("free_gate", free_gate, (batch, read_weights.shape[1]))
+        written = 1.0 - torch.prod(1.0 - write_weights, dim=1)
+        usage = prev_usage + written - prev_usage * written
+        retention = torch.prod(1.0 - free_gate.unsqueeze(-1) * read_weights, dim=1)
+        return usage * retention
+
+    def write_allocation_weights(
+        self, usage: Tensor, write_gates: Tensor, num_writes: int
+    ) -> Tensor:
+        """Allocation weightings of the write heads, one head after another.
+
+        Parameters
+        ----------
+        usage : Tensor of shape (B, N)
+            Current usage, in [0, 1].
+        write_gates : Tensor of shape (B, num_writes)
+            How much each head will write to its allocation (in the DNC the
+            product of the allocation gate and the write gate).
+        num_writes : int
+            Number of write heads.
+
+        Returns
+        -------
+        allocation : Tensor of shape (B, num_writes, N)
+            Allocation weighting of each write head; each sums to at most 1.
+
+        Notes
+        -----
+        Slots are sorted by usage, least used first (free list
+        :math:`\\phi`), and
+
+        .. math::
+
+            a_t[\\phi_j] = \\left(1 - u_t[\\phi_j]\\right)
+                \\prod_{i=1}^{j-1} u_t[\\phi_i],
+
+        computed on :math:`\\epsilon + (1 - \\epsilon) u_t` so that the
+        product never is exactly 0. Several write heads allocate in turn:
+        after head :math:`i` the usage is updated as if it had written its
+        allocation scaled by its gate,
+        :math:`u \\leftarrow u + (1 - u) \\odot g^i a^i`, so the next head
+        goes to other free slots.
+        """
+        batch, n = usage.shape[0], self.memory_size
+        _check_shape("usage", usage, (batch, n))
+        num_writes = _check_positive_int("num_writes", num_writes)
+        _check_shape("write_gates", write_gates, (batch, num_writes))
+        allocations = []
+        for i in range(num_writes):
+            allocation = self._allocation(usage)
+            allocations.append(allocation)
+            usage = usage + (1.0 - usage) * write_gates[:, i : i + 1] * allocation
+        return torch.stack(allocations, dim=1)
+
+    @staticmethod
+    def _allocation(usage: Tensor) -> Tensor:
+        """Allocation weighting of one head, for usage of shape (B, N)."""
+        usage = _EPSILON + (1.0 - _EPSILON) * usage
+        sorted_usage, free_list = torch.sort(usage, dim=-1)
+        sorted_allocation = (1.0 - sorted_usage) * _exclusive_cumprod(sorted_usage)
+        # Undo the sort: the weight of the k-th least used slot goes back to
+        # that slot's index.
+        return torch.empty_like(usage).scatter(-1, free_list, sorted_allocation)
+
+    def extra_repr(self) -> str:
+        return f"memory_size={self.memory_size}"
+
+
+class TemporalLinkageState(NamedTuple):
+    """State of :class:`TemporalLinkage`.
+
+    Attributes
+    ----------
+    link : Tensor of shape (B, Wr, N, N)
+        Link matrix of each write head; ``link[b, i, n, m]`` is the degree to
+        which slot ``n`` was written right after slot ``m`` by head ``i``.
+    precedence_weights : Tensor of shape (B, Wr, N)
+        Degree to which each slot was the last one written by each head.
+    """
+
+    link: Tensor
+    precedence_weights: Tensor
+
+
+class TemporalLinkage(nn.Module):
+    """Temporal link matrix: the order in which memory slots were written.
+
+    One link matrix per write head records which slot was written after
+    which, so read heads can step forward or backward through the writes.
+
+    Parameters
+    ----------
+    memory_size : int
+        Number ``N`` of memory slots.
+    num_writes : int
+        Number ``Wr`` of write heads (one link matrix each).
+
+    Notes
+    -----
+    For a write head with write weighting :math:`w_t`, precedence
+    :math:`p` and link :math:`L`,
+
+    .. math::
+
+        L_t[i, j] = (1 - w_t[i] - w_t[j])\\, L_{t-1}[i, j] + w_t[i]\\,
+            p_{t-1}[j], \\qquad L_t[i, i] = 0,
+
+        p_t = \\Big(1 - \\sum_i w_t[i]\\Big)\\, p_{t-1} + w_t,
+
+    starting from :math:`L_0 = 0` and :math:`p_0 = 0`. Forward and backward
+    read weightings follow the links from the previous read weighting
+    :math:`w^r_{t-1}`: :math:`f_t = L_t w^r_{t-1}` and
+    :math:`b_t = L_t^\\top w^r_{t-1}`.
+
+    The state costs ``B * Wr * N**2`` numbers, which dominates the memory of
+    a DNC for large ``N``.
+
+    References
+    ----------
+    .. [1] A. Graves et al., "Hybrid computing using a neural network with
+       dynamic external memory", Nature 538, 471-476 (2016).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_memsel.nn import TemporalLinkage
+    >>> linkage = TemporalLinkage(memory_size=5, num_writes=2)
+    >>> write_weights = torch.softmax(torch.randn(3, 2, 5), dim=-1)
+    >>> state = linkage(write_weights, None)
+    >>> state.link.shape, state.precedence_weights.shape
+    (torch.Size([3, 2, 5, 5]), torch.Size([3, 2, 5]))
+    >>> state = linkage(write_weights, state)
+    >>> reads = linkage.directional_read_weights(
+    ...     state.link, torch.softmax(torch.randn(3, 4, 5), -1), is_forward=True
+    ... )
+    >>> reads.shape  # (batch, num_reads, num_writes, memory_size)
+    torch.Size([3, 4, 2, 5])
+    """
+
+    def __init__(self, memory_size: int, num_writes: int) -> None:
+        super().__init__()
+        self.memory_size = _check_positive_int("memory_size", memory_size)
+        self.num_writes = _check_positive_int("num_writes", num_writes)
+
+    def initial_state(
+        self,
+        batch_size: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> TemporalLinkageState:
+        """Return the all-zero state for a batch of ``batch_size``.
+
+        Parameters
+        ----------
+        batch_size : int
+            Number of sequences.
+        device, dtype : optional
+            Where and in which floating type to create the tensors.
+
+        Returns
+        -------
+        state : TemporalLinkageState
+        """
+        shape = (batch_size, self.num_writes, self.memory_size)
+        return TemporalLinkageState(
+            link=torch.zeros(*shape, self.memory_size, device=device, dtype=dtype),
+            precedence_weights=torch.zeros(shape, device=device, dtype=dtype),
+        )
+
+    def forward(
+        self, write_weights: Tensor, prev_state: TemporalLinkageState | None
+    ) -> TemporalLinkageState:
+        """Update the link matrices and the precedence weights.
+
+        Parameters
+        ----------
+        write_weights : Tensor of shape (B, Wr, N)
+            Write weightings of this step.
+        prev_state : TemporalLinkageState or None
+            Previous state; ``None`` starts from zero links and precedence.
+
+        Returns
+        -------
+        state : TemporalLinkageState
+            The new link matrices and precedence weights.
+        """
+        batch = write_weights.shape[0]
+        expected = (batch, self.num_writes, self.memory_size)
+        _check_shape("write_weights", write_weights, expected)
+        if prev_state is None:
+            # With L = 0 and p = 0 the update leaves L = 0 and p = w.
+            link = write_weights.new_zeros(*expected, self.memory_size)
+            return TemporalLinkageState(link, write_weights)
+        prev_link, prev_precedence = prev_state
+        _check_shape("prev_state.link", prev_link, (*expected, self.memory_size))
+        _check_shape("prev_state.precedence_weights", prev_precedence, expected)
+        link = self._link(prev_link, prev_precedence, write_weights)
+        precedence = (
+            1.0 - write_weights.sum(-1, keepdim=True)
+        ) * prev_precedence + write_weights
+        return TemporalLinkageState(link, precedence)
+
+    @staticmethod
+    def _link(prev_link: Tensor, prev_precedence: Tensor, write_weights: Tensor):
+        """Link update of the paper, three ``N**2`` kernels and a diagonal."""
+        w_i = write_weights.unsqueeze(-1)  # [B, Wr, N, 1]
+        w_j = write_weights.unsqueeze(-2)  # [B, Wr, 1, N]
+        scale = (1.0 - w_i) - w_j
+        link = torch.addcmul(w_i * prev_precedence.unsqueeze(-2), scale, prev_link)
+        # Zero the diagonal: a slot is never linked to itself. Writing into a
+        # view of the fresh result keeps autograd correct (the diagonal gets
+        # no gradient) and costs O(N) instead of an N x N mask product.
+        link.diagonal(dim1=-2, dim2=-1).zero_()
+        return link
+
+    def directional_read_weights(
+        self, link: Tensor, prev_read_weights: Tensor, is_forward: bool
+    ) -> Tensor:
+        """Follow the links forward or backward from the previous reads.
+
+        Parameters
+        ----------
+        link : Tensor of shape (B, Wr, N, N)
+            Link matrices.
+        prev_read_weights : Tensor of shape (B, R, N)
+            Read weightings of the previous step.
+        is_forward : bool
+            ``True`` for :math:`L w^r` (the slot written after the one read),
+            ``False`` for :math:`L^\\top w^r` (the slot written before).
+
+        Returns
+        -------
+        weights : Tensor of shape (B, R, Wr, N)
+            Directional read weighting of each read head along the links of
+            each write head.
+        """
+        batch = link.shape[0]
+        n = self.memory_size
+        _check_shape("link", link, (batch, self.num_writes, n, n))
+        _check_shape("prev_read_weights", prev_read_weights, (batch, None, n))
+        # [B, 1, R, N] @ [B, Wr, N, N] -> [B, Wr, R, N]; row vector times L^T
+        # is (L r)^T, row vector times L is (L^T r)^T.
+        reads = prev_read_weights.unsqueeze(1)
+        matrix = link.transpose(-1, -2) if is_forward else link
+        return torch.matmul(reads, matrix).transpose(1, 2)
+
+    def extra_repr(self) -> str:
+        return f"memory_size={self.memory_size}, num_writes={self.num_writes}"

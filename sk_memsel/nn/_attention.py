@@ -1,0 +1,150 @@
+"""Memory-augmented attention: attend from each time step to a learned memory."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._addressing import _check_positive_int
+
+__all__ = ["MemoryAugmentedAttention"]
+
+
+class MemoryAugmentedAttention(nn.Module):
+    """Residual multi-head attention from a sequence to a learned memory.
+
+    Every time step of the input queries a trainable memory ``M`` of
+    ``memory_size`` slots; the attended context is added back to the input.
+
+    Parameters
+    ----------
+    units : int
+        Width of the inputs, of the memory slots and of the attention
+        (``embed_dim`` of :class:`torch.nn.MultiheadAttention`).
+    memory_size : int
+        Number of memory slots.
+    num_heads : int
+        Number of attention heads. The heads split ``units``: each head works
+        on ``units // num_heads`` dimensions (torch's convention), so
+        ``units`` must be divisible by ``num_heads``. This differs from
+        Keras' ``MultiHeadAttention``, whose ``key_dim`` is the size of each
+        head.
+    dropout : float, default=0.0
+        Dropout on the attention weights, active in training mode only.
+
+    Attributes
+    ----------
+    memory : torch.nn.Parameter of shape (memory_size, units)
+        The learned memory (Xavier-uniform initialised).
+    attention : torch.nn.MultiheadAttention
+        The attention, with ``batch_first=True``.
+
+    Notes
+    -----
+    For an input :math:`X` of shape ``(batch, time, units)``,
+
+    .. math::
+
+        Z = X + \\operatorname{MHA}(Q = X, K = M, V = M),
+
+    where :math:`M` is broadcast (not copied) over the batch. Each time step
+    attends to the memory only, never to the other time steps, so output
+    step :math:`t` depends on input step :math:`t` alone.
+
+    References
+    ----------
+    .. [1] A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
+    .. [2] fusionlab-learn, ``fusionlab.nn.components.MemoryAugmentedAttention``
+       (the Keras layer this module follows).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_memsel.nn import MemoryAugmentedAttention
+    >>> layer = MemoryAugmentedAttention(units=16, memory_size=6, num_heads=4)
+    >>> x = torch.randn(2, 10, 16)  # (batch, time, units)
+    >>> layer(x).shape
+    torch.Size([2, 10, 16])
+    >>> z, weights = layer(x, return_attention=True)
+    >>> weights.shape  # (batch, num_heads, time, memory_size)
+    torch.Size([2, 4, 10, 6])
+    >>> z, weights = layer(x, return_attention=True, average_attn_weights=True)
+    >>> weights.shape  # (batch, time, memory_size)
+    torch.Size([2, 10, 6])
+    """
+
+    def __init__(
+        self, units: int, memory_size: int, num_heads: int, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.units = _check_positive_int("units", units)
+        self.memory_size = _check_positive_int("memory_size", memory_size)
+        self.num_heads = _check_positive_int("num_heads", num_heads)
+        if units % num_heads:
+            raise ValueError(
+                f"units={units} must be divisible by num_heads={num_heads}: "
+                "torch's heads split units (each head gets units // num_heads "
+                "dimensions), unlike Keras' key_dim, the size of each head."
+            )
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0.0 <= dropout < 1.0
+        ):
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        self.dropout = float(dropout)
+        self.memory = nn.Parameter(torch.empty(memory_size, units))
+        nn.init.xavier_uniform_(self.memory)
+        self.attention = nn.MultiheadAttention(
+            units, num_heads, dropout=self.dropout, batch_first=True
+        )
+
+    def forward(
+        self,
+        x: Tensor,
+        return_attention: bool = False,
+        *,
+        average_attn_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Add the memory context to every time step.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, time, units)
+            Input sequences.
+        return_attention : bool, default=False
+            Also return the attention weights over the memory slots.
+        average_attn_weights : bool, default=False
+            Average the returned weights over the heads.
+
+        Returns
+        -------
+        z : Tensor of shape (batch, time, units)
+            ``x`` plus the attended memory.
+        weights : Tensor
+            Only with ``return_attention=True``: of shape
+            (batch, num_heads, time, memory_size), or (batch, time,
+            memory_size) with ``average_attn_weights=True``.
+        """
+        if x.ndim != 3 or x.shape[-1] != self.units:
+            raise ValueError(
+                f"x must have shape (batch, time, {self.units}), got {tuple(x.shape)}."
+            )
+        memory = self.memory.unsqueeze(0).expand(x.shape[0], -1, -1)
+        context, weights = self.attention(
+            x,
+            memory,
+            memory,
+            need_weights=return_attention,
+            average_attn_weights=average_attn_weights,
+        )
+        z = x + context
+        if return_attention:
+            return z, weights
+        return z
+
+    def extra_repr(self) -> str:
+        return (
+            f"units={self.units}, memory_size={self.memory_size}, "
+            f"num_heads={self.num_heads}, dropout={self.dropout}"
+        )
