@@ -1,0 +1,532 @@
+"""The training backbone shared by every sk_memsel estimator.
+
+An estimator here is a scikit-learn ``BaseEstimator`` that, inside ``fit``,
+builds a plain :class:`torch.nn.Module` from its parameters and trains it with
+a skorch net (:class:`MemselNet`) stored as ``net_``. This module holds
+everything those estimators have in common:
+
+- the common parameters (``max_epochs``, ``batch_size``, ``lr``, ``optimizer``,
+  ``weight_decay``, ``device``, ``random_state``, ``verbose``, ``callbacks``,
+  ``validation_fraction``, ``n_iter_no_change``) and their checks;
+- input validation through :func:`sklearn.utils.validation.validate_data`;
+- target preparation (classification or regression inferred from ``y``);
+- seeding from ``random_state`` without touching the caller's global RNG;
+- a fast batch iterator over in-memory arrays;
+- the extra-loss hook (a module's ``penalty()`` is added to the loss).
+"""
+
+import copy
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    check_is_fitted,
+    check_scalar,
+    column_or_1d,
+    validate_data,
+)
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset, ValidSplit
+from torch.utils.data import Subset
+
+from ._callbacks import FiniteLossGuard
+
+__all__ = [
+    "ArrayBatchIterator",
+    "MemselNet",
+    "NeuralEstimatorMixin",
+    "resolve_device",
+]
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a torch device string.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or str or torch.device
+        ``"auto"`` picks ``"cuda"`` when PyTorch sees a GPU and ``"cpu"``
+        otherwise. ``"cuda:N"`` names one GPU.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        For an unknown device name, or a CUDA device when PyTorch sees no GPU.
+
+    Examples
+    --------
+    >>> from sk_memsel._base import resolve_device
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("auto") in ("cpu", "cuda")
+    True
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(
+            f"device={device!r} is not a device name; use 'cpu', 'cuda' or 'auto'."
+        )
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested, but PyTorch sees no CUDA GPU "
+                "on this machine. Use device='cpu', or device='auto' to use a "
+                "GPU only when one is present."
+            )
+        index = device.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ValueError(
+                f"device={device!r} names a GPU that does not exist; this machine "
+                f"has {torch.cuda.device_count()} CUDA device(s)."
+            )
+        return device
+    raise ValueError(
+        f"device={device!r} is not a known device; use 'cpu', 'cuda' or 'auto'."
+    )
+
+
+def _seed_from(random_state):
+    """Draw a torch seed from ``random_state`` (int, RandomState or None)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+@contextmanager
+def _seeded(random_state, device):
+    """Run a block with torch's RNG seeded from ``random_state``.
+
+    The caller's global RNG state (CPU, and the GPU in use) is saved on entry
+    and restored on exit, so fitting never changes it.
+    """
+    devices = []
+    if str(device).startswith("cuda"):
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(_seed_from(random_state))
+        yield
+
+
+def _unwrap_dataset(dataset):
+    """Return ``(X, y, indices)`` behind a skorch Dataset or a Subset of one."""
+    indices = None
+    while isinstance(dataset, Subset):
+        sub = np.asarray(dataset.indices)
+        indices = sub if indices is None else indices[sub]
+        dataset = dataset.dataset
+    if not isinstance(dataset, Dataset) or not hasattr(dataset.X, "shape"):
+        return None
+    n_samples = len(dataset)
+    if indices is None:
+        indices = np.arange(n_samples)
+    return dataset.X, dataset.y, indices
+
+
+def _as_tensor(a):
+    """Tensor view of an array slice (a copy when the array is read-only)."""
+    a = np.asarray(a)
+    if not a.flags.writeable:
+        a = a.copy()
+    return torch.from_numpy(a)
+
+
+class ArrayBatchIterator:
+    """Iterate over mini-batches of an in-memory dataset by slicing arrays.
+
+    skorch's default :class:`torch.utils.data.DataLoader` fetches one sample at
+    a time and collates them, which dominates the cost of training the small
+    networks used here. This iterator slices whole batches out of the arrays
+    instead. It accepts the same arguments as a DataLoader (``batch_size``,
+    ``shuffle``) and falls back to a DataLoader for datasets it cannot slice.
+
+    Shuffling draws from torch's global generator, which the estimators seed
+    from ``random_state`` during ``fit``.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
+    batch_size : int, default=128
+        ``-1`` yields the whole dataset as one batch.
+    shuffle : bool, default=False
+    **kwargs
+        Other DataLoader arguments; used only by the fallback.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, **kwargs):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.kwargs = kwargs
+        self._arrays = _unwrap_dataset(dataset)
+
+    def _n_samples(self):
+        return len(self._arrays[2]) if self._arrays else len(self.dataset)
+
+    def _batch_size(self):
+        n = self._n_samples()
+        return n if self.batch_size in (-1, None) else max(1, min(self.batch_size, n))
+
+    def __len__(self):
+        n, bs = self._n_samples(), self._batch_size()
+        return (n + bs - 1) // bs if n else 0
+
+    def __iter__(self):
+        if self._arrays is None:
+            loader = torch.utils.data.DataLoader(
+                self.dataset,
+                batch_size=self._batch_size(),
+                shuffle=self.shuffle,
+                **self.kwargs,
+            )
+            yield from loader
+            return
+        X, y, indices = self._arrays
+        n, bs = len(indices), self._batch_size()
+        if self.shuffle:
+            indices = indices[torch.randperm(n).numpy()]
+        contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
+        for start in range(0, n, bs):
+            if contiguous:
+                rows = slice(start, start + bs)
+            else:
+                # sorted rows read memory-mapped arrays sequentially
+                rows = np.sort(indices[start : start + bs])
+            Xb = _as_tensor(X[rows])
+            yb = torch.zeros(len(Xb)) if y is None else _as_tensor(y[rows])
+            yield Xb, yb
+
+
+class MemselNet(NeuralNet):
+    """skorch net with the sk_memsel extra-loss hook.
+
+    When the module defines ``penalty()``, its value is added to the
+    criterion's loss during training (the selectors' regularisers: the L0
+    surrogate of the stochastic gates, the diversity term of the concrete
+    selector). Validation losses are the criterion alone, so early stopping
+    watches the fit to the data.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        penalty = getattr(self.module_, "penalty", None)
+        if training and callable(penalty):
+            loss = loss + penalty()
+        return loss
+
+
+class NeuralEstimatorMixin:
+    """Common parameters and helpers of the sk_memsel neural estimators.
+
+    Subclasses call, inside ``fit``:
+
+    1. :meth:`_check_common_params` (and their own checks);
+    2. :meth:`_validate_X` with ``reset=True`` (and :meth:`_prepare_target`
+       when they learn from ``y``);
+    3. :meth:`_train` with a function that builds the module, the criterion
+       and any extra callbacks; it returns the fitted skorch net.
+
+    Prediction-time code calls :meth:`_validate_X` with ``reset=False`` and
+    :meth:`_forward` to get the module's output as numpy arrays.
+    """
+
+    #: names of the parameters every neural estimator shares
+    _common_params = (
+        "max_epochs",
+        "batch_size",
+        "lr",
+        "optimizer",
+        "weight_decay",
+        "device",
+        "random_state",
+        "verbose",
+        "callbacks",
+        "validation_fraction",
+        "n_iter_no_change",
+    )
+
+    # ------------------------------------------------------------------ checks
+    def _check_common_params(self):
+        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        if self.batch_size != -1:
+            check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
+        check_scalar(
+            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
+        )
+        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
+        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
+        if self.validation_fraction is not None:
+            check_scalar(
+                self.validation_fraction,
+                "validation_fraction",
+                numbers.Real,
+                min_val=0,
+                max_val=1,
+                include_boundaries="neither",
+            )
+            check_scalar(
+                self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1
+            )
+        self._optimizer_class()
+        if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
+            raise ValueError(
+                "callbacks must be a list of skorch callbacks (or None), got "
+                f"{type(self.callbacks).__name__}."
+            )
+        self._device = resolve_device(self.device)
+
+    def _optimizer_class(self):
+        opt = self.optimizer
+        if isinstance(opt, str):
+            if opt.lower() not in _OPTIMIZERS:
+                raise ValueError(
+                    f"optimizer={opt!r} is not known; use one of "
+                    f"{sorted(_OPTIMIZERS)} or a torch.optim.Optimizer class."
+                )
+            return _OPTIMIZERS[opt.lower()]
+        if isinstance(opt, type) and issubclass(opt, torch.optim.Optimizer):
+            return opt
+        raise ValueError(
+            f"optimizer={opt!r} is neither an optimizer name "
+            f"({sorted(_OPTIMIZERS)}) nor a torch.optim.Optimizer class."
+        )
+
+    # ------------------------------------------------------------------ data
+    def _validate_X(self, X, *, reset, allow_nd=False, **kwargs):
+        """Validate ``X`` and return a float32 array (the caller's is untouched).
+
+        Sets ``n_features_in_`` and ``feature_names_in_`` when ``reset``.
+        """
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=np.float32,
+            allow_nd=allow_nd,
+            ensure_min_samples=1 if not reset else 2,
+            **kwargs,
+        )
+        return X
+
+    def _prepare_target(self, X, y, task="auto"):
+        """Check ``y`` against ``X`` and turn it into a training target.
+
+        Parameters
+        ----------
+        X : ndarray
+            The validated input (only its length is used).
+        y : array-like
+        task : {"auto", "classification", "regression"}
+            ``"auto"`` infers the task from ``y``: integer, boolean and string
+            labels are classes; floats that are not whole numbers are a
+            regression target.
+
+        Returns
+        -------
+        target : ndarray
+            int64 class codes, or standardised float32 values.
+
+        Sets ``task_`` ("classification" or "regression"), ``classes_`` for
+        classification, and ``n_outputs_``.
+        """
+        if task not in ("auto", "classification", "regression"):
+            raise ValueError(
+                f"task {task!r} is not known; use 'auto', 'classification' "
+                "or 'regression'."
+            )
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None."
+            )
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if len(y) != X.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
+            )
+        target_type = type_of_target(y, input_name="y")
+        if task == "auto":
+            task = (
+                "regression"
+                if target_type in ("continuous", "continuous-multioutput")
+                else "classification"
+            )
+        if task == "classification":
+            check_classification_targets(y)
+            if y.ndim != 1:
+                raise ValueError(
+                    "Classification needs a 1-D y of class labels; got y with "
+                    f"shape {y.shape}."
+                )
+            encoder = LabelEncoder().fit(y)
+            self.classes_ = encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    "y has a single class "
+                    f"({self.classes_[0]!r}); classification needs at least two."
+                )
+            self.task_ = "classification"
+            self.n_outputs_ = 1
+            return encoder.transform(y).astype(np.int64)
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "A regression target y must be numeric; it contains values "
+                "that are not numbers."
+            ) from exc
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity; remove or impute them.")
+        y2 = y.reshape(len(y), -1)
+        self.task_ = "regression"
+        self.n_outputs_ = y2.shape[1]
+        self._y_mean = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        self._y_scale = np.where(scale > 0, scale, 1.0)
+        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
+
+    def _criterion(self):
+        """The loss matching ``task_`` (after :meth:`_prepare_target`)."""
+        if self.task_ == "classification":
+            return torch.nn.CrossEntropyLoss
+        return torch.nn.MSELoss
+
+    def _n_target_units(self):
+        """Width of the output layer for ``task_``."""
+        if self.task_ == "classification":
+            return len(self.classes_)
+        return self.n_outputs_
+
+    def _decode_regression(self, out):
+        """Undo the target standardisation of :meth:`_prepare_target`."""
+        values = out * self._y_scale + self._y_mean
+        return values.ravel() if self.n_outputs_ == 1 else values
+
+    # ------------------------------------------------------------------ training
+    def _train(self, build, X, y, *, stratify=None):
+        """Build a module and train it on ``(X, y)`` with a seeded skorch net.
+
+        Parameters
+        ----------
+        build : callable
+            Called with no argument inside the seeded block; returns
+            ``(module, criterion, extra_callbacks)`` where ``extra_callbacks``
+            is a list of ``(name, callback)`` pairs.
+        X, y : ndarray
+            Training input and target (``y`` may equal ``X`` for
+            reconstruction).
+        stratify : ndarray or None
+            Class codes used to stratify the validation split.
+
+        Returns
+        -------
+        net : MemselNet
+            The fitted net (also stored as ``net_``).
+        """
+        device = self._device
+        with _seeded(self.random_state, device):
+            module, criterion, extra_callbacks = build()
+            callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
+            train_split = None
+            if self.validation_fraction is not None:
+                train_split = ValidSplit(
+                    self.validation_fraction,
+                    stratified=stratify is not None,
+                    random_state=_seed_from(self.random_state),
+                )
+                callbacks.append(
+                    (
+                        "early_stopping",
+                        EarlyStopping(
+                            monitor="valid_loss",
+                            patience=self.n_iter_no_change,
+                            load_best=True,
+                        ),
+                    )
+                )
+            for i, cb in enumerate(self.callbacks or ()):
+                # copies, so fitting never changes the objects the user passed
+                if isinstance(cb, tuple):
+                    name, cb = cb
+                else:
+                    name = f"user_{i}_{type(cb).__name__}"
+                callbacks.append((name, copy.deepcopy(cb)))
+            net = MemselNet(
+                module=module,
+                criterion=criterion,
+                optimizer=self._optimizer_class(),
+                optimizer__weight_decay=self.weight_decay,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                iterator_train=ArrayBatchIterator,
+                iterator_train__shuffle=True,
+                iterator_valid=ArrayBatchIterator,
+                train_split=train_split,
+                callbacks=callbacks,
+                verbose=self.verbose,
+                device=device,
+            )
+            net.fit(X, y)
+        self.net_ = net
+        return net
+
+    def _forward(self, X):
+        """Run the fitted module on ``X`` in eval mode; numpy output(s)."""
+        check_is_fitted(self, "net_")
+        self.net_.module_.eval()
+        outputs = []
+        with torch.no_grad():
+            for Xb, _ in ArrayBatchIterator(
+                Dataset(X, None), batch_size=self._predict_batch_size()
+            ):
+                out = self.net_.module_(Xb.to(self.net_.device))
+                outputs.append(
+                    tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu()
+                )
+        if outputs and isinstance(outputs[0], tuple):
+            return tuple(
+                torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)
+            )
+        if not outputs:
+            return np.empty((0,), dtype=np.float32)
+        return torch.cat(outputs).numpy()
+
+    def _predict_batch_size(self):
+        return 4096 if self.batch_size == -1 else max(self.batch_size, 1024)
+
+    @property
+    def history_(self):
+        """Per-epoch training history (skorch ``History``) of the fitted net."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+
+class NeuralEstimator(NeuralEstimatorMixin, BaseEstimator):
+    """Base of the sk_memsel estimators (see :class:`NeuralEstimatorMixin`)."""

@@ -1,0 +1,185 @@
+"""skorch callbacks shared by the sk_memsel estimators."""
+
+import math
+import numbers
+
+from skorch.callbacks import Callback
+
+__all__ = ["EpochRecorder", "FiniteLossGuard", "TemperatureAnnealing"]
+
+
+class TemperatureAnnealing(Callback):
+    """Anneal a module's temperature from ``start`` to ``end`` over the epochs.
+
+    At the beginning of every epoch the callback computes the scheduled
+    temperature, writes it to ``net.module_.<attribute>`` and records it in the
+    net's history under ``"temperature"``, so ``net.history[:, "temperature"]``
+    lists the temperature used in each epoch.
+
+    Epochs are numbered from 1, as in skorch's history. With ``E = max_epochs``
+    and ``W = warmup_epochs``:
+
+    - epochs ``1..W`` use ``start``;
+    - epochs ``W+1..E`` follow the schedule with progress
+      ``t = (e - W - 1) / (E - W - 1)``, from ``start`` at ``t=0`` to ``end``
+      at ``t=1``: ``start * (end / start) ** t`` for ``mode="exp"`` and
+      ``start + (end - start) * t`` for ``mode="linear"``;
+    - with ``stop_epoch`` set, every epoch after ``stop_epoch`` keeps the
+      temperature of epoch ``stop_epoch``.
+
+    Parameters
+    ----------
+    start : float
+        Temperature of the first epoch (and of the warm-up epochs).
+    end : float
+        Temperature of the last epoch.
+    max_epochs : int or None, default=None
+        Length of the schedule. ``None`` uses the net's ``max_epochs``.
+    mode : {"exp", "linear"}, default="exp"
+        Shape of the schedule.
+    warmup_epochs : int, default=0
+        Number of epochs held at ``start`` before annealing begins.
+    stop_epoch : int or None, default=None
+        Epoch after which the temperature stays fixed. ``None`` anneals until
+        the last epoch.
+    attribute : str, default="temperature"
+        Name of the module attribute that receives the temperature.
+
+    Examples
+    --------
+    >>> from sk_memsel._callbacks import TemperatureAnnealing
+    >>> cb = TemperatureAnnealing(10.0, 0.1, max_epochs=3)
+    >>> [round(cb.temperature_at(e), 3) for e in (1, 2, 3)]
+    [10.0, 1.0, 0.1]
+    """
+
+    def __init__(
+        self,
+        start,
+        end,
+        *,
+        max_epochs=None,
+        mode="exp",
+        warmup_epochs=0,
+        stop_epoch=None,
+        attribute="temperature",
+    ):
+        self.start = start
+        self.end = end
+        self.max_epochs = max_epochs
+        self.mode = mode
+        self.warmup_epochs = warmup_epochs
+        self.stop_epoch = stop_epoch
+        self.attribute = attribute
+
+    def _check(self, max_epochs):
+        if self.mode not in ("exp", "linear"):
+            raise ValueError(
+                f"annealing={self.mode!r} is not a known schedule; "
+                "use 'exp' or 'linear'."
+            )
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not value > 0:
+                raise ValueError(
+                    f"The {name} temperature must be a positive number, got {value!r}."
+                )
+        if self.warmup_epochs < 0:
+            raise ValueError(
+                f"warmup_epochs must be 0 or more, got {self.warmup_epochs}."
+            )
+        if self.stop_epoch is not None and self.stop_epoch < 1:
+            raise ValueError(
+                f"The epoch after which annealing stops must be 1 or more, "
+                f"got {self.stop_epoch}."
+            )
+        if max_epochs is None or max_epochs < 1:
+            raise ValueError(f"max_epochs must be 1 or more, got {max_epochs}.")
+
+    def temperature_at(self, epoch, max_epochs=None):
+        """Return the scheduled temperature of ``epoch`` (numbered from 1).
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch number, starting at 1.
+        max_epochs : int or None, default=None
+            Length of the schedule; defaults to the ``max_epochs`` given at
+            construction.
+
+        Returns
+        -------
+        temperature : float
+        """
+        total = self.max_epochs if max_epochs is None else max_epochs
+        self._check(total)
+        if self.stop_epoch is not None:
+            epoch = min(epoch, self.stop_epoch)
+        if epoch <= self.warmup_epochs:
+            return float(self.start)
+        span = total - self.warmup_epochs - 1
+        progress = 0.0 if span <= 0 else (epoch - self.warmup_epochs - 1) / span
+        progress = min(max(progress, 0.0), 1.0)
+        if self.mode == "exp":
+            value = self.start * (self.end / self.start) ** progress
+        else:
+            value = self.start + (self.end - self.start) * progress
+        return float(value)
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.max_epochs_ = (
+            net.max_epochs if self.max_epochs is None else self.max_epochs
+        )
+        self._check(self.max_epochs_)
+        if not hasattr(net.module_, self.attribute):
+            raise ValueError(
+                f"The module {type(net.module_).__name__} has no attribute "
+                f"{self.attribute!r} to anneal."
+            )
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        # skorch has already appended this epoch's row, so len(history) is the
+        # 1-based number of the epoch that starts now.
+        epoch = len(net.history)
+        value = self.temperature_at(epoch, self.max_epochs_)
+        setattr(net.module_, self.attribute, value)
+        net.history.record("temperature", value)
+
+
+class EpochRecorder(Callback):
+    """Record scalar summaries of the module in the history after each epoch.
+
+    Parameters
+    ----------
+    recorders : dict of str to callable
+        Maps a history key to a function of the module that returns a float,
+        e.g. ``{"open_gates": lambda m: m.expected_open_gates()}``.
+    """
+
+    def __init__(self, recorders):
+        self.recorders = recorders
+
+    def on_epoch_end(self, net, **kwargs):
+        for key, func in self.recorders.items():
+            net.history.record(key, float(func(net.module_)))
+
+
+class FiniteLossGuard(Callback):
+    """Stop training with a clear error as soon as the loss stops being finite.
+
+    A loss of NaN or infinity means the weights are already corrupted; the
+    guard raises :class:`FloatingPointError` naming the epoch, so no fitted
+    model with NaN weights is ever returned.
+    """
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        # ``loss`` is a 0-d tensor; skorch already reads it per batch for the
+        # history, so this check adds no device synchronisation.
+        if loss is not None and not math.isfinite(value := float(loss.detach())):
+            epoch = len(net.history)
+            raise FloatingPointError(
+                f"The training loss became {value} in epoch {epoch}. "
+                "Try a smaller learning rate (lr), scale the input features "
+                "(for example with StandardScaler or MinMaxScaler), or check "
+                "the data for extreme values."
+            )

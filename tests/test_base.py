@@ -1,0 +1,328 @@
+"""Tests of the shared training backbone (sk_memsel._base)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skorch.callbacks import Callback
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
+
+from sk_memsel._base import (
+    ArrayBatchIterator,
+    MemselNet,
+    NeuralEstimatorMixin,
+    resolve_device,
+)
+
+from ._toy import ToyModule, ToyRegressor, first_weight
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 6)).astype(np.float64)
+    y = X[:, 0] * 2.0 - X[:, 1] + 0.1 * rng.normal(size=120)
+    return X, y
+
+
+# ---------------------------------------------------------------- seeding
+def test_same_random_state_gives_identical_weights(data):
+    X, y = data
+    a = ToyRegressor(random_state=3).fit(X, y)
+    b = ToyRegressor(random_state=3).fit(X, y)
+    for pa, pb in zip(
+        a.net_.module_.parameters(), b.net_.module_.parameters(), strict=True
+    ):
+        assert torch.equal(pa, pb)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_different_random_state_gives_different_weights(data):
+    X, y = data
+    a = ToyRegressor(random_state=3).fit(X, y)
+    b = ToyRegressor(random_state=4).fit(X, y)
+    assert not torch.equal(first_weight(a), first_weight(b))
+
+
+def test_fit_leaves_global_rng_untouched(data):
+    X, y = data
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    ToyRegressor(random_state=0).fit(X, y)
+    assert torch.equal(before, torch.get_rng_state())
+    # and the seed inside fit does not depend on the caller's global state
+    torch.manual_seed(999)
+    a = ToyRegressor(random_state=0).fit(X, y)
+    torch.manual_seed(1)
+    b = ToyRegressor(random_state=0).fit(X, y)
+    assert torch.equal(first_weight(a), first_weight(b))
+
+
+def test_random_state_instance_is_accepted(data):
+    X, y = data
+    a = ToyRegressor(random_state=np.random.RandomState(5)).fit(X, y)
+    b = ToyRegressor(random_state=np.random.RandomState(5)).fit(X, y)
+    assert torch.equal(first_weight(a), first_weight(b))
+
+
+# ---------------------------------------------------------------- loss hook
+def test_penalty_hook_changes_loss_and_gradient():
+    torch.manual_seed(0)
+    module = ToyModule(4, 1, hidden=3, penalty_weight=0.5)
+    net = MemselNet(module=module, criterion=torch.nn.MSELoss, max_epochs=1)
+    net.initialize()
+    X = torch.randn(10, 4)
+    y = torch.randn(10, 1)
+
+    def grads(training):
+        net.module_.zero_grad()
+        loss = net.get_loss(net.module_(X), y, X=X, training=training)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in net.module_.parameters()]
+
+    loss_eval, g_eval = grads(training=False)
+    loss_train, g_train = grads(training=True)
+    penalty = sum(p.pow(2).sum() for p in net.module_.parameters()).detach() * 0.5
+    torch.testing.assert_close(loss_train - loss_eval, penalty)
+    for p, ge, gt in zip(net.module_.parameters(), g_eval, g_train, strict=True):
+        # d/dp of 0.5 * sum(p^2) is p
+        torch.testing.assert_close(gt - ge, p.detach())
+
+
+def test_penalty_hook_is_used_in_training(data):
+    X, y = data
+    plain = ToyRegressor(random_state=0, max_epochs=20).fit(X, y)
+    shrunk = ToyRegressor(random_state=0, max_epochs=20, penalty_weight=1.0).fit(X, y)
+    norm = lambda est: sum(  # noqa: E731
+        p.pow(2).sum().item() for p in est.net_.module_.parameters()
+    )
+    assert norm(shrunk) < 0.8 * norm(plain)
+
+
+# ---------------------------------------------------------------- device
+def test_resolve_device_names():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device(torch.device("cpu")) == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected
+    with pytest.raises(ValueError, match="not a known device"):
+        resolve_device("tpu")
+    with pytest.raises(ValueError, match="not a device name"):
+        resolve_device(3)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_is_a_clear_error(data):
+    X, y = data
+    with pytest.raises(ValueError, match="sees no CUDA GPU"):
+        ToyRegressor(device="cuda").fit(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fit_and_cpu_predict_agree(data):
+    X, y = data
+    est = ToyRegressor(device="cuda", random_state=0).fit(X, y)
+    assert next(est.net_.module_.parameters()).is_cuda
+    assert est.predict(X).shape == (len(X),)
+
+
+# ---------------------------------------------------------------- parameters
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"max_epochs": 2.5}, "max_epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": -1.0}, "lr"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"optimizer": "adamax"}, "optimizer='adamax' is not known"),
+        ({"optimizer": 3}, "optimizer=3"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"device": "gpu"}, "not a known device"),
+        ({"callbacks": "none"}, "callbacks must be a list"),
+    ],
+)
+def test_bad_common_parameters_are_named(data, params, message):
+    X, y = data
+    with pytest.raises((ValueError, TypeError), match=message):
+        ToyRegressor(**params).fit(X, y)
+
+
+def test_optimizer_class_is_accepted(data):
+    X, y = data
+    est = ToyRegressor(optimizer=torch.optim.SGD, random_state=0).fit(X, y)
+    assert isinstance(est.net_.optimizer_, torch.optim.SGD)
+
+
+def test_weight_decay_reaches_the_optimizer(data):
+    X, y = data
+    est = ToyRegressor(weight_decay=0.25, random_state=0).fit(X, y)
+    assert est.net_.optimizer_.param_groups[0]["weight_decay"] == 0.25
+
+
+# ------------------------------------------------ validation, early stopping
+def test_validation_fraction_enables_early_stopping():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 20))
+    y = rng.normal(size=200)  # pure noise: the validation loss cannot improve long
+    est = ToyRegressor(
+        hidden=64,
+        lr=0.05,
+        max_epochs=200,
+        validation_fraction=0.25,
+        n_iter_no_change=3,
+        random_state=0,
+    ).fit(X, y)
+    history = est.history_
+    assert "valid_loss" in history[-1]
+    assert len(history) < 200
+
+
+def test_no_validation_by_default(data):
+    X, y = data
+    est = ToyRegressor(random_state=0).fit(X, y)
+    assert "valid_loss" not in est.history_[-1]
+    assert len(est.history_) == est.max_epochs
+
+
+# ---------------------------------------------------------------- input handling
+def test_inputs_are_not_modified(data):
+    X, y = data
+    X64, y64 = X.copy(), y.copy()
+    X32 = X.astype(np.float32)
+    X32_copy = X32.copy()
+    est = ToyRegressor(random_state=0).fit(X, y)
+    est.predict(X)
+    ToyRegressor(random_state=0).fit(X32, y).predict(X32)
+    np.testing.assert_array_equal(X, X64)
+    np.testing.assert_array_equal(y, y64)
+    np.testing.assert_array_equal(X32, X32_copy)
+
+
+def test_pandas_input_sets_feature_names(data):
+    X, y = data
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    est = ToyRegressor(random_state=0).fit(df, pd.Series(y))
+    assert list(est.feature_names_in_) == list(df.columns)
+    assert est.n_features_in_ == X.shape[1]
+    plain = ToyRegressor(random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.predict(df), plain.predict(X), rtol=1e-6)
+
+
+def test_nan_input_is_refused(data):
+    X, y = data
+    X = X.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ToyRegressor().fit(X, y)
+
+
+def test_wrong_width_at_predict(data):
+    X, y = data
+    est = ToyRegressor(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        est.predict(X[:, :3])
+
+
+def test_prepare_target_classification_and_regression():
+    est = NeuralEstimatorMixin()
+    X = np.zeros((4, 2))
+    codes = est._prepare_target(X, np.array(["b", "a", "b", "c"]))
+    assert est.task_ == "classification"
+    assert list(est.classes_) == ["a", "b", "c"]
+    np.testing.assert_array_equal(codes, [1, 0, 1, 2])
+    assert codes.dtype == np.int64
+    target = est._prepare_target(X, np.array([0.5, 1.5, 2.5, 3.5]))
+    assert est.task_ == "regression"
+    np.testing.assert_allclose(target.ravel().mean(), 0, atol=1e-6)
+    np.testing.assert_allclose(est._decode_regression(target), [0.5, 1.5, 2.5, 3.5])
+    with pytest.raises(ValueError, match="single class"):
+        est._prepare_target(X, np.array([1, 1, 1, 1]))
+    with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
+        est._prepare_target(X, np.array([1, 2, 1]))
+
+
+# ---------------------------------------------------------------- training faults
+def test_non_finite_loss_stops_with_clear_error():
+    X = np.full((20, 3), 1e30)
+    y = np.linspace(0, 1, 20)
+    with pytest.raises(FloatingPointError, match="epoch 1.*smaller learning rate"):
+        ToyRegressor(random_state=0, lr=1e10).fit(X, y)
+
+
+# ------------------------------------------------ callbacks, verbose, pickle
+class CountEpochs(Callback):
+    def initialize(self):
+        self.count_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.count_ += 1
+
+
+def test_user_callbacks_run_on_copies(data):
+    X, y = data
+    cb = CountEpochs()
+    est = ToyRegressor(max_epochs=3, callbacks=[cb], random_state=0).fit(X, y)
+    assert not hasattr(cb, "count_")  # the user's object is untouched
+    used = dict(est.net_.callbacks_)["user_0_CountEpochs"]
+    assert used.count_ == 3
+
+
+def test_verbose_prints_one_line_per_epoch(data, capsys):
+    X, y = data
+    ToyRegressor(max_epochs=3, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out
+    assert (
+        sum(line.strip().startswith(("1 ", "2 ", "3 ")) for line in out.splitlines())
+        == 3
+    )
+    ToyRegressor(max_epochs=3, verbose=0, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_pickle_round_trip_predicts_identically(data):
+    X, y = data
+    est = ToyRegressor(random_state=0).fit(X, y)
+    clone = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est.predict(X), clone.predict(X))
+
+
+# ---------------------------------------------------------------- batch iterator
+def test_array_iterator_covers_each_sample_once_per_epoch():
+    X = np.arange(23, dtype=np.float32).reshape(23, 1)
+    y = np.arange(23)
+    it = ArrayBatchIterator(Dataset(X, y), batch_size=5, shuffle=True)
+    assert len(it) == 5
+    batches = list(it)
+    assert [len(b[0]) for b in batches] == [5, 5, 5, 5, 3]
+    seen = torch.cat([b[1] for b in batches]).numpy()
+    assert sorted(seen) == list(range(23))
+    # rows stay aligned with their targets
+    for Xb, yb in batches:
+        np.testing.assert_array_equal(Xb[:, 0].numpy(), yb.numpy())
+
+
+def test_array_iterator_respects_subsets_and_full_batch():
+    X = np.arange(10, dtype=np.float32).reshape(10, 1)
+    sub = Subset(Dataset(X, np.arange(10)), [7, 2, 5])
+    ((Xb, yb),) = list(ArrayBatchIterator(sub, batch_size=-1))
+    assert sorted(yb.tolist()) == [2, 5, 7]
+    assert len(ArrayBatchIterator(sub, batch_size=2)) == 2
+
+
+def test_array_iterator_shuffle_follows_torch_seed():
+    X = np.arange(50, dtype=np.float32).reshape(50, 1)
+    ds = Dataset(X, np.arange(50))
+
+    def order(seed):
+        torch.manual_seed(seed)
+        return torch.cat([b[1] for b in ArrayBatchIterator(ds, 7, shuffle=True)])
+
+    assert torch.equal(order(0), order(0))
+    assert not torch.equal(order(0), order(1))

@@ -1,0 +1,50 @@
+"""scikit-learn's estimator contract, run over every public estimator.
+
+Each estimator appears with fast settings (few epochs, tiny layers,
+``random_state=0``). A check that is expected to fail must be listed in
+``EXPECTED_FAILED`` with the reason; the list is meant to stay short.
+"""
+
+import inspect
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sk_memsel
+
+from ._toy import ToyRegressor
+
+#: fast settings per public estimator class name
+FAST_PARAMS = {}
+
+#: {estimator class name: {check name: reason}}
+EXPECTED_FAILED = {}
+
+
+def public_estimators():
+    """Every estimator class that sk_memsel exports."""
+    for name in sk_memsel.__all__:
+        obj = getattr(sk_memsel, name)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            yield obj
+
+
+def fast_instances():
+    # the backbone's own test estimator, so the contract holds for the backbone
+    yield ToyRegressor(max_epochs=3, random_state=0)
+    for cls in public_estimators():
+        yield cls(**{"random_state": 0, **FAST_PARAMS.get(cls.__name__, {})})
+
+
+def expected_failed(estimator):
+    return EXPECTED_FAILED.get(type(estimator).__name__, {})
+
+
+def test_every_public_estimator_has_fast_settings():
+    missing = [c.__name__ for c in public_estimators() if c.__name__ not in FAST_PARAMS]
+    assert not missing, f"add fast settings for {missing} to FAST_PARAMS"
+
+
+@parametrize_with_checks(list(fast_instances()), expected_failed_checks=expected_failed)
+def test_sklearn_contract(estimator, check):
+    check(estimator)
