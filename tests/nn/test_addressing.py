@@ -59,8 +59,9 @@ def ref_cosine_weights(memory, keys, strengths):
 
 def ref_usage(write_weights, free_gate, read_weights, prev_usage):
     out = []
-    for ww, fg, rw, u in zip(write_weights, free_gate, read_weights, prev_usage,
-                             strict=True):
+    for ww, fg, rw, u in zip(
+        write_weights, free_gate, read_weights, prev_usage, strict=True
+    ):
         new = []
         for n in range(len(u)):
             not_written = 1.0
@@ -108,9 +109,7 @@ def ref_linkage(write_weights, link, precedence):
             links.append(
                 [
                     [
-                        0.0
-                        if i == j
-                        else (1 - w[i] - w[j]) * L[i][j] + w[i] * p[j]
+                        0.0 if i == j else (1 - w[i] - w[j]) * L[i][j] + w[i] * p[j]
                         for j in range(n)
                     ]
                     for i in range(n)
@@ -187,8 +186,9 @@ def test_cosine_weights_match_formula(num_heads):
     keys = torch.randn(2, num_heads, 4, generator=g, dtype=torch.float64)
     strengths = torch.randn(2, num_heads, generator=g, dtype=torch.float64) * 3
     weights = CosineWeights(num_heads, 4)(memory, keys, strengths)
-    _close(weights, ref_cosine_weights(memory.tolist(), keys.tolist(),
-                                       strengths.tolist()))
+    _close(
+        weights, ref_cosine_weights(memory.tolist(), keys.tolist(), strengths.tolist())
+    )
 
 
 def test_cosine_weights_gradcheck():
@@ -258,8 +258,12 @@ def test_usage_stays_in_unit_interval():
         ww = _rand_weights(16, 2, 8, generator=g, total=1.5)
         rw = _rand_weights(16, 3, 8, generator=g, total=1.5)
         fg = torch.rand(16, 3, generator=g, dtype=torch.float64)
-        usage = f(write_weights=ww.clamp(max=1), free_gate=fg,
-                  read_weights=rw.clamp(max=1), prev_usage=usage)
+        usage = f(
+            write_weights=ww.clamp(max=1),
+            free_gate=fg,
+            read_weights=rw.clamp(max=1),
+            prev_usage=usage,
+        )
         assert usage.min() >= 0 and usage.max() <= 1
 
 
@@ -350,8 +354,12 @@ def test_freeness_bad_shapes():
             usage=torch.zeros(2, 4), write_gates=torch.zeros(2, 1), num_writes=2
         )
     with pytest.raises(ValueError, match="free_gate must have shape"):
-        f(write_weights=torch.zeros(2, 1, 4), free_gate=torch.zeros(2, 2),
-          read_weights=torch.zeros(2, 3, 4), prev_usage=torch.zeros(2, 4))
+        f(
+            write_weights=torch.zeros(2, 1, 4),
+            free_gate=torch.zeros(2, 2),
+            read_weights=torch.zeros(2, 3, 4),
+            prev_usage=torch.zeros(2, 4),
+        )
     with pytest.raises(ValueError, match="memory_size must be a positive integer"):
         Freeness(-1)
 
@@ -469,8 +477,12 @@ def test_erase_and_write_matches_formula(num_writes):
     erase = torch.rand(2, num_writes, 3, generator=g, dtype=torch.float64)
     values = torch.randn(2, num_writes, 3, generator=g, dtype=torch.float64)
     out = erase_and_write(memory, address, erase, values)
-    _close(out, ref_erase_and_write(memory.tolist(), address.tolist(),
-                                    erase.tolist(), values.tolist()))
+    _close(
+        out,
+        ref_erase_and_write(
+            memory.tolist(), address.tolist(), erase.tolist(), values.tolist()
+        ),
+    )
 
 
 def test_erase_and_write_hand_checked():
@@ -502,8 +514,9 @@ def test_erase_and_write_gradcheck(num_writes):
 @pytest.mark.parametrize("device", DEVICES)
 def test_addressing_runs_on_device(device):
     memory = torch.randn(2, 6, 3, device=device)
-    cw = CosineWeights(2, 3)(memory, torch.randn(2, 2, 3, device=device),
-                             torch.randn(2, 2, device=device))
+    cw = CosineWeights(2, 3)(
+        memory, torch.randn(2, 2, 3, device=device), torch.randn(2, 2, device=device)
+    )
     assert cw.device.type == torch.device(device).type
     alloc = Freeness(6).write_allocation_weights(
         usage=torch.rand(2, 6, device=device),
