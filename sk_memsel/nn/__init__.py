@@ -12,19 +12,26 @@ from ._addressing import (
     erase_and_write,
 )
 from ._attention import MemoryAugmentedAttention
+from ._concrete import ConcreteSelect, distinct_argmax
 from ._dnc import DNC, AccessState, DNCState, MemoryAccess
+from ._gates import GatedMLP, GaussianStochasticGates, HardConcreteGates
 from ._memory_selector import MemorySelector
 
 __all__: list[str] = [
     "AccessState",
+    "ConcreteSelect",
     "CosineWeights",
     "DNC",
     "DNCState",
     "Freeness",
+    "GatedMLP",
+    "GaussianStochasticGates",
+    "HardConcreteGates",
     "MemoryAccess",
     "MemoryAugmentedAttention",
     "MemorySelector",
     "TemporalLinkage",
     "TemporalLinkageState",
+    "distinct_argmax",
     "erase_and_write",
 ]
