@@ -1,0 +1,320 @@
+"""Concrete selector layer: pick k of the input features with Gumbel-softmax.
+
+The layer of the Concrete Autoencoder (Abid, Balin and Zou, 2019): ``k``
+selector nodes, each a Gumbel-softmax (concrete) distribution over the
+``in_features`` inputs. While training, every node outputs a random mixture
+of the inputs that sharpens into one input as the temperature falls; in
+evaluation mode every node outputs exactly one input column. The generalised
+Jensen-Shannon divergence of the ``k`` distributions (Alfke et al., 2024)
+measures how far apart the nodes are and can be maximised to keep them from
+choosing the same feature.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["ConcreteSelect", "distinct_argmax"]
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def _check_temperature(temperature: object) -> float:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not temperature > 0
+    ):
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
+    return float(temperature)
+
+
+def distinct_argmax(scores: Tensor) -> Tensor:
+    """Give each row its best column, never the same column to two rows.
+
+    Greedy assignment over (row, column) pairs in decreasing order of score:
+    the pair with the highest score is taken, its row and column are removed,
+    and so on until every row has a column. A row whose argmax is unique
+    keeps it; when several rows peak at the same column, the most confident
+    one keeps it and the others take their best remaining column.
+
+    Parameters
+    ----------
+    scores : Tensor of shape (k, d)
+        Scores comparable across rows (probabilities, not logits), ``k <= d``.
+
+    Returns
+    -------
+    indices : LongTensor of shape (k,)
+        Distinct column indices, in row order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_memsel.nn import distinct_argmax
+    >>> p = torch.tensor([[0.9, 0.1, 0.0], [0.6, 0.3, 0.1]])
+    >>> distinct_argmax(p).tolist()  # row 1 also peaks at 0 but is less sure
+    [0, 1]
+    """
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (k, d), got shape {tuple(scores.shape)}.")
+    k, d = scores.shape
+    if k > d:
+        raise ValueError(f"Cannot give {k} rows distinct columns out of only {d}.")
+    work = scores.detach().to(torch.float64).clone()
+    indices = torch.empty(k, dtype=torch.long, device=scores.device)
+    for _ in range(k):
+        flat = int(torch.argmax(work))
+        row, col = divmod(flat, d)
+        indices[row] = col
+        work[row, :] = -math.inf
+        work[:, col] = -math.inf
+    return indices
+
+
+class ConcreteSelect(nn.Module):
+    """Select ``k`` of ``in_features`` inputs with concrete (Gumbel-softmax) nodes.
+
+    Parameters
+    ----------
+    in_features : int
+        Number of input features ``d``.
+    k : int
+        Number of selector nodes (output features), ``k <= in_features``.
+    temperature : float, default=1.0
+        Temperature of the Gumbel-softmax samples drawn while training; lower
+        is closer to a one-hot choice. It is a plain attribute, meant to be
+        annealed between epochs.
+    init_std : float, default=0.01
+        Standard deviation of the normal initialisation of the logits. Small
+        values start every node close to the uniform distribution, so early
+        samples mix many inputs.
+
+    Attributes
+    ----------
+    logits : torch.nn.Parameter of shape (k, in_features)
+        The unnormalised log-probabilities of the nodes.
+    selection : LongTensor of shape (k,) or None
+        A fixed choice of input column per node used in evaluation mode
+        (see :meth:`fix_selection`); ``None`` uses the argmax of each node.
+
+    Notes
+    -----
+    Node :math:`i` has logits :math:`\\alpha_i \\in \\mathbb R^d` and
+    probabilities :math:`p_i = \\operatorname{softmax}(\\alpha_i)`. In training
+    mode one Gumbel-softmax sample per node and forward call,
+
+    .. math::
+
+        m_{ij} = \\frac{\\exp((\\alpha_{ij} + g_{ij}) / \\tau)}
+            {\\sum_{l} \\exp((\\alpha_{il} + g_{il}) / \\tau)}, \\qquad
+        g_{ij} = -\\log(-\\log U_{ij}),\\; U_{ij} \\sim \\mathcal U(0, 1),
+
+    is shared by the batch, and the output is :math:`z = x M^\\top`. As
+    :math:`\\tau \\to 0` each row of :math:`M` becomes one-hot, with input
+    :math:`j` chosen with probability :math:`p_{ij}`. In evaluation mode the
+    output is the input columns of :attr:`selection`, or of the argmax of
+    each node when no selection is fixed.
+
+    :meth:`gjsd` is the generalised Jensen-Shannon divergence of the nodes'
+    distributions with equal weights,
+
+    .. math::
+
+        \\mathrm{GJSD}(p_1, \\dots, p_k)
+            = \\frac{1}{k} \\sum_{i=1}^{k} \\mathrm{KL}(p_i \\,\\|\\, \\bar p)
+            = H(\\bar p) - \\frac{1}{k} \\sum_{i=1}^{k} H(p_i),
+        \\qquad \\bar p = \\frac{1}{k} \\sum_{i=1}^{k} p_i,
+
+    between 0 (all nodes equal) and :math:`\\log k` (one-hot on distinct
+    inputs).
+
+    References
+    ----------
+    .. [1] A. Abid, M. F. Balin, J. Zou, "Concrete Autoencoders: Differentiable
+       Feature Selection and Reconstruction", ICML 2019,
+       https://arxiv.org/abs/1901.09346
+    .. [2] E. Jang, S. Gu, B. Poole, "Categorical Reparameterization with
+       Gumbel-Softmax", ICLR 2017.
+    .. [3] J. Alfke et al., generalised Jensen-Shannon divergence regulariser
+       for concrete selection, https://arxiv.org/abs/2403.00563
+
+    Examples
+    --------
+    >>> import math
+    >>> import torch
+    >>> from sk_memsel.nn import ConcreteSelect
+    >>> layer = ConcreteSelect(in_features=10, k=3, temperature=5.0)
+    >>> layer.probabilities().shape
+    torch.Size([3, 10])
+    >>> x = torch.randn(4, 10)
+    >>> layer(x).shape  # training mode: a random mixture per node
+    torch.Size([4, 3])
+    >>> _ = layer.eval()
+    >>> idx = layer.selected_indices()
+    >>> torch.equal(layer(x), x[:, idx])  # evaluation: the chosen columns
+    True
+    >>> 0.0 <= layer.gjsd().item() <= math.log(3)
+    True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        k: int,
+        temperature: float = 1.0,
+        *,
+        init_std: float = 0.01,
+    ) -> None:
+        super().__init__()
+        self.in_features = _check_positive_int("in_features", in_features)
+        self.k = _check_positive_int("k", k)
+        if k > in_features:
+            raise ValueError(
+                f"k={k} is larger than in_features={in_features}; a layer cannot "
+                "select more features than it receives."
+            )
+        self.temperature = _check_temperature(temperature)
+        if isinstance(init_std, bool) or not isinstance(init_std, (int, float)):
+            raise ValueError(f"init_std must be a number, got {init_std!r}.")
+        if init_std < 0:
+            raise ValueError(f"init_std must be 0 or more, got {init_std!r}.")
+        self.init_std = float(init_std)
+        self.logits = nn.Parameter(torch.empty(k, in_features))
+        self.register_buffer("selection", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the logits again from ``N(0, init_std**2)`` and free the selection."""
+        with torch.no_grad():
+            self.logits.normal_(0.0, self.init_std)
+        self.selection = None
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, k={self.k}, "
+            f"temperature={self.temperature:g}"
+        )
+
+    def probabilities(self) -> Tensor:
+        """Selection probabilities of the nodes, ``softmax(logits)`` per row.
+
+        Returns
+        -------
+        probabilities : Tensor of shape (k, in_features)
+            Row ``i`` is the probability that node ``i`` picks each input;
+            each row sums to 1. It does not depend on the temperature.
+        """
+        return torch.softmax(self.logits, dim=1)
+
+    def gjsd(self) -> Tensor:
+        """Generalised Jensen-Shannon divergence of the nodes' distributions.
+
+        Returns
+        -------
+        gjsd : Tensor (scalar)
+            ``mean_i KL(p_i || mean_l p_l)``, differentiable in the logits; 0
+            when all nodes have the same distribution, ``log k`` at most.
+        """
+        log_p = F.log_softmax(self.logits, dim=1)
+        log_mean = torch.logsumexp(log_p, dim=0) - math.log(self.k)
+        return (log_p.exp() * (log_p - log_mean)).sum(dim=1).mean()
+
+    def sample_weights(self, generator: torch.Generator | None = None) -> Tensor:
+        """Draw one Gumbel-softmax selection matrix at the current temperature.
+
+        Parameters
+        ----------
+        generator : torch.Generator or None, default=None
+            Source of the noise; ``None`` uses torch's default generator.
+
+        Returns
+        -------
+        weights : Tensor of shape (k, in_features)
+            Rows are points of the simplex; each sums to 1.
+        """
+        u = torch.rand(
+            self.logits.shape,
+            generator=generator,
+            device=self.logits.device,
+            dtype=self.logits.dtype,
+        )
+        tiny = torch.finfo(u.dtype).tiny
+        gumbel = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+        return torch.softmax((self.logits + gumbel) / self.temperature, dim=1)
+
+    def selected_indices(self, distinct: bool = True) -> Tensor:
+        """The input column each node selects, from its probabilities.
+
+        Parameters
+        ----------
+        distinct : bool, default=True
+            ``True`` resolves ties of several nodes on one column with
+            :func:`distinct_argmax`, so the ``k`` indices are distinct.
+            ``False`` is the plain argmax of each node.
+
+        Returns
+        -------
+        indices : LongTensor of shape (k,)
+        """
+        with torch.no_grad():
+            if distinct:
+                return distinct_argmax(self.probabilities())
+            return torch.argmax(self.logits, dim=1)
+
+    def fix_selection(self, indices: Tensor | None = None) -> None:
+        """Fix the columns used in evaluation mode.
+
+        Parameters
+        ----------
+        indices : LongTensor of shape (k,) or None, default=None
+            One input column per node. ``None`` fixes
+            ``selected_indices(distinct=True)``. Set ``layer.selection = None``
+            to go back to the plain argmax.
+        """
+        if indices is None:
+            indices = self.selected_indices(distinct=True)
+        indices = torch.as_tensor(indices, dtype=torch.long, device=self.logits.device)
+        if indices.shape != (self.k,):
+            raise ValueError(
+                f"indices must have shape ({self.k},), got {tuple(indices.shape)}."
+            )
+        if indices.numel() and (
+            int(indices.min()) < 0 or int(indices.max()) >= self.in_features
+        ):
+            raise ValueError(f"indices must lie in [0, {self.in_features}).")
+        self.selection = indices.clone()
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Select ``k`` features of ``x``.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, in_features)
+        generator : torch.Generator or None, default=None
+            Source of the Gumbel noise in training mode.
+
+        Returns
+        -------
+        z : Tensor of shape (batch, k)
+            Training mode: ``x @ M.T`` with one Gumbel-softmax sample ``M``.
+            Evaluation mode: the selected columns of ``x``.
+        """
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"x must have shape (batch, {self.in_features}), got {tuple(x.shape)}."
+            )
+        if self.training:
+            return x @ self.sample_weights(generator).T
+        indices = self.selection
+        if indices is None:
+            indices = torch.argmax(self.logits, dim=1)
+        return x[:, indices]
