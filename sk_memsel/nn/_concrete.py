@@ -248,7 +248,7 @@ class ConcreteSelect(nn.Module):
             dtype=self.logits.dtype,
         )
         tiny = torch.finfo(u.dtype).tiny
-        gumbel = -torch.log(-torch.log(u.clamp_min(tiny)).clamp_min(tiny))
+        gumbel = -torch.log((-torch.log(u.clamp_min(tiny))).clamp_min(tiny))
         return torch.softmax((self.logits + gumbel) / self.temperature, dim=1)
 
     def selected_indices(self, distinct: bool = True) -> Tensor:
