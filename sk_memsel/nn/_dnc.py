@@ -30,7 +30,8 @@ def _detach(value):
     """Detach every tensor of a (nested) tuple of tensors."""
     if isinstance(value, Tensor):
         return value.detach()
-    return type(value)(*(_detach(v) for v in value))
+    parts = [_detach(v) for v in value]
+    return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
 
 
 class AccessState(NamedTuple):
