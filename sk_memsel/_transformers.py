@@ -1,0 +1,289 @@
+"""What the neural transformers of sk_memsel have in common.
+
+Each transformer builds a :class:`torch.nn.Module` from :mod:`sk_memsel.nn`
+(the *encoder*, which turns a sample into a vector of learned features), puts
+a linear *head* on top of it and trains the pair through the shared backbone
+(:class:`~sk_memsel._base.NeuralEstimatorMixin`):
+
+- ``fit(X, y)`` learns supervised: the head predicts ``y`` (classification
+  or regression, inferred from ``y``);
+- ``fit(X)`` learns self-supervised: the head reconstructs the (standardised)
+  input from the features, so the transformer also works in an unsupervised
+  Pipeline.
+
+``transform`` drops the head and returns the encoder's features.
+
+Inputs are tabular ``(n_samples, n_features)`` arrays, and for the
+transformers that read sequences also ``(n_samples, n_channels,
+n_timepoints)`` arrays, the layout of aeon and sktime.
+"""
+
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._base import NeuralEstimatorMixin
+
+__all__ = ["FeatureNet", "NeuralTransformerBase"]
+
+
+class FeatureNet(nn.Module):
+    """An encoder of learned features with a linear head for training.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps a batch of inputs to features of shape (batch, n_features).
+    n_features : int
+        Width of the encoder's output.
+    n_targets : int
+        Width of the head's output (classes, regression outputs, or the
+        flattened input for reconstruction).
+
+    Attributes
+    ----------
+    readout : str
+        What ``forward`` returns: ``"head"`` (the default, used in training)
+        the head's output; ``"features"`` the encoder's output; any other
+        name calls the encoder's method of that name on the input.
+    """
+
+    def __init__(self, encoder, n_features, n_targets):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(n_features, n_targets)
+        self.readout = "head"
+
+    def forward(self, x):
+        if self.readout == "head":
+            return self.head(self.encoder(x))
+        if self.readout == "features":
+            return self.encoder(x)
+        return getattr(self.encoder, self.readout)(x)
+
+
+def _shape_of(X):
+    """Shape of an array-like without converting a DataFrame."""
+    if hasattr(X, "shape"):
+        return tuple(X.shape)
+    return np.shape(X)
+
+
+class NeuralTransformerBase(
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    NeuralEstimatorMixin,
+    BaseEstimator,
+):
+    """Base of the neural transformers (see the module docstring).
+
+    Subclasses implement:
+
+    - ``_check_params()``: check their own parameters (raise ValueError);
+    - ``_build_encoder(input_shape)``: return ``(encoder, n_features_out)``
+      for module inputs of shape ``(batch, *input_shape)``;
+    - optionally ``_layout(Z)``: turn the standardised input (2-D, or 3-D
+      ``(n, n_channels, n_timepoints)``) into the module's input array;
+    - ``_accepts_sequences``: whether 3-D input is allowed.
+    """
+
+    #: whether 3-D input (n_samples, n_channels, n_timepoints) is accepted
+    _accepts_sequences = False
+
+    # ------------------------------------------------------------- hooks
+    def _check_params(self):
+        """Check the subclass's own parameters."""
+
+    def _build_encoder(self, input_shape):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _layout(self, Z):
+        """Module input from the standardised input (identity by default)."""
+        return Z
+
+    # ------------------------------------------------------------- input
+    def _check_bool(self, name):
+        value = getattr(self, name)
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(f"{name} must be True or False, got {value!r}.")
+
+    def _check_sequence_shape(self, X):
+        """Clear errors for inputs whose layout differs from the fitted one."""
+        shape = _shape_of(X)
+        if len(shape) == 3 and not self._accepts_sequences:
+            raise ValueError(
+                f"{type(self).__name__} takes tabular input of shape "
+                f"(n_samples, n_features); got a 3-D array of shape {shape}."
+            )
+        if len(shape) > 3:
+            raise ValueError(
+                "X must be 2-D (n_samples, n_features) or 3-D (n_samples, "
+                f"n_channels, n_timepoints); got an array of shape {shape}."
+            )
+        if not hasattr(self, "n_timepoints_in_"):
+            return
+        fitted_3d = self.n_timepoints_in_ is not None
+        if fitted_3d and len(shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on sequences of shape "
+                f"(n_samples, {self.n_features_in_}, {self.n_timepoints_in_}) "
+                f"(n_samples, n_channels, n_timepoints); got X of shape {shape}."
+            )
+        if not fitted_3d and len(shape) == 3:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on tabular input of shape "
+                f"(n_samples, {self.n_features_in_}); got a 3-D X of shape "
+                f"{shape}."
+            )
+        if fitted_3d and shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {shape[1]} channels, but {type(self).__name__} was "
+                f"fitted on {self.n_features_in_} channels (X must have shape "
+                f"(n_samples, {self.n_features_in_}, {self.n_timepoints_in_}))."
+            )
+        if fitted_3d and shape[2] != self.n_timepoints_in_:
+            raise ValueError(
+                f"X has {shape[2]} time points, but {type(self).__name__} was "
+                f"fitted on {self.n_timepoints_in_} time points (X must have "
+                f"shape (n_samples, {self.n_features_in_}, "
+                f"{self.n_timepoints_in_}))."
+            )
+
+    def _prepare_input(self, X, *, reset):
+        """Validate and standardise ``X``; return it as a new float32 array.
+
+        2-D input is standardised per feature, 3-D input per channel (over
+        the samples and time points), with the statistics of the fit.
+        """
+        if reset and hasattr(self, "n_timepoints_in_"):
+            del self.n_timepoints_in_  # a new fit: nothing to compare with
+        self._check_sequence_shape(X)
+        X = self._validate_X(X, reset=reset, allow_nd=self._accepts_sequences)
+        if reset:
+            self.n_timepoints_in_ = X.shape[2] if X.ndim == 3 else None
+        axes = (0, 2) if X.ndim == 3 else (0,)
+        if reset:
+            if self.standardize:
+                mean = X.mean(axis=axes, keepdims=True, dtype=np.float64)
+                scale = X.std(axis=axes, keepdims=True, dtype=np.float64)
+                scale[scale < 1e-8] = 1.0
+            else:
+                mean = np.zeros([1] * X.ndim)
+                scale = np.ones([1] * X.ndim)
+            self._input_mean = mean.astype(np.float32)
+            self._input_scale = scale.astype(np.float32)
+        return (X - self._input_mean) / self._input_scale
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Learn the features from ``X`` (and ``y`` when given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or \
+(n_samples, n_channels, n_timepoints)
+            Training input. 3-D input is accepted by the transformers that
+            read sequences.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
+default=None
+            Target. Class labels train a classification head, real values a
+            regression head. ``None`` trains the features to reconstruct the
+            standardised input.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        self._check_common_params()
+        self._check_bool("standardize")
+        self._check_params()
+        Z = self._prepare_input(X, reset=True)
+        inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
+        for attr in ("classes_", "n_outputs_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        stratify = None
+        if y is None:
+            self.task_ = "reconstruction"
+            target = np.ascontiguousarray(inputs.reshape(len(inputs), -1))
+            n_targets = target.shape[1]
+            criterion = torch.nn.MSELoss
+        else:
+            target = self._prepare_target(Z, y)
+            n_targets = self._n_target_units()
+            criterion = self._criterion()
+            if self.task_ == "classification":
+                stratify = target
+
+        def build():
+            encoder, n_features_out = self._build_encoder(inputs.shape[1:])
+            self._n_features_out = n_features_out
+            return FeatureNet(encoder, n_features_out, n_targets), criterion, []
+
+        self._train(build, inputs, target, stratify=stratify)
+        self._after_fit()
+        return self
+
+    def _after_fit(self):
+        """Read fitted state out of the trained module (subclass hook)."""
+
+    # ------------------------------------------------------------- reading
+    @contextmanager
+    def _readout(self, name):
+        module = self.net_.module_
+        previous = module.readout
+        module.readout = name
+        try:
+            yield
+        finally:
+            module.readout = previous
+
+    def _read(self, X, name):
+        """Run ``X`` through the fitted module with the given readout."""
+        check_is_fitted(self, "net_")
+        Z = self._prepare_input(X, reset=False)
+        inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
+        with self._readout(name):
+            return self._forward(inputs)
+
+    def transform(self, X):
+        """Return the learned features of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or \
+(n_samples, n_channels, n_timepoints)
+            Input in the layout seen in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out), dtype float32
+            The features; ``get_feature_names_out()`` names the columns.
+        """
+        return self._read(X, "features")
+
+    # ------------------------------------------------------------- tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.input_tags.three_d_array = self._accepts_sequences
+        # the features are computed in float32, whatever the input dtype
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def check_positive_int(value, name):
+    """Raise a ValueError naming ``name`` unless ``value`` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
