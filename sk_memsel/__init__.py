@@ -11,4 +11,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from ._concrete import ConcreteAutoencoderSelector
+
+__all__ = ["ConcreteAutoencoderSelector", "__version__"]
