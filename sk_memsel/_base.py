@@ -321,15 +321,25 @@ class NeuralEstimatorMixin:
 
         Sets ``n_features_in_`` and ``feature_names_in_`` when ``reset``.
         """
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=np.float32,
-            allow_nd=allow_nd,
-            ensure_min_samples=1 if not reset else 2,
-            **kwargs,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=np.float32,
+                allow_nd=allow_nd,
+                ensure_min_samples=1 if not reset else 2,
+                **kwargs,
+            )
+        except ValueError as exc:
+            if "could not convert" in str(exc):
+                raise ValueError(
+                    f"X contains values that are not numbers ({exc}). "
+                    f"{type(self).__name__} needs numeric features: encode text "
+                    "and categorical columns first, for example with "
+                    "sklearn.preprocessing.OneHotEncoder or OrdinalEncoder."
+                ) from exc
+            raise
         return X
 
     def _prepare_target(self, X, y, task="auto"):
