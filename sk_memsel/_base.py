@@ -147,10 +147,40 @@ def _unwrap_dataset(dataset):
     return dataset.X, dataset.y, indices
 
 
+#: elements per chunk when checking an out-of-core array (32 MB of float64)
+_CHUNK_ELEMENTS = 2**22
+
+
+def _is_out_of_core(X):
+    """Whether X should be read batch by batch instead of loaded at once."""
+    if isinstance(X, np.memmap):
+        return True
+    return (
+        not isinstance(X, np.ndarray)
+        and hasattr(X, "shape")
+        and hasattr(X, "dtype")
+        and hasattr(X, "__getitem__")
+        and not hasattr(X, "iloc")  # pandas
+        and not hasattr(X, "tocsr")  # scipy sparse
+        and not hasattr(X, "__array_namespace__")  # array API arrays, torch
+        and type(X).__module__.split(".")[0] in _OUT_OF_CORE_MODULES
+    )
+
+
+#: libraries whose arrays stay on disk until sliced
+_OUT_OF_CORE_MODULES = ("h5py", "zarr")
+
+
 def _as_tensor(a):
-    """Tensor view of an array slice (a copy when the array is read-only)."""
+    """Tensor view of an array slice (a copy when the array is read-only).
+
+    Batches of a memory-mapped or integer array are converted to float32
+    here, one batch at a time; the class codes of a target stay int64.
+    """
     a = np.asarray(a)
-    if not a.flags.writeable:
+    if a.dtype != np.float32 and a.dtype != np.int64:
+        a = a.astype(np.float32)
+    elif not a.flags.writeable:
         a = a.copy()
     return torch.from_numpy(a)
 
@@ -320,7 +350,15 @@ class NeuralEstimatorMixin:
         """Validate ``X`` and return a float32 array (the caller's is untouched).
 
         Sets ``n_features_in_`` and ``feature_names_in_`` when ``reset``.
+
+        A :class:`numpy.memmap` (or another array-like that is not held in
+        memory, such as an HDF5 or zarr dataset) is checked in chunks and
+        returned as it is: training and prediction then read it one batch at
+        a time, converting each batch to float32, so the whole array never
+        has to fit in memory.
         """
+        if _is_out_of_core(X):
+            return self._validate_out_of_core(X, reset=reset)
         try:
             X = validate_data(
                 self,
@@ -340,6 +378,45 @@ class NeuralEstimatorMixin:
                     "sklearn.preprocessing.OneHotEncoder or OrdinalEncoder."
                 ) from exc
             raise
+        return X
+
+    def _validate_out_of_core(self, X, *, reset):
+        """Chunked checks of an array that is read batch by batch."""
+        name = type(self).__name__
+        if len(X.shape) != 2:
+            raise ValueError(
+                f"Expected a 2-D array, got an array with shape {X.shape}."
+            )
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(
+            X.dtype, np.complexfloating
+        ):
+            raise ValueError(
+                f"X has dtype {X.dtype}; {name} needs real numbers "
+                "(floats, integers or booleans)."
+            )
+        n_samples, n_features = X.shape
+        if n_samples < (2 if reset else 1):
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={X.shape}) while "
+                f"a minimum of {2 if reset else 1} is required by {name}."
+            )
+        chunk = max(1, _CHUNK_ELEMENTS // max(n_features, 1))
+        for start in range(0, n_samples, chunk):
+            block = np.asarray(X[start : start + chunk], dtype=np.float32)
+            if not np.all(np.isfinite(block)):
+                raise ValueError(
+                    f"Input X contains NaN or infinity (or a value too large for "
+                    f"float32) in rows {start} to {start + len(block) - 1}."
+                )
+        if reset:
+            self.n_features_in_ = n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {name} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         return X
 
     def _prepare_target(self, X, y, task="auto"):
