@@ -516,7 +516,7 @@ class NeuralEstimatorMixin:
         return values.ravel() if self.n_outputs_ == 1 else values
 
     # ------------------------------------------------------------------ training
-    def _train(self, build, X, y, *, stratify=None):
+    def _train(self, build, X, y, *, stratify=None, net_params=None):
         """Build a module and train it on ``(X, y)`` with a seeded skorch net.
 
         Parameters
@@ -530,6 +530,11 @@ class NeuralEstimatorMixin:
             reconstruction).
         stratify : ndarray or None
             Class codes used to stratify the validation split.
+        net_params : dict or None
+            Further keyword arguments of the :class:`MemselNet`, for what the
+            common parameters do not cover, e.g. a learning rate of its own for
+            some parameters: ``{"optimizer__param_groups": [("select.*",
+            {"lr": 0.02})]}``. They must not repeat the arguments set here.
 
         Returns
         -------
@@ -579,6 +584,7 @@ class NeuralEstimatorMixin:
                 callbacks=callbacks,
                 verbose=self.verbose,
                 device=device,
+                **(net_params or {}),
             )
             net.fit(X, y)
         self.net_ = net
