@@ -138,6 +138,12 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     convergence_threshold : float, default=0.9
         A :class:`~sklearn.exceptions.ConvergenceWarning` is issued when
         ``convergence_`` ends below it. ``0`` never warns.
+    selector_lr : float, default=0.02
+        Learning rate of the selector nodes' logits (``lr`` applies to the
+        decoder). The logits must travel far, by several units, for each node
+        to settle on one feature; with the decoder's learning rate they need
+        tens of thousands of steps, more than a few thousand samples give in
+        a reasonable number of epochs.
     max_epochs : int, default=150
         Number of training epochs; the annealing schedule spans them.
     batch_size : int, default=64
@@ -257,6 +263,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         dropout=0.0,
         gjs_weight=0.001,
         convergence_threshold=0.9,
+        selector_lr=0.02,
         max_epochs=150,
         batch_size=64,
         lr=0.002,
@@ -280,6 +287,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         self.dropout = dropout
         self.gjs_weight = gjs_weight
         self.convergence_threshold = convergence_threshold
+        self.selector_lr = selector_lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -343,6 +351,13 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
             include_boundaries="left",
         )
         check_scalar(self.gjs_weight, "gjs_weight", numbers.Real, min_val=0)
+        check_scalar(
+            self.selector_lr,
+            "selector_lr",
+            numbers.Real,
+            min_val=0,
+            include_boundaries="neither",
+        )
         check_scalar(
             self.convergence_threshold,
             "convergence_threshold",
@@ -438,7 +453,15 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
             ]
             return module, criterion, callbacks
 
-        net = self._train(build, X, target, stratify=stratify)
+        # the logits get a learning rate of their own (see selector_lr)
+        param_groups = [("select.logits", {"lr": float(self.selector_lr)})]
+        net = self._train(
+            build,
+            X,
+            target,
+            stratify=stratify,
+            net_params={"optimizer__param_groups": param_groups},
+        )
         layer = net.module_.select
         with torch.no_grad():
             probabilities = layer.probabilities()
