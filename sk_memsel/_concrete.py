@@ -10,7 +10,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_scalar as _sklearn_check_scalar
 from torch import nn
 
 from ._base import NeuralEstimatorMixin
@@ -20,6 +21,23 @@ from .nn._concrete import ConcreteSelect, distinct_argmax
 __all__ = ["ConcreteAutoencoderSelector"]
 
 _OBJECTIVES = ("reconstruction", "classification", "regression", "auto")
+
+
+class _InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or value (both a ValueError and a TypeError)."""
+
+
+def check_scalar(x, name, target_type, **kwargs):
+    """:func:`sklearn.utils.validation.check_scalar` raising one error class.
+
+    scikit-learn raises TypeError for a wrong type and ValueError for a value
+    out of range; this raises an error that is both, so ``k=2.5`` and ``k=0``
+    can be caught alike as a ValueError.
+    """
+    try:
+        return _sklearn_check_scalar(x, name, target_type, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise _InvalidParameterError(str(exc)) from None
 
 
 class _ConcreteNet(nn.Module):

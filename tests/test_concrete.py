@@ -1,0 +1,372 @@
+"""Tests of ConcreteAutoencoderSelector (fast: tiny data, few epochs)."""
+
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from sk_memsel import ConcreteAutoencoderSelector
+from sk_memsel.nn import ConcreteSelect, distinct_argmax
+
+FAST = {
+    "max_epochs": 20,
+    "hidden_layer_sizes": (16,),
+    "lr": 0.01,
+    "selector_lr": 0.05,
+    "batch_size": 48,
+    "convergence_threshold": 0.0,
+}
+
+
+def make_selector(**params):
+    return ConcreteAutoencoderSelector(**{**FAST, "random_state": 0, **params})
+
+
+@pytest.fixture(scope="module")
+def correlated():
+    """Eight features driven by two latent factors, plus noise."""
+    rng = np.random.RandomState(0)
+    z = rng.normal(size=(240, 2))
+    mixing = rng.normal(size=(2, 8))
+    X = z @ mixing + 0.05 * rng.normal(size=(240, 8))
+    return X
+
+
+@pytest.fixture(scope="module")
+def fitted(correlated):
+    return make_selector(k=3).fit(correlated)
+
+
+@pytest.fixture(scope="module")
+def dominant():
+    """One column carries nearly all the variance: every node wants it."""
+    rng = np.random.RandomState(0)
+    signal = rng.normal(size=(200, 1))
+    return np.hstack([10 * signal, 0.01 * rng.normal(size=(200, 7))])
+
+
+# ---------------------------------------------------------------- selection
+def test_selects_exactly_k_distinct_features(fitted, correlated):
+    assert fitted.selected_features_.shape == (3,)
+    assert len(set(fitted.selected_features_.tolist())) == 3
+    support = fitted.get_support(indices=True)
+    np.testing.assert_array_equal(support, np.sort(fitted.selected_features_))
+    assert fitted.get_support().sum() == 3
+    Xt = fitted.transform(correlated)
+    np.testing.assert_array_equal(Xt, correlated[:, support])
+
+
+def test_duplicates_are_resolved_into_k_distinct_features(dominant):
+    sel = make_selector(k=3, hidden_layer_sizes=(8,), gjs_weight=0.0).fit(dominant)
+    argmax = sel.selection_probabilities_.argmax(axis=1)
+    # the data does make the nodes collide on the dominant column ...
+    assert len(set(argmax.tolist())) < 3
+    # ... and the selector still returns 3 distinct features, the most
+    # confident node keeping the contested one
+    assert len(set(sel.selected_features_.tolist())) == 3
+    assert 0 in sel.selected_features_
+    expected = distinct_argmax(torch.from_numpy(sel.selection_probabilities_))
+    np.testing.assert_array_equal(sel.selected_features_, expected.numpy())
+    assert sel.transform(dominant).shape == (200, 3)
+
+
+def test_k_equal_to_n_features_selects_every_feature(dominant):
+    sel = make_selector(k=8, max_epochs=2, hidden_layer_sizes=(4,)).fit(dominant)
+    assert sorted(sel.selected_features_.tolist()) == list(range(8))
+
+
+def test_selection_probabilities_and_layer(fitted, correlated):
+    probs = fitted.selection_probabilities_
+    assert probs.shape == (3, 8)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    layer = fitted.net_.module_.select
+    assert isinstance(layer, ConcreteSelect)
+    assert layer.selection.tolist() == fitted.selected_features_.tolist()
+
+
+def test_same_random_state_same_support(correlated, fitted):
+    again = make_selector(k=3).fit(correlated)
+    np.testing.assert_array_equal(again.selected_features_, fitted.selected_features_)
+    np.testing.assert_array_equal(
+        again.selection_probabilities_, fitted.selection_probabilities_
+    )
+
+
+# ---------------------------------------------------------------- annealing
+def test_temperature_is_annealed_per_epoch(fitted):
+    temps = fitted.history_[:, "temperature"]
+    assert len(temps) == 20
+    assert temps[0] == pytest.approx(10.0)
+    assert temps[-1] == pytest.approx(0.01)
+    assert all(a > b for a, b in zip(temps, temps[1:], strict=False))
+    # geometric by default: constant ratio between epochs
+    ratio = (0.01 / 10.0) ** (1 / 19)
+    np.testing.assert_allclose(np.divide(temps[1:], temps[:-1]), ratio, rtol=1e-9)
+    assert fitted.net_.module_.temperature == pytest.approx(0.01)
+
+
+def test_linear_annealing_with_warmup_and_stop(correlated):
+    sel = make_selector(
+        k=2,
+        max_epochs=6,
+        temperature=2.0,
+        min_temperature=0.5,
+        annealing="linear",
+        warmup_epochs=1,
+        stop_annealing_epoch=4,
+    ).fit(correlated)
+    # warm-up holds epoch 1; then 2.0 -> 0.5 over epochs 2..6, held after 4
+    np.testing.assert_allclose(
+        sel.history_[:, "temperature"], [2.0, 2.0, 1.625, 1.25, 1.25, 1.25]
+    )
+
+
+def test_convergence_recorded_per_epoch(fitted):
+    conv = fitted.history_[:, "convergence"]
+    assert len(conv) == 20
+    assert all(1 / 8 <= c <= 1 for c in conv)
+    assert fitted.convergence_ == pytest.approx(conv[-1], rel=1e-5)
+    assert fitted.convergence_ == pytest.approx(
+        fitted.selection_probabilities_.max(axis=1).mean()
+    )
+    assert conv[-1] > conv[0]
+    assert len(fitted.history_[:, "train_loss"]) == 20
+
+
+def test_convergence_warning_when_training_is_too_short(correlated):
+    sel = make_selector(k=3, max_epochs=2, convergence_threshold=0.9)
+    with pytest.warns(ConvergenceWarning, match="max_epochs") as record:
+        sel.fit(correlated)
+    assert "min_temperature" in str(record[0].message)
+    assert sel.convergence_ < 0.9
+
+
+def test_no_convergence_warning_when_nodes_settle(correlated):
+    sel = make_selector(k=2, max_epochs=40, convergence_threshold=0.9)
+    sel.fit(correlated)  # a warning from sk_memsel would fail this test
+    assert sel.convergence_ >= 0.9
+
+
+# ---------------------------------------------------------------- reconstruction
+def test_reconstruct_beats_mean_imputation(fitted, correlated):
+    rec = fitted.reconstruct(correlated)
+    assert rec.shape == correlated.shape
+    mse = np.mean((rec - correlated) ** 2)
+    mse_mean = np.mean((correlated - correlated.mean(axis=0)) ** 2)
+    assert mse < 0.5 * mse_mean
+    assert fitted.score(correlated) == pytest.approx(-mse, rel=1e-4)
+
+
+def test_inverse_transform_zero_fills(fitted, correlated):
+    back = fitted.inverse_transform(fitted.transform(correlated))
+    support = fitted.get_support()
+    np.testing.assert_array_equal(back[:, support], correlated[:, support])
+    assert not back[:, ~support].any()
+
+
+def test_score_is_higher_for_a_trained_model(fitted, correlated):
+    degenerate = make_selector(k=3, max_epochs=1, lr=1e-5).fit(correlated)
+    assert fitted.score(correlated) > degenerate.score(correlated)
+    assert fitted.score(correlated) <= 0
+
+
+def test_reconstruction_ignores_y_and_hides_predict(fitted, correlated):
+    y = np.arange(len(correlated)) % 2
+    with_y = make_selector(k=3).fit(correlated, y)
+    np.testing.assert_array_equal(with_y.selected_features_, fitted.selected_features_)
+    assert not hasattr(fitted, "predict")
+    assert not hasattr(fitted, "predict_proba")
+    assert fitted.objective_ == "reconstruction"
+
+
+# ---------------------------------------------------------------- supervised
+@pytest.fixture(scope="module")
+def labelled():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(240, 6))
+    names = np.array(["cat", "dog", "eel"])
+    y = names[(X[:, 1] > 0).astype(int) + (X[:, 4] > 0.5).astype(int)]
+    return X, y
+
+
+def test_classification_with_string_labels(labelled):
+    X, y = labelled
+    sel = make_selector(k=2, objective="classification", max_epochs=40).fit(X, y)
+    assert sel.objective_ == "classification"
+    assert list(sel.classes_) == ["cat", "dog", "eel"]
+    assert sorted(sel.selected_features_.tolist()) == [1, 4]
+    pred = sel.predict(X)
+    assert pred.dtype == y.dtype and set(pred) <= set(y)
+    proba = sel.predict_proba(X)
+    assert proba.shape == (240, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(sel.classes_[proba.argmax(axis=1)], pred)
+    assert sel.score(X, y) == pytest.approx(np.mean(pred == y))
+    assert sel.score(X, y) > 0.8
+    assert not hasattr(sel, "reconstruct")
+    with pytest.raises(ValueError, match="needs y"):
+        sel.score(X)
+
+
+def test_regression_objective():
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(240, 6))
+    y = 3.0 * X[:, 2] - 2.0 * X[:, 5] + 10.0
+    sel = make_selector(k=2, objective="regression", max_epochs=40).fit(X, y)
+    assert sel.objective_ == "regression"
+    assert sorted(sel.selected_features_.tolist()) == [2, 5]
+    assert sel.predict(X).shape == (240,)
+    assert sel.score(X, y) > 0.9
+    assert not hasattr(sel, "predict_proba")
+
+
+def test_auto_objective_follows_y(labelled):
+    X, y = labelled
+    sup = make_selector(k=2, objective="auto", max_epochs=2).fit(X, y)
+    assert sup.objective_ == "classification"
+    unsup = make_selector(k=2, objective="auto", max_epochs=2).fit(X)
+    assert unsup.objective_ == "reconstruction"
+    assert not hasattr(unsup, "classes_")
+    # refitting with another objective leaves no stale class labels
+    sup.set_params(objective="reconstruction").fit(X, y)
+    assert not hasattr(sup, "classes_")
+
+
+def test_supervised_objective_requires_y(labelled):
+    X, _ = labelled
+    with pytest.raises(ValueError, match="requires y"):
+        make_selector(k=2, objective="classification").fit(X)
+
+
+# ---------------------------------------------------------------- sklearn tools
+def test_grid_search_over_k_and_temperature_in_a_pipeline(correlated):
+    pipe = Pipeline(
+        [
+            ("scale", MinMaxScaler()),
+            ("select", make_selector(k=2, max_epochs=4)),
+        ]
+    )
+    grid = GridSearchCV(
+        pipe,
+        {"select__k": [1, 3], "select__temperature": [1.0, 10.0]},
+        cv=2,
+        n_jobs=2,
+    )
+    grid.fit(correlated)
+    assert set(grid.best_params_) == {"select__k", "select__temperature"}
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    # reconstructing from 3 features beats reconstructing from 1
+    best_k = grid.best_params_["select__k"]
+    assert best_k == 3
+    assert grid.transform(correlated).shape == (240, best_k)
+
+
+def test_pickle_round_trip(fitted, correlated):
+    clone = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(
+        clone.transform(correlated), fitted.transform(correlated)
+    )
+    np.testing.assert_array_equal(
+        clone.reconstruct(correlated), fitted.reconstruct(correlated)
+    )
+    np.testing.assert_array_equal(clone.selected_features_, fitted.selected_features_)
+    assert clone.score(correlated) == fitted.score(correlated)
+
+
+def test_pandas_in_and_out(correlated):
+    columns = [f"f{i}" for i in range(8)]
+    df = pd.DataFrame(correlated, columns=columns)
+    sel = make_selector(k=3, max_epochs=3).set_output(transform="pandas").fit(df)
+    out = sel.transform(df)
+    assert isinstance(out, pd.DataFrame)
+    names = [columns[i] for i in sorted(sel.selected_features_)]
+    assert list(out.columns) == names
+    assert list(sel.get_feature_names_out()) == names
+    np.testing.assert_array_equal(sel.feature_names_in_, columns)
+    assert sel.reconstruct(df).shape == (240, 8)
+
+
+def test_input_is_not_modified(correlated):
+    X = correlated.astype(np.float32)
+    before = X.copy()
+    sel = make_selector(k=2, max_epochs=2).fit(X)
+    sel.transform(X)
+    sel.reconstruct(X)
+    sel.score(X)
+    np.testing.assert_array_equal(X, before)
+
+
+def test_transform_needs_no_network(fitted, correlated):
+    clone = pickle.loads(pickle.dumps(fitted))
+    del clone.net_
+    np.testing.assert_array_equal(
+        clone.transform(correlated), fitted.transform(correlated)
+    )
+
+
+# ---------------------------------------------------------------- parameters
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"k": 0}, "k == 0, must be >= 1"),
+        ({"k": 9}, r"k=9 is larger than the number of features of X \(n_features=8\)"),
+        ({"k": 2.5}, "k must be an instance of int"),
+        ({"annealing": "cosine"}, "annealing='cosine' is not a known schedule"),
+        ({"objective": "ranking"}, "objective='ranking' is not known"),
+        ({"temperature": 0.0}, "temperature == 0.0, must be > 0"),
+        ({"min_temperature": 20.0}, "min_temperature=20.0 is higher than"),
+        ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes must be a tuple"),
+        ({"dropout": 1.0}, "dropout == 1.0, must be < 1"),
+        ({"gjs_weight": -1.0}, "gjs_weight == -1.0, must be >= 0"),
+        ({"warmup_epochs": -1}, "warmup_epochs == -1, must be >= 0"),
+        ({"stop_annealing_epoch": 0}, "stop_annealing_epoch == 0, must be >= 1"),
+        ({"convergence_threshold": 2.0}, "convergence_threshold == 2.0"),
+        ({"selector_lr": 0.0}, "selector_lr == 0.0, must be > 0"),
+    ],
+)
+def test_bad_parameters_are_named(correlated, params, match):
+    with pytest.raises(ValueError, match=match):
+        make_selector(**{"k": 2, "max_epochs": 1, **params}).fit(correlated)
+
+
+def test_init_only_stores_parameters():
+    sel = ConcreteAutoencoderSelector(k=-3, annealing="nope")
+    assert sel.k == -3 and sel.annealing == "nope"
+    assert sel.get_params()["hidden_layer_sizes"] == (256,)
+
+
+def test_linear_decoder_and_int_hidden_sizes(correlated):
+    for hidden in ((), 5):
+        sel = make_selector(k=2, max_epochs=2, hidden_layer_sizes=hidden)
+        assert sel.fit(correlated).reconstruct(correlated).shape == (240, 8)
+
+
+def test_selector_logits_have_their_own_learning_rate(fitted):
+    groups = fitted.net_.optimizer_.param_groups
+    logits = fitted.net_.module_.select.logits
+    (selector,) = [g for g in groups if any(p is logits for p in g["params"])]
+    assert selector["lr"] == 0.05 and len(selector["params"]) == 1
+    assert all(g["lr"] == 0.01 for g in groups if g is not selector)
+
+
+def test_gjs_term_is_the_penalty(fitted):
+    module = fitted.net_.module_
+    with torch.no_grad():
+        want = -fitted.gjs_weight * module.select.gjsd().item()
+        assert module.penalty().item() == pytest.approx(want)
+        assert 0 <= module.select.gjsd().item() <= math.log(3) + 1e-6
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+def test_cuda(correlated):
+    sel = make_selector(k=3, max_epochs=3, device="cuda").fit(correlated)
+    assert next(sel.net_.module_.parameters()).is_cuda
+    assert sel.transform(correlated).shape == (240, 3)
+    assert sel.reconstruct(correlated).shape == (240, 8)
