@@ -21,7 +21,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -44,6 +43,17 @@ __all__ = [
     "NeuralEstimatorMixin",
     "resolve_device",
 ]
+
+#: version of the pickled layout of the estimators; bump it when a change makes
+#: models saved by an earlier release load wrongly, so loading them fails clearly
+PICKLE_FORMAT = 1
+
+
+def _package_version():
+    from . import __version__
+
+    return __version__
+
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -620,6 +630,20 @@ class NeuralEstimatorMixin:
         check_is_fitted(self, "net_")
         return self.net_.history
 
+    # ------------------------------------------------------------------ pickling
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sk_memsel_format"] = PICKLE_FORMAT
+        state["_sk_memsel_version"] = _package_version()
+        return state
 
-class NeuralEstimator(NeuralEstimatorMixin, BaseEstimator):
-    """Base of the sk_memsel estimators (see :class:`NeuralEstimatorMixin`)."""
+    def __setstate__(self, state):
+        fmt = state.pop("_sk_memsel_format", None)
+        saved = state.pop("_sk_memsel_version", "unknown")
+        if fmt != PICKLE_FORMAT:
+            raise ValueError(
+                f"This {type(self).__name__} was saved by sk_memsel {saved}, whose "
+                f"saved models this sk_memsel {_package_version()} cannot read. "
+                f"Install sk_memsel {saved} to load it, or fit the model again."
+            )
+        super().__setstate__(state)

@@ -293,6 +293,16 @@ def test_pickle_round_trip_predicts_identically(data):
     np.testing.assert_array_equal(est.predict(X), clone.predict(X))
 
 
+def test_loading_an_incompatible_pickle_is_a_clear_error(data, monkeypatch):
+    import sk_memsel._base as base
+
+    X, y = data
+    blob = pickle.dumps(ToyRegressor(random_state=0).fit(X, y))
+    monkeypatch.setattr(base, "PICKLE_FORMAT", base.PICKLE_FORMAT + 1)
+    with pytest.raises(ValueError, match="cannot read.*fit the model again"):
+        pickle.loads(blob)
+
+
 # ---------------------------------------------------------------- batch iterator
 def test_array_iterator_covers_each_sample_once_per_epoch():
     X = np.arange(23, dtype=np.float32).reshape(23, 1)
