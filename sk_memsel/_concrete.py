@@ -612,8 +612,14 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         check_is_fitted(self, "selected_features_")
         if self.objective_ == "reconstruction":
             X = self._validate_X(X, reset=False)
-            error = self._forward(X).astype(np.float64) - X
-            return -float(np.mean(error**2))
+            # in chunks of rows, so a memory-mapped X is never loaded whole
+            chunk = max(1, 2**22 // X.shape[1])
+            total = 0.0
+            for start in range(0, X.shape[0], chunk):
+                block = np.asarray(X[start : start + chunk], dtype=np.float64)
+                error = self._forward(X[start : start + chunk]) - block
+                total += float(np.sum(error**2))
+            return -total / (X.shape[0] * X.shape[1])
         if y is None:
             raise ValueError(
                 f"This selector was trained for {self.objective_}; score needs y."
