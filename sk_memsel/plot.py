@@ -1,0 +1,391 @@
+"""Pictures of fitted sk_memsel estimators, drawn with matplotlib.
+
+Three functions, each drawing on a matplotlib Axes (a new figure when none
+is given) and returning what it drew on:
+
+- :func:`plot_selected_pixels`: the pixels a selector chose, over an image;
+- :func:`plot_scores`: feature scores (gate probabilities, selection
+  probabilities) as a ranked bar chart;
+- :func:`plot_history`: the training history, one curve per recorded value.
+
+matplotlib is an optional dependency (``pip install sk-memsel[plot]``); it
+is imported when a function is called, not when this module is imported.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["feature_scores", "plot_history", "plot_scores", "plot_selected_pixels"]
+
+# History entries that are bookkeeping rather than quantities to plot.
+_HISTORY_SKIP = ("epoch", "batches", "train_batch_count", "valid_batch_count", "dur")
+
+
+def _pyplot():
+    """Import and return ``matplotlib.pyplot``, or say how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "sk_memsel.plot needs matplotlib: install sk-memsel[plot] "
+            "(pip install 'sk-memsel[plot]') or matplotlib itself."
+        ) from exc
+    return plt
+
+
+def _new_axes(ax, figsize):
+    if ax is not None:
+        return ax
+    plt = _pyplot()
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def feature_scores(selector):
+    """One score per input feature of a fitted selector, higher is better.
+
+    Parameters
+    ----------
+    selector : fitted estimator
+        A fitted sk_memsel selector, or any fitted estimator with
+        ``feature_importances_``.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_features_in_,)
+        ``feature_importances_`` when the selector has them (for
+        :class:`~sk_memsel.StochasticGatesSelector`, the gate
+        probabilities); otherwise, for
+        :class:`~sk_memsel.ConcreteAutoencoderSelector`, the largest
+        probability with which any selector node chooses the feature
+        (``selection_probabilities_.max(axis=0)``).
+
+    Raises
+    ------
+    TypeError
+        When the estimator has none of these attributes (it is not fitted,
+        or is not a selector with scores).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_memsel.plot import feature_scores
+    >>> class Fitted:
+    ...     selection_probabilities_ = np.array([[0.9, 0.1, 0.0],
+    ...                                          [0.2, 0.1, 0.7]])
+    >>> feature_scores(Fitted()).tolist()
+    [0.9, 0.1, 0.7]
+    """
+    for name in ("feature_importances_", "gate_probabilities_"):
+        scores = getattr(selector, name, None)
+        if scores is not None:
+            return np.asarray(scores, dtype=float)
+    probabilities = getattr(selector, "selection_probabilities_", None)
+    if probabilities is not None:
+        return np.asarray(probabilities, dtype=float).max(axis=0)
+    raise TypeError(
+        f"{type(selector).__name__} has no feature scores: expected a fitted "
+        "selector with feature_importances_, gate_probabilities_ or "
+        "selection_probabilities_."
+    )
+
+
+def _as_mask(selector_or_mask, n_pixels):
+    """Boolean mask of ``n_pixels`` from a selector, a mask or indices."""
+    if hasattr(selector_or_mask, "get_support"):
+        mask = np.asarray(selector_or_mask.get_support(), dtype=bool)
+    else:
+        values = np.asarray(selector_or_mask).ravel()
+        if values.dtype == bool:
+            mask = values
+        elif values.size == n_pixels and np.isin(values, (0, 1)).all():
+            mask = values.astype(bool)  # a 0/1 mask
+        elif np.issubdtype(values.dtype, np.integer):
+            if values.size and (values.min() < 0 or values.max() >= n_pixels):
+                raise ValueError(
+                    f"pixel indices must lie in [0, {n_pixels}), got "
+                    f"{values.min()}..{values.max()}."
+                )
+            mask = np.zeros(n_pixels, dtype=bool)
+            mask[values] = True
+        else:
+            raise TypeError(
+                "selector_or_mask must be a fitted selector, a boolean mask or "
+                f"an array of pixel indices, got dtype {values.dtype}."
+            )
+    if mask.size != n_pixels:
+        raise ValueError(
+            f"the mask has {mask.size} entries but image_shape has {n_pixels} pixels."
+        )
+    return mask
+
+
+def plot_selected_pixels(
+    selector_or_mask, image_shape, background=None, ax=None, color="red"
+):
+    """Show the selected pixels of an image data set over an image.
+
+    Parameters
+    ----------
+    selector_or_mask : fitted selector, array-like of bool or of int
+        A fitted selector (its ``get_support()`` is used), a boolean mask of
+        the pixels, or the indices of the selected pixels, in the row-major
+        (C) order of ``image_shape``.
+    image_shape : tuple of int
+        ``(height, width)`` of the images, e.g. ``(28, 28)`` for MNIST.
+    background : array-like of shape (height * width,) or image_shape, \
+            default=None
+        Image drawn in grey under the selected pixels, for example the mean
+        image ``X.mean(axis=0)``. ``None`` draws the selected pixels on
+        white.
+    ax : matplotlib Axes, default=None
+        Where to draw; ``None`` creates a new figure.
+    color : matplotlib color, default="red"
+        Color of the selected pixels.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes drawn on; ``ax.images`` holds the background (when given)
+        and the overlay of the selected pixels.
+
+    See Also
+    --------
+    plot_scores : The score of every feature as a bar chart.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sk_memsel.plot import plot_selected_pixels
+    >>> mean_image = np.linspace(0, 1, 64)
+    >>> ax = plot_selected_pixels([0, 9, 18, 27], (8, 8), background=mean_image)
+    >>> len(ax.images)
+    2
+    >>> ax.images[1].get_array().shape
+    (8, 8, 4)
+    """
+    _pyplot()  # a clear message when matplotlib is missing
+    from matplotlib.colors import to_rgba
+
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"image_shape must be (height, width), got {image_shape!r}.")
+    n_pixels = shape[0] * shape[1]
+    mask = _as_mask(selector_or_mask, n_pixels).reshape(shape)
+    ax = _new_axes(ax, (4, 4))
+    if background is not None:
+        background = np.asarray(background, dtype=float)
+        if background.size != n_pixels:
+            raise ValueError(
+                f"background has {background.size} values but image_shape has "
+                f"{n_pixels} pixels."
+            )
+        ax.imshow(background.reshape(shape), cmap="gray_r", interpolation="nearest")
+    overlay = np.zeros((*shape, 4))
+    overlay[mask] = to_rgba(color, alpha=0.85 if background is not None else 1.0)
+    ax.imshow(overlay, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{int(mask.sum())} selected pixels of {n_pixels}")
+    return ax
+
+
+def plot_scores(scores, feature_names=None, top=None, ax=None):
+    """Draw feature scores as a ranked horizontal bar chart.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_features,) or fitted selector
+        One score per feature, higher is better (gate probabilities,
+        selection probabilities, importances), or a fitted selector whose
+        scores :func:`feature_scores` reads. With a selector, the bars of
+        the selected features (``get_support()``) are drawn in a stronger
+        color.
+    feature_names : array-like of str, default=None
+        Names of the features. ``None`` uses the selector's
+        ``feature_names_in_`` when it has them, else ``x0``, ``x1``, ...
+    top : int, default=None
+        Draw only the ``top`` highest scores. ``None`` draws all of them.
+    ax : matplotlib Axes, default=None
+        Where to draw; ``None`` creates a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The Axes drawn on; ``ax.patches`` holds one bar per feature drawn,
+        the highest score at the top.
+
+    See Also
+    --------
+    feature_scores : How the scores of a selector are read.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sk_memsel.plot import plot_scores
+    >>> ax = plot_scores([0.1, 0.9, 0.5, 0.7], feature_names=list("abcd"), top=3)
+    >>> len(ax.patches)
+    3
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['b', 'd', 'c']
+    """
+    selected = None
+    if hasattr(scores, "get_params"):  # a fitted estimator
+        selector = scores
+        values = feature_scores(selector)
+        if feature_names is None:
+            feature_names = getattr(selector, "feature_names_in_", None)
+        if hasattr(selector, "get_support"):
+            selected = np.asarray(selector.get_support(), dtype=bool)
+    else:
+        values = np.asarray(scores, dtype=float)
+    if values.ndim != 1:
+        raise ValueError(f"scores must be one-dimensional, got shape {values.shape}.")
+    n = values.size
+    if feature_names is None:
+        feature_names = [f"x{i}" for i in range(n)]
+    feature_names = [str(name) for name in feature_names]
+    if len(feature_names) != n:
+        raise ValueError(
+            f"{len(feature_names)} feature names for {n} scores; give one name "
+            "per score."
+        )
+    if top is None:
+        top = n
+    if not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a positive integer or None, got {top!r}.")
+    # highest first; ties keep the feature order
+    order = np.argsort(-values, kind="stable")[: min(int(top), n)]
+    ax = _new_axes(ax, (6, min(12.0, max(2.0, 0.25 * len(order) + 1))))
+    if selected is None:
+        colors = "tab:blue"
+    else:
+        colors = ["tab:red" if selected[i] else "tab:gray" for i in order]
+    positions = np.arange(len(order))[::-1]
+    ax.barh(positions, values[order], color=colors)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([feature_names[i] for i in order])
+    ax.set_xlabel("score")
+    if selected is not None:
+        ax.set_title(f"{int(selected.sum())} selected features (red)")
+    return ax
+
+
+def _history_records(estimator_or_history):
+    history = getattr(estimator_or_history, "history_", estimator_or_history)
+    history = getattr(history, "history", history)  # a skorch net
+    try:
+        records = list(history)
+    except TypeError:
+        records = None
+    if not records or not all(isinstance(r, dict) for r in records):
+        raise TypeError(
+            "plot_history needs a fitted sk_memsel estimator (with history_), "
+            "a skorch net or History, or a list of per-epoch dicts."
+        )
+    return records
+
+
+def _plottable(records, key):
+    return all(
+        isinstance(r.get(key), numbers.Real) and not isinstance(r.get(key), bool)
+        for r in records
+    )
+
+
+def plot_history(estimator_or_history, keys=None, ax=None):
+    """Plot the training history, one curve per recorded value.
+
+    Parameters
+    ----------
+    estimator_or_history : fitted estimator, skorch History or list of dict
+        A fitted sk_memsel estimator (its ``history_`` is read), a skorch net
+        or ``History``, or a list with one dict per epoch.
+    keys : list of str, default=None
+        Which values to plot, e.g. ``["train_loss", "temperature"]``.
+        ``None`` plots every number recorded at every epoch (the loss, and
+        what the estimator records: ``temperature`` and ``convergence`` for
+        the Concrete Autoencoder, ``expected_open_gates`` for stochastic
+        gates...) except bookkeeping (epoch, batch counts, durations) and
+        skorch's ``*_best`` flags.
+    ax : matplotlib Axes or sequence of Axes, default=None
+        Where to draw. ``None`` creates a figure with one panel per key
+        (shared epoch axis). A single Axes gets every curve; a sequence
+        needs one Axes per key.
+
+    Returns
+    -------
+    axes : ndarray of matplotlib Axes of shape (len(keys),)
+        ``axes[i]`` holds the curve of ``keys[i]``: a line with one point
+        per epoch. A ``temperature`` panel has a logarithmic y axis.
+
+    See Also
+    --------
+    plot_scores : The scores a fitted selector ends with.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sk_memsel.plot import plot_history
+    >>> history = [{"epoch": e, "train_loss": 1 / e, "temperature": 10 / e}
+    ...            for e in range(1, 6)]
+    >>> axes = plot_history(history)
+    >>> [ax.get_ylabel() for ax in axes]
+    ['train_loss', 'temperature']
+    >>> len(axes[0].lines[0].get_xdata())
+    5
+    """
+    records = _history_records(estimator_or_history)
+    if keys is None:
+        keys = [
+            key
+            for key in records[0]
+            if key not in _HISTORY_SKIP
+            and not key.endswith("_best")
+            and _plottable(records, key)
+        ]
+        if not keys:
+            raise ValueError("the history records no numbers to plot.")
+    else:
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        available = sorted(k for k in records[0] if _plottable(records, k))
+        for key in keys:
+            if not _plottable(records, key):
+                raise ValueError(
+                    f"the history has no number {key!r} at every epoch; "
+                    f"available: {available}."
+                )
+    epochs = [r.get("epoch", i + 1) for i, r in enumerate(records)]
+    if ax is None:
+        plt = _pyplot()
+        _, axes = plt.subplots(
+            len(keys),
+            1,
+            sharex=True,
+            squeeze=False,
+            figsize=(6, 1.8 * len(keys) + 0.6),
+        )
+        axes = axes[:, 0]
+    elif hasattr(ax, "plot"):  # one Axes for every curve
+        axes = np.array([ax] * len(keys), dtype=object)
+    else:
+        axes = np.asarray(list(ax), dtype=object).ravel()
+        if axes.size != len(keys):
+            raise ValueError(f"{axes.size} Axes given for {len(keys)} keys.")
+    single = len(keys) > 1 and all(a is axes[0] for a in axes)
+    for key, panel in zip(keys, axes, strict=True):
+        values = [float(r[key]) for r in records]
+        panel.plot(epochs, values, marker="." if len(values) < 30 else None, label=key)
+        if not single:
+            panel.set_ylabel(key)
+            if key == "temperature" and min(values) > 0:
+                panel.set_yscale("log")
+    if single:
+        axes[0].legend()
+    axes[-1].set_xlabel("epoch")
+    return axes

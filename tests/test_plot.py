@@ -1,0 +1,203 @@
+"""sk_memsel.plot: the pictures have the expected artists and save as PNG."""
+
+import io
+import sys
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector  # noqa: E402
+from sk_memsel.plot import (  # noqa: E402
+    feature_scores,
+    plot_history,
+    plot_scores,
+    plot_selected_pixels,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_bytes(fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=40)
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def concrete():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(120, 16))
+    return ConcreteAutoencoderSelector(
+        k=4,
+        max_epochs=4,
+        hidden_layer_sizes=(8,),
+        convergence_threshold=0,
+        random_state=0,
+    ).fit(X)
+
+
+@pytest.fixture(scope="module")
+def gates():
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(120, 6)), columns=list("abcdef"))
+    y = (X["a"] + X["b"] > 0).astype(int)
+    return StochasticGatesSelector(
+        k=2, hidden_layer_sizes=(), max_epochs=5, random_state=0
+    ).fit(X, y)
+
+
+# ---------------------------------------------------------------- pixels
+def test_selected_pixels_of_a_selector_over_a_background(concrete):
+    background = np.arange(16.0)
+    ax = plot_selected_pixels(concrete, (4, 4), background=background)
+    assert len(ax.images) == 2
+    assert ax.images[0].get_array().shape == (4, 4)
+    overlay = np.asarray(ax.images[1].get_array())
+    assert overlay.shape == (4, 4, 4)
+    drawn = overlay[..., 3].ravel() > 0
+    np.testing.assert_array_equal(drawn, concrete.get_support())
+    assert png_bytes(ax.figure).startswith(PNG_MAGIC)
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        [1, 5, 10],
+        np.isin(np.arange(12), [1, 5, 10]),
+    ],
+    ids=["indices", "mask"],
+)
+def test_selected_pixels_from_indices_or_mask_without_background(selection):
+    fig, ax = plt.subplots()
+    out = plot_selected_pixels(selection, (3, 4), ax=ax)
+    assert out is ax
+    assert len(ax.images) == 1
+    drawn = np.flatnonzero(np.asarray(ax.images[0].get_array())[..., 3].ravel())
+    assert drawn.tolist() == [1, 5, 10]
+    assert png_bytes(fig).startswith(PNG_MAGIC)
+
+
+@pytest.mark.parametrize(
+    "selection, shape, background, message",
+    [
+        ([0, 99], (3, 3), None, "indices must lie"),
+        (np.zeros(8, dtype=bool), (3, 3), None, "9 pixels"),
+        ([0, 1], (3, 3, 1), None, "height, width"),
+        ([0, 1], (3, 3), np.zeros(5), "background has 5"),
+        (np.array([0.5, 1.5]), (1, 2), None, "selector_or_mask"),
+    ],
+)
+def test_selected_pixels_refuses_bad_input(selection, shape, background, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        plot_selected_pixels(selection, shape, background=background)
+
+
+# ---------------------------------------------------------------- scores
+def test_scores_of_an_array_are_ranked_and_cut_at_top():
+    scores = np.array([0.2, 0.9, 0.1, 0.5, 0.7])
+    ax = plot_scores(scores, top=3)
+    assert len(ax.patches) == 3
+    widths = sorted((bar.get_width() for bar in ax.patches), reverse=True)
+    assert widths == [0.9, 0.7, 0.5]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["x1", "x4", "x3"]  # highest at the top
+    assert png_bytes(ax.figure).startswith(PNG_MAGIC)
+
+
+def test_scores_of_gates_use_names_and_mark_the_selection(gates):
+    ax = plot_scores(gates)
+    assert len(ax.patches) == 6
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == list("abcdef")
+    assert labels[0] == gates.feature_names_in_[np.argmax(gates.gate_probabilities_)]
+    strong = {matplotlib.colors.to_rgba("tab:red")}
+    reds = [bar for bar in ax.patches if bar.get_facecolor() in strong]
+    assert len(reds) == 2
+    assert png_bytes(ax.figure).startswith(PNG_MAGIC)
+
+
+def test_scores_of_the_concrete_selector(concrete):
+    scores = feature_scores(concrete)
+    np.testing.assert_allclose(
+        scores, concrete.selection_probabilities_.max(axis=0), rtol=0
+    )
+    ax = plot_scores(concrete, top=5)
+    assert len(ax.patches) == 5
+
+
+def test_feature_scores_of_gates_are_the_gate_probabilities(gates):
+    np.testing.assert_array_equal(feature_scores(gates), gates.gate_probabilities_)
+
+
+def test_scores_refuse_bad_input():
+    with pytest.raises(ValueError, match="one-dimensional"):
+        plot_scores(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="3 feature names for 2"):
+        plot_scores([1, 2], feature_names=list("abc"))
+    with pytest.raises(ValueError, match="top"):
+        plot_scores([1, 2], top=0)
+    with pytest.raises(TypeError, match="no feature scores"):
+        plot_scores(ConcreteAutoencoderSelector())
+
+
+# ---------------------------------------------------------------- history
+def test_history_of_the_concrete_selector_has_one_point_per_epoch(concrete):
+    axes = plot_history(concrete)
+    labels = [ax.get_ylabel() for ax in axes]
+    assert labels == ["temperature", "train_loss", "convergence"]
+    for ax in axes:
+        assert len(ax.lines) == 1
+        assert len(ax.lines[0].get_ydata()) == 4
+    assert axes[0].get_yscale() == "log"
+    assert png_bytes(axes[0].figure).startswith(PNG_MAGIC)
+
+
+def test_history_keys_on_one_axes(gates):
+    fig, ax = plt.subplots()
+    axes = plot_history(gates, keys=["train_loss", "expected_open_gates"], ax=ax)
+    assert all(a is ax for a in axes)
+    assert len(ax.lines) == 2
+    assert all(len(line.get_xdata()) == 5 for line in ax.lines)
+    assert ax.get_legend() is not None
+
+
+def test_history_from_a_skorch_net_and_a_list(gates):
+    assert len(plot_history(gates.net_, keys="train_loss")[0].lines[0].get_xdata()) == 5
+    records = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}]
+    fig, (a, b) = plt.subplots(2)
+    axes = plot_history(records, keys=["loss", "epoch"], ax=[a, b])
+    assert list(axes) == [a, b]
+
+
+def test_history_refuses_bad_input(gates):
+    with pytest.raises(ValueError, match="no number 'nope'"):
+        plot_history(gates, keys=["nope"])
+    with pytest.raises(TypeError, match="fitted sk_memsel estimator"):
+        plot_history(StochasticGatesSelector())
+    with pytest.raises(ValueError, match="2 Axes given for 1 keys"):
+        plot_history(gates, keys=["train_loss"], ax=plt.subplots(2)[1])
+
+
+# ---------------------------------------------------------------- no matplotlib
+def test_missing_matplotlib_says_what_to_install(monkeypatch):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.setitem(sys.modules, name, None)
+    for call in (
+        lambda: plot_scores([1.0, 2.0]),
+        lambda: plot_selected_pixels([0], (2, 2)),
+        lambda: plot_history([{"loss": 1.0}]),
+    ):
+        with pytest.raises(ImportError, match=r"install sk-memsel\[plot\]"):
+            call()
