@@ -64,8 +64,260 @@ def _exclusive_cumprod(x: Tensor) -> Tensor:
 
     ``out[..., 0] = 1`` and ``out[..., k] = x[..., 0] * ... * x[..., k - 1]``.
     """
-    ones = torch.ones_like(x[..., :1])
-    return torch.cumprod(torch.cat([ones, x[..., :-1]], dim=-1), dim=-1)
+    return F.pad(torch.cumprod(x[..., :-1], dim=-1), (1, 0), value=1.0)
+
+
+# The functions below do the maths without checking shapes; the modules check
+# their inputs once and call them, and MemoryAccess calls them directly. The
+# hot ones are autograd Functions with hand-written backward passes: a DNC
+# step is a few hundred small tensor operations, and on a CPU the time goes
+# into running each of them (and, through autograd, about three more in the
+# backward pass) rather than into arithmetic. Each backward below is the
+# derivative of the forward's formula, checked against finite differences by
+# ``torch.autograd.gradcheck`` in tests/nn/test_addressing.py.
+
+
+def _needs_grad(*tensors: Tensor) -> bool:
+    """Whether autograd will record an operation on ``tensors``."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _cosine_forward(memory: Tensor, keys: Tensor, strengths: Tensor):
+    memory_scale = torch.rsqrt(memory.square().sum(-1) + _EPSILON)  # s_n
+    key_scale = torch.rsqrt(keys.square().sum(-1) + _EPSILON)  # t_h
+    dot = torch.bmm(keys, memory.transpose(1, 2))  # d_hn
+    logits = dot * (key_scale * strengths).unsqueeze(-1)
+    weights = torch.softmax(logits.mul_(memory_scale.unsqueeze(1)), dim=-1)
+    return weights, memory_scale, key_scale, dot
+
+
+class _CosineWeights(torch.autograd.Function):
+    """softmax_n(beta_h * <k_h, m_n> / (|k_h|_eps |m_n|_eps)).
+
+    Inputs: memory (B, N, W), keys (B, H, W), positive strengths (B, H).
+    Output: (B, H, N). ``|x|_eps = sqrt(|x|^2 + eps)``.
+    """
+
+    @staticmethod
+    def forward(ctx, memory, keys, strengths):
+        weights, memory_scale, key_scale, dot = _cosine_forward(memory, keys, strengths)
+        ctx.save_for_backward(
+            memory, keys, strengths, memory_scale, key_scale, dot, weights
+        )
+        return weights
+
+    @staticmethod
+    def backward(ctx, grad):
+        memory, keys, strengths, memory_scale, key_scale, dot, weights = (
+            ctx.saved_tensors
+        )
+        # Through the softmax: g_l = c * (g - <g, c>).
+        grad_logits = grad - (grad * weights).sum(-1, keepdim=True)
+        grad_logits.mul_(weights)
+        # logits = d_hn * beta_h t_h * s_n
+        partial = grad_logits * memory_scale.unsqueeze(1)  # g_l s_n
+        grad_strengths = (partial * dot).sum(-1) * key_scale
+        grad_dot = partial.mul_((key_scale * strengths).unsqueeze(-1))
+        # d s_n / d m_n = -s_n^3 m_n and d t_h / d k_h = -t_h^3 k_h, so the
+        # norms contribute -(sum of g_dot * d) * scale^2 times the vector.
+        scaled = grad_dot * dot
+        key_coef = scaled.sum(-1).mul_(key_scale.square()).neg_()
+        memory_coef = scaled.sum(1).mul_(memory_scale.square()).neg_()
+        grad_keys = torch.bmm(grad_dot, memory)
+        grad_keys.addcmul_(keys, key_coef.unsqueeze(-1))
+        grad_memory = torch.bmm(grad_dot.transpose(1, 2), keys)
+        grad_memory.addcmul_(memory, memory_coef.unsqueeze(-1))
+        return grad_memory, grad_keys, grad_strengths
+
+
+def _cosine_weights(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
+    """Content weights for positive ``strengths`` (already softplus-ed)."""
+    if _needs_grad(memory, keys, strengths):
+        return _CosineWeights.apply(memory, keys, strengths)
+    return _cosine_forward(memory, keys, strengths)[0]
+
+
+def _usage(
+    write_weights: Tensor, free_gate: Tensor, read_weights: Tensor, prev_usage: Tensor
+) -> Tensor:
+    """Usage after the previous step's writes, then its freed reads."""
+    if write_weights.shape[1] == 1:
+        written = write_weights[:, 0]
+    else:
+        written = 1.0 - torch.prod(1.0 - write_weights, dim=1)
+    usage = torch.addcmul(prev_usage, written, 1.0 - prev_usage)  # u + w - u w
+    freed = free_gate.unsqueeze(-1) * read_weights
+    if freed.shape[1] == 1:
+        return usage * (1.0 - freed[:, 0])
+    return usage * torch.prod(1.0 - freed, dim=1)
+
+
+def _allocation_forward(usage: Tensor):
+    usage = usage * (1.0 - _EPSILON) + _EPSILON
+    sorted_usage, free_list = torch.sort(usage, dim=-1)
+    before = _exclusive_cumprod(sorted_usage)
+    sorted_allocation = (1.0 - sorted_usage) * before
+    # Undo the sort: the weight of the k-th least used slot goes back to that
+    # slot's index.
+    allocation = torch.empty_like(usage).scatter_(-1, free_list, sorted_allocation)
+    return allocation, free_list, sorted_usage, before, sorted_allocation
+
+
+class _Allocation(torch.autograd.Function):
+    """Allocation weighting of one write head, for usage of shape (B, N).
+
+    With s the usage (moved into [eps, 1]) sorted ascending,
+    ``a_sorted[k] = (1 - s_k) * prod_{m < k} s_m``, then unsorted.
+    """
+
+    @staticmethod
+    def forward(ctx, usage):
+        allocation, *saved = _allocation_forward(usage)
+        ctx.save_for_backward(*saved)
+        return allocation
+
+    @staticmethod
+    def backward(ctx, grad):
+        free_list, sorted_usage, before, sorted_allocation = ctx.saved_tensors
+        grad_sorted = grad.gather(-1, free_list)
+        # d a_k / d s_m = -prod_{l<m} s_l        for k = m,
+        #               = a_k / s_m              for k > m  (s_m >= eps > 0).
+        weighted = grad_sorted * sorted_allocation
+        later = weighted.sum(-1, keepdim=True) - weighted.cumsum(-1)
+        grad_usage_sorted = later.div_(sorted_usage).sub_(grad_sorted * before)
+        grad_usage = torch.empty_like(grad_usage_sorted).scatter_(
+            -1, free_list, grad_usage_sorted
+        )
+        return grad_usage.mul_(1.0 - _EPSILON)
+
+
+def _allocation(usage: Tensor) -> Tensor:
+    """Allocation weighting of one head, for usage of shape (B, N)."""
+    if _needs_grad(usage):
+        return _Allocation.apply(usage)
+    return _allocation_forward(usage)[0]
+
+
+def _write_allocation_weights(usage: Tensor, write_gates: Tensor) -> Tensor:
+    """Allocation of each write head in turn, shape (B, Wr, N)."""
+    num_writes = write_gates.shape[1]
+    allocations = []
+    for i in range(num_writes):
+        allocation = _allocation(usage)
+        allocations.append(allocation)
+        if i + 1 < num_writes:  # the next head sees this head's write
+            gated = write_gates[:, i : i + 1] * allocation
+            usage = torch.addcmul(usage, gated, 1.0 - usage)
+    if num_writes == 1:
+        return allocations[0].unsqueeze(1)
+    return torch.stack(allocations, dim=1)
+
+
+def _link_forward(
+    prev_link: Tensor, write_weights: Tensor, prev_precedence: Tensor, reads: Tensor
+) -> tuple[Tensor, Tensor]:
+    batch, num_writes, n = write_weights.shape
+    num_reads = reads.shape[1]
+    w_i = write_weights.unsqueeze(-1)
+    link = torch.sub(1.0 - w_i, write_weights.unsqueeze(-2))  # 1 - w_i - w_j
+    link.mul_(prev_link).addcmul_(w_i, prev_precedence.unsqueeze(-2))
+    link.diagonal(dim1=-2, dim2=-1).zero_()
+    flat = link.view(batch * num_writes, n, n)
+    reads = _per_write_head(reads, num_writes)  # [B Wr, R, N]
+    backward = torch.bmm(reads, flat).view(batch, num_writes, num_reads, n)
+    forward = torch.bmm(reads, flat.transpose(1, 2))
+    forward = forward.view(batch, num_writes, num_reads, n)
+    directional = torch.cat([backward, forward], dim=1).transpose(1, 2)
+    return link, directional
+
+
+def _link_update_and_read(
+    prev_link: Tensor, write_weights: Tensor, prev_precedence: Tensor, reads: Tensor
+) -> tuple[Tensor, Tensor]:
+    """New link (B, Wr, N, N) and directional reads (B, R, 2 Wr, N)."""
+    if _needs_grad(prev_link, write_weights, prev_precedence, reads):
+        return _LinkUpdateAndRead.apply(
+            prev_link, write_weights, prev_precedence, reads
+        )
+    return _link_forward(prev_link, write_weights, prev_precedence, reads)
+
+
+class _LinkUpdateAndRead(torch.autograd.Function):
+    """Link update and directional reads with a hand-written backward.
+
+    Inputs: previous link (B, Wr, N, N), write weights (B, Wr, N), previous
+    precedence (B, Wr, N) and previous read weights (B, R, N). Outputs: the
+    new link (B, Wr, N, N) and the directional read weights (B, R, 2 Wr, N):
+    backward reads ``L^T r`` for each write head, then forward reads ``L r``.
+
+    Autograd through the plain formula keeps an extra ``N x N`` scale tensor
+    per step and runs about a dozen ``N x N`` kernels backward; here only the
+    new link is kept (the scale is recomputed) and the backward runs six.
+    """
+
+    @staticmethod
+    def forward(ctx, prev_link, write_weights, prev_precedence, prev_read_weights):
+        link, directional = _link_forward(
+            prev_link, write_weights, prev_precedence, prev_read_weights
+        )
+        ctx.save_for_backward(
+            prev_link, write_weights, prev_precedence, prev_read_weights, link
+        )
+        return link, directional
+
+    @staticmethod
+    def backward(ctx, grad_link, grad_directional):
+        prev_link, w, p, r, link = ctx.saved_tensors
+        batch, num_writes, n = w.shape
+        num_reads = r.shape[1]
+        flat = link.view(batch * num_writes, n, n)
+        reads = _per_write_head(r, num_writes)  # [B Wr, R, N]
+        grads = grad_directional.transpose(1, 2)  # [B, 2 Wr, R, N]
+        g_back = grads[:, :num_writes].reshape(batch * num_writes, num_reads, n)
+        g_fwd = grads[:, num_writes:].reshape(batch * num_writes, num_reads, n)
+
+        grad_reads = None
+        if ctx.needs_input_grad[3]:
+            grad_reads = torch.bmm(g_back, flat.transpose(1, 2))
+            grad_reads = grad_reads.baddbmm_(g_fwd, flat)
+            grad_reads = grad_reads.view(batch, num_writes, num_reads, n).sum(1)
+
+        # Total gradient of the new link: its own plus the reads' (r^T g_back
+        # + g_fwd^T r), in one batched product; the diagonal was zeroed, so
+        # it passes no gradient.
+        left = torch.cat([reads, g_fwd], dim=1).transpose(1, 2)  # [B Wr, N, 2R]
+        right = torch.cat([g_back, reads], dim=1)  # [B Wr, 2R, N]
+        g = torch.baddbmm(grad_link.reshape(batch * num_writes, n, n), left, right)
+        g.diagonal(dim1=-2, dim2=-1).zero_()
+        g = g.view(batch, num_writes, n, n)
+
+        grad_prev_link = grad_w = grad_p = None
+        if ctx.needs_input_grad[0]:
+            grad_prev_link = torch.sub(1.0 - w.unsqueeze(-1), w.unsqueeze(-2))
+            grad_prev_link.mul_(g)
+        if ctx.needs_input_grad[2]:  # dp_j = sum_i g_ij w_i
+            grad_p = torch.matmul(w.unsqueeze(-2), g).squeeze(-2)
+        if ctx.needs_input_grad[1]:
+            # dw_k = sum_j g_kj (p_j - L_kj) - sum_i g_ik L_ik
+            grad_w = torch.matmul(g, p.unsqueeze(-1)).squeeze(-1)
+            g_times_link = g.mul_(prev_link)  # g is not needed any more
+            grad_w -= g_times_link.sum(-1) + g_times_link.sum(-2)
+        return grad_prev_link, grad_w, grad_p, grad_reads
+
+
+def _per_write_head(read_weights: Tensor, num_writes: int) -> Tensor:
+    """Repeat read weights (B, R, N) for each write head: (B * Wr, R, N)."""
+    if num_writes == 1:
+        return read_weights
+    batch, num_reads, n = read_weights.shape
+    expanded = read_weights.unsqueeze(1).expand(batch, num_writes, num_reads, n)
+    return expanded.reshape(batch * num_writes, num_reads, n)
+
+
+def _precedence(write_weights: Tensor, prev_precedence: Tensor) -> Tensor:
+    """p = (1 - sum w) p + w, for each write head."""
+    remaining = 1.0 - write_weights.sum(-1, keepdim=True)
+    return torch.addcmul(write_weights, remaining, prev_precedence)
 
 
 def erase_and_write(
@@ -118,14 +370,20 @@ def erase_and_write(
     >>> erase_and_write(memory, address, erase, values).shape
     torch.Size([2, 5, 3])
     """
-    # [B, Wr, N, 1] * [B, Wr, 1, W] -> [B, Wr, N, W]; a single head needs no
-    # product over heads, which saves one [B, N, W] reduction per step.
-    weighted_erase = address.unsqueeze(-1) * erase.unsqueeze(-2)
-    if weighted_erase.shape[1] == 1:
-        keep = 1.0 - weighted_erase[:, 0]
+    return _erase_and_write(memory, address, erase, values)
+
+
+def _erase_and_write(
+    memory: Tensor, address: Tensor, erase: Tensor, values: Tensor
+) -> Tensor:
+    slots_first = address.transpose(1, 2)  # [B, N, Wr]
+    if address.shape[1] == 1:  # the product over heads is one outer product
+        erased = torch.bmm(slots_first, erase)  # [B, N, W]
+        kept = torch.addcmul(memory, memory, erased, value=-1.0)
     else:
-        keep = torch.prod(1.0 - weighted_erase, dim=1)
-    return torch.baddbmm(memory * keep, address.transpose(1, 2), values)
+        weighted_erase = address.unsqueeze(-1) * erase.unsqueeze(-2)
+        kept = memory * torch.prod(1.0 - weighted_erase, dim=1)
+    return torch.baddbmm(kept, slots_first, values)
 
 
 class CosineWeights(nn.Module):
@@ -204,12 +462,7 @@ class CosineWeights(nn.Module):
         _check_shape("memory", memory, (batch, None, self.word_size))
         _check_shape("keys", keys, (batch, self.num_heads, self.word_size))
         _check_shape("strengths", strengths, (batch, self.num_heads))
-        dot = torch.matmul(keys, memory.transpose(1, 2))  # [B, H, N]
-        memory_norm = torch.sqrt(memory.square().sum(-1) + _EPSILON)  # [B, N]
-        key_norm = torch.sqrt(keys.square().sum(-1) + _EPSILON)  # [B, H]
-        similarity = dot / (key_norm.unsqueeze(-1) * memory_norm.unsqueeze(1))
-        sharpened = similarity * F.softplus(strengths).unsqueeze(-1)
-        return torch.softmax(sharpened, dim=-1)
+        return _cosine_weights(memory, keys, F.softplus(strengths))
 
     def extra_repr(self) -> str:
         return f"num_heads={self.num_heads}, word_size={self.word_size}"
@@ -307,10 +560,7 @@ class Freeness(nn.Module):
         _check_shape("write_weights", write_weights, (batch, None, n))
         _check_shape("read_weights", read_weights, (batch, None, n))
         _check_shape("free_gate", free_gate, (batch, read_weights.shape[1]))
-        written = 1.0 - torch.prod(1.0 - write_weights, dim=1)
-        usage = prev_usage + written - prev_usage * written
-        retention = torch.prod(1.0 - free_gate.unsqueeze(-1) * read_weights, dim=1)
-        return usage * retention
+        return _usage(write_weights, free_gate, read_weights, prev_usage)
 
     def write_allocation_weights(
         self, usage: Tensor, write_gates: Tensor, num_writes: int
@@ -353,22 +603,7 @@ class Freeness(nn.Module):
         _check_shape("usage", usage, (batch, n))
         num_writes = _check_positive_int("num_writes", num_writes)
         _check_shape("write_gates", write_gates, (batch, num_writes))
-        allocations = []
-        for i in range(num_writes):
-            allocation = self._allocation(usage)
-            allocations.append(allocation)
-            usage = usage + (1.0 - usage) * write_gates[:, i : i + 1] * allocation
-        return torch.stack(allocations, dim=1)
-
-    @staticmethod
-    def _allocation(usage: Tensor) -> Tensor:
-        """Allocation weighting of one head, for usage of shape (B, N)."""
-        usage = _EPSILON + (1.0 - _EPSILON) * usage
-        sorted_usage, free_list = torch.sort(usage, dim=-1)
-        sorted_allocation = (1.0 - sorted_usage) * _exclusive_cumprod(sorted_usage)
-        # Undo the sort: the weight of the k-th least used slot goes back to
-        # that slot's index.
-        return torch.empty_like(usage).scatter(-1, free_list, sorted_allocation)
+        return _write_allocation_weights(usage, write_gates)
 
     def extra_repr(self) -> str:
         return f"memory_size={self.memory_size}"
@@ -503,24 +738,31 @@ class TemporalLinkage(nn.Module):
         prev_link, prev_precedence = prev_state
         _check_shape("prev_state.link", prev_link, (*expected, self.memory_size))
         _check_shape("prev_state.precedence_weights", prev_precedence, expected)
-        link = self._link(prev_link, prev_precedence, write_weights)
-        precedence = (
-            1.0 - write_weights.sum(-1, keepdim=True)
-        ) * prev_precedence + write_weights
-        return TemporalLinkageState(link, precedence)
+        link, _ = _link_update_and_read(
+            prev_link,
+            write_weights,
+            prev_precedence,
+            write_weights.new_empty(batch, 0, self.memory_size),
+        )
+        return TemporalLinkageState(link, _precedence(write_weights, prev_precedence))
 
-    @staticmethod
-    def _link(prev_link: Tensor, prev_precedence: Tensor, write_weights: Tensor):
-        """Link update of the paper, three ``N**2`` kernels and a diagonal."""
-        w_i = write_weights.unsqueeze(-1)  # [B, Wr, N, 1]
-        w_j = write_weights.unsqueeze(-2)  # [B, Wr, 1, N]
-        scale = (1.0 - w_i) - w_j
-        link = torch.addcmul(w_i * prev_precedence.unsqueeze(-2), scale, prev_link)
-        # Zero the diagonal: a slot is never linked to itself. Writing into a
-        # view of the fresh result keeps autograd correct (the diagonal gets
-        # no gradient) and costs O(N) instead of an N x N mask product.
-        link.diagonal(dim1=-2, dim2=-1).zero_()
-        return link
+    def _update_and_read(
+        self,
+        write_weights: Tensor,
+        prev_state: TemporalLinkageState,
+        prev_read_weights: Tensor,
+    ) -> tuple[TemporalLinkageState, Tensor]:
+        """Unchecked update plus the reads along the new links.
+
+        Returns the new state and the directional read weights of shape
+        (B, R, 2 Wr, N): backward reads for each write head, then forward.
+        """
+        prev_link, prev_precedence = prev_state
+        link, directional = _link_update_and_read(
+            prev_link, write_weights, prev_precedence, prev_read_weights
+        )
+        state = TemporalLinkageState(link, _precedence(write_weights, prev_precedence))
+        return state, directional
 
     def directional_read_weights(
         self, link: Tensor, prev_read_weights: Tensor, is_forward: bool

@@ -20,7 +20,10 @@ from ._addressing import (
     TemporalLinkage,
     TemporalLinkageState,
     _check_positive_int,
-    erase_and_write,
+    _cosine_weights,
+    _erase_and_write,
+    _usage,
+    _write_allocation_weights,
 )
 
 __all__ = ["AccessState", "DNC", "DNCState", "MemoryAccess"]
@@ -175,20 +178,13 @@ class MemoryAccess(nn.Module):
         self.freeness = Freeness(memory_size)
 
         wr, r, w = num_writes, num_reads, word_size
-        # Widths of the interface vector's parts, in the order of _split.
-        self._sizes = [
-            wr * w,  # write vectors
-            wr * w,  # erase vectors
-            r,  # free gates
-            wr,  # allocation gates
-            wr,  # write gates
-            r * (2 * wr + 1),  # read modes
-            wr * w,  # write keys
-            wr,  # write strengths
-            r * w,  # read keys
-            r,  # read strengths
-        ]
-        self.interface_size = sum(self._sizes)
+        # The interface vector, in blocks that share an activation: linear
+        # (write vectors, write keys, read keys), sigmoid (erase vectors,
+        # free gates, allocation gates, write gates), softplus (write and
+        # read strengths) and softmax (read modes).
+        self._blocks = [wr * w + wr * w + r * w, wr * w + r + wr + wr, wr + r]
+        self._blocks.append(r * (2 * wr + 1))
+        self.interface_size = sum(self._blocks)
         if input_size is None:
             self.interface = nn.LazyLinear(self.interface_size)
         else:
@@ -227,63 +223,43 @@ class MemoryAccess(nn.Module):
         """Turn inputs of shape (B, input_size) into the interface parts."""
         batch = inputs.shape[0]
         wr, r, w = self.num_writes, self.num_reads, self.word_size
-        parts = torch.split(self.interface(inputs), self._sizes, dim=-1)
+        linear, gates, strengths, modes = torch.split(
+            self.interface(inputs), self._blocks, dim=-1
+        )
+        write_vectors, write_keys, read_keys = torch.split(
+            linear, [wr * w, wr * w, r * w], dim=-1
+        )
+        erase, free_gate, allocation_gate, write_gate = torch.split(
+            torch.sigmoid(gates), [wr * w, r, wr, wr], dim=-1
+        )
+        write_strengths, read_strengths = torch.split(
+            F.softplus(strengths), [wr, r], dim=-1
+        )
         return {
-            "write_vectors": parts[0].reshape(batch, wr, w),
-            "erase_vectors": torch.sigmoid(parts[1]).reshape(batch, wr, w),
-            "free_gate": torch.sigmoid(parts[2]),
-            "allocation_gate": torch.sigmoid(parts[3]),
-            "write_gate": torch.sigmoid(parts[4]),
-            "read_mode": torch.softmax(parts[5].reshape(batch, r, 2 * wr + 1), -1),
-            "write_keys": parts[6].reshape(batch, wr, w),
-            "write_strengths": parts[7],
-            "read_keys": parts[8].reshape(batch, r, w),
-            "read_strengths": parts[9],
+            "write_vectors": write_vectors.reshape(batch, wr, w),
+            "erase_vectors": erase.reshape(batch, wr, w),
+            "free_gate": free_gate,
+            "allocation_gate": allocation_gate,
+            "write_gate": write_gate,
+            "read_mode": torch.softmax(modes.reshape(batch, r, 2 * wr + 1), -1),
+            "write_keys": write_keys.reshape(batch, wr, w),
+            "write_strengths": write_strengths,  # after softplus
+            "read_keys": read_keys.reshape(batch, r, w),
+            "read_strengths": read_strengths,  # after softplus
         }
 
     def _write_weights(
         self, controls: dict[str, Tensor], memory: Tensor, usage: Tensor
     ) -> Tensor:
         """Write weighting of each head, shape (B, Wr, N)."""
-        content = self.write_content_weights(
+        content = _cosine_weights(
             memory, controls["write_keys"], controls["write_strengths"]
         )
         allocation_gate = controls["allocation_gate"]
         write_gate = controls["write_gate"]
-        allocation = self.freeness.write_allocation_weights(
-            usage=usage,
-            write_gates=allocation_gate * write_gate,
-            num_writes=self.num_writes,
-        )
-        allocation_gate = allocation_gate.unsqueeze(-1)
-        return write_gate.unsqueeze(-1) * torch.lerp(
-            content, allocation, allocation_gate
-        )
-
-    def _read_weights(
-        self,
-        controls: dict[str, Tensor],
-        memory: Tensor,
-        prev_read_weights: Tensor,
-        link: Tensor,
-    ) -> Tensor:
-        """Read weighting of each head, shape (B, R, N)."""
-        content = self.read_content_weights(
-            memory, controls["read_keys"], controls["read_strengths"]
-        )
-        wr = self.num_writes
-        mode = controls["read_mode"]  # [B, R, 2 Wr + 1]
-        backward = self.linkage.directional_read_weights(
-            link, prev_read_weights, is_forward=False
-        )
-        forward = self.linkage.directional_read_weights(
-            link, prev_read_weights, is_forward=True
-        )
-        # [B, R, 2 Wr, N] against modes [B, R, 2 Wr]: backward modes come
-        # first, then forward modes, then the content mode.
-        directional = torch.cat([backward, forward], dim=2)
-        weighted = torch.matmul(mode[..., None, : 2 * wr], directional).squeeze(-2)
-        return weighted + mode[..., 2 * wr :] * content
+        allocation = _write_allocation_weights(usage, allocation_gate * write_gate)
+        mixed = torch.lerp(content, allocation, allocation_gate.unsqueeze(-1))
+        return write_gate.unsqueeze(-1) * mixed
 
     def forward(
         self, inputs: Tensor, prev_state: AccessState | None = None
@@ -328,23 +304,38 @@ class MemoryAccess(nn.Module):
             )
         controls = self._split(inputs)
 
-        usage = self.freeness(
-            write_weights=prev_state.write_weights,
-            free_gate=controls["free_gate"],
-            read_weights=prev_state.read_weights,
-            prev_usage=prev_state.usage,
+        usage = _usage(
+            prev_state.write_weights,
+            controls["free_gate"],
+            prev_state.read_weights,
+            prev_state.usage,
         )
         write_weights = self._write_weights(controls, prev_state.memory, usage)
-        memory = erase_and_write(
+        memory = _erase_and_write(
             prev_state.memory,
             write_weights,
             controls["erase_vectors"],
             controls["write_vectors"],
         )
-        linkage = self.linkage(write_weights, prev_state.linkage)
-        read_weights = self._read_weights(
-            controls, memory, prev_state.read_weights, linkage.link
+        linkage = prev_state.linkage
+        if linkage is None:  # as in the reference text's initial state
+            linkage = self.linkage.initial_state(
+                inputs.shape[0], device=inputs.device, dtype=inputs.dtype
+            )
+        linkage, directional = self.linkage._update_and_read(
+            write_weights, linkage, prev_state.read_weights
         )
+        # Mix the 2 Wr + 1 read modes of each read head in one product:
+        # [B R, 1, 2 Wr + 1] @ [B R, 2 Wr + 1, N].
+        content = _cosine_weights(
+            memory, controls["read_keys"], controls["read_strengths"]
+        )
+        candidates = torch.cat([directional, content.unsqueeze(2)], dim=2)
+        batch, num_reads, num_modes, n = candidates.shape
+        read_weights = torch.bmm(
+            controls["read_mode"].reshape(batch * num_reads, 1, num_modes),
+            candidates.view(batch * num_reads, num_modes, n),
+        ).view(batch, num_reads, n)
         read_words = torch.bmm(read_weights, memory)
         state = AccessState(memory, read_weights, write_weights, linkage, usage)
         return read_words, state

@@ -29,9 +29,11 @@ DEVICES = [
 ]
 
 
-def _cosine(memory, key, raw_strength):
-    """Content weighting of one key over the slots of one memory (N, W)."""
-    beta = torch.log1p(torch.exp(raw_strength))
+def _cosine(memory, key, beta):
+    """Content weighting of one key over the slots of one memory (N, W).
+
+    ``beta`` is the strength after the softplus (``_split`` applies it).
+    """
     norms = torch.sqrt((memory * memory).sum(1) + EPS) * torch.sqrt(
         (key * key).sum() + EPS
     )

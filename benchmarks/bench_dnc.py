@@ -1,0 +1,340 @@
+"""Benchmark sk_memsel's DNC against the ``dnc`` package on CPU.
+
+Measures time steps per second (forward + backward, and forward only under
+``torch.no_grad``) and the peak resident memory of one training iteration,
+for several memory sizes, with the same memory size, word size, heads,
+controller width and batch for both implementations.
+
+Throughput is measured in one process, alternating the two implementations
+iteration by iteration, so that a busy machine slows both alike; the figures
+are medians. Peak memory is measured in a fresh subprocess per configuration
+(``torch`` allocations are invisible to ``tracemalloc``): the resident-set
+high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
+resident set just before the iteration.
+
+Run from the repository root::
+
+    python benchmarks/bench_dnc.py                    # print the table
+    python benchmarks/bench_dnc.py --write docs/benchmarks_dnc.md
+
+The peer is the PyPI package ``dnc`` (install it with
+``pip install --no-deps dnc`` so that it keeps your torch). Without it, the
+script compares against ``_UnvectorisedDNC`` below, a plain per-sample
+implementation of the same equations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sk_memsel.nn import DNC  # noqa: E402
+
+THREADS = 2
+
+
+def _dnc_peer_available() -> bool:
+    try:
+        import dnc  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+class _UnvectorisedDNC(nn.Module):
+    """Fallback peer: the same DNC run one sample at a time.
+
+    Used only when the ``dnc`` package cannot be imported: a Python loop
+    over the batch, each sample through sk_memsel's DNC with a batch of one,
+    as an implementation without batching would do.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.inner = DNC(
+            config["input_size"],
+            config["hidden_size"],
+            config["input_size"],
+            memory_size=config["memory_size"],
+            word_size=config["word_size"],
+            num_reads=config["num_reads"],
+            num_writes=1,
+            clip_value=20.0,
+        )
+
+    def forward(self, x):
+        outputs = []
+        for b in range(x.shape[0]):
+            out, _ = self.inner(x[b : b + 1])
+            outputs.append(out)
+        return torch.cat(outputs)
+
+
+def build(impl: str, config: dict) -> nn.Module:
+    """Return a callable module mapping (batch, time, input) to outputs."""
+    if impl == "sk_memsel":
+        model = DNC(
+            config["input_size"],
+            config["hidden_size"],
+            config["input_size"],
+            memory_size=config["memory_size"],
+            word_size=config["word_size"],
+            num_reads=config["num_reads"],
+            num_writes=1,
+            clip_value=20.0,
+        )
+        return _FirstOutput(model)
+    if impl == "dnc":
+        from dnc import DNC as PeerDNC
+
+        model = PeerDNC(
+            input_size=config["input_size"],
+            hidden_size=config["hidden_size"],
+            rnn_type="lstm",
+            num_layers=1,
+            num_hidden_layers=1,
+            nr_cells=config["memory_size"],
+            cell_size=config["word_size"],
+            read_heads=config["num_reads"],
+            batch_first=True,
+            gpu_id=-1,
+            independent_linears=False,
+            clip=20,
+        )
+        return _PeerOutput(model)
+    if impl == "unvectorised":
+        return _UnvectorisedDNC(config)
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+class _FirstOutput(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)[0]
+
+
+class _PeerOutput(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, (None, None, None), reset_experience=True)[0]
+
+
+def _iteration(model: nn.Module, x: torch.Tensor, train: bool) -> None:
+    if train:
+        model.zero_grad(set_to_none=True)
+        model(x).square().mean().backward()
+    else:
+        with torch.no_grad():
+            model(x)
+
+
+def _inputs(config: dict) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    shape = (config["batch_size"], config["steps"], config["input_size"])
+    return torch.randn(*shape, generator=g)
+
+
+def measure_throughput(impls, config, repeats, warmup=2):
+    """Median time steps per second for each implementation and mode."""
+    torch.manual_seed(0)
+    x = _inputs(config)
+    models = {impl: build(impl, config) for impl in impls}
+    result = {}
+    for mode, train in (("train", True), ("forward", False)):
+        times = {impl: [] for impl in impls}
+        for _ in range(warmup):
+            for impl in impls:
+                _iteration(models[impl], x, train)
+        for _ in range(repeats):
+            for impl in impls:  # alternate, so load hits both alike
+                start = time.perf_counter()
+                _iteration(models[impl], x, train)
+                times[impl].append(time.perf_counter() - start)
+        for impl in impls:
+            result[(impl, mode)] = config["steps"] / statistics.median(times[impl])
+    return result
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def memory_worker(impl: str, config: dict, train: bool) -> None:
+    """Run in a fresh process: print the peak RSS increase of one iteration."""
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    model = build(impl, config)
+    x = _inputs(config)
+    small = dict(config, steps=1)
+    _iteration(model, _inputs(small), train)  # import-time and lazy set-up
+    before = _status_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+        _iteration(model, x, train)
+        peak = _status_kib("VmHWM")
+    except OSError:  # no clear_refs: fall back to the process maximum
+        import resource
+
+        _iteration(model, x, train)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mib": (peak - before) / 1024}))
+
+
+def measure_memory(impl, config, train):
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-worker",
+        impl,
+        "--config",
+        json.dumps(config),
+        "--mode",
+        "train" if train else "forward",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def markdown_table(rows, peer):
+    head = (
+        f"| N | mode | sk_memsel steps/s | {peer} steps/s | speed ratio "
+        f"| sk_memsel peak MiB | {peer} peak MiB | memory ratio |\n"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    )
+    lines = []
+    for r in rows:
+        lines.append(
+            f"| {r['N']} | {r['mode']} | {r['ours']:.1f} | {r['theirs']:.1f} "
+            f"| {r['ours'] / r['theirs']:.2f} | {r['ours_mib']:.1f} "
+            f"| {r['theirs_mib']:.1f} | {r['ours_mib'] / r['theirs_mib']:.2f} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=32, help="sequence length")
+    parser.add_argument("--input-size", type=int, default=8)
+    parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--word-size", type=int, default=16)
+    parser.add_argument("--num-reads", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--peer", choices=["auto", "dnc", "unvectorised"])
+    parser.add_argument("--write", type=Path, help="Markdown file for the results")
+    parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.memory_worker:
+        memory_worker(args.memory_worker, json.loads(args.config), args.mode == "train")
+        return
+
+    torch.set_num_threads(THREADS)
+    peer = args.peer or "auto"
+    if peer == "auto":
+        peer = "dnc" if _dnc_peer_available() else "unvectorised"
+    impls = ["sk_memsel", peer]
+    rows = []
+    for n in args.sizes:
+        config = {
+            "memory_size": n,
+            "batch_size": args.batch_size,
+            "steps": args.steps,
+            "input_size": args.input_size,
+            "hidden_size": args.hidden_size,
+            "word_size": args.word_size,
+            "num_reads": args.num_reads,
+        }
+        speed = measure_throughput(impls, config, args.repeats)
+        for mode in ("train", "forward"):
+            train = mode == "train"
+            rows.append(
+                {
+                    "N": n,
+                    "mode": "forward+backward" if train else "forward",
+                    "ours": speed[("sk_memsel", mode)],
+                    "theirs": speed[(peer, mode)],
+                    "ours_mib": measure_memory("sk_memsel", config, train),
+                    "theirs_mib": measure_memory(peer, config, train),
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    table = markdown_table(rows, peer)
+    print(table)
+    if args.write:
+        _write_doc(args, peer, table)
+
+
+def _peer_version(peer):
+    if peer != "dnc":
+        return "sk_memsel's DNC run one sample at a time (no batching)"
+    from importlib.metadata import version
+
+    return f"`dnc` {version('dnc')} from PyPI"
+
+
+def _write_doc(args, peer, table):
+    command = "python benchmarks/bench_dnc.py " + " ".join(sys.argv[1:])
+    text = f"""# DNC benchmark: sk_memsel against {peer}
+
+Generated by `benchmarks/bench_dnc.py`. Reproduce with:
+
+```
+{command.strip()}
+```
+
+Setup: CPU, `torch.set_num_threads({THREADS})`, torch {torch.__version__},
+Python {platform.python_version()}, peer {_peer_version(peer)}. Batch
+{args.batch_size}, sequence length {args.steps}, input size {args.input_size},
+LSTM controller of {args.hidden_size} units, word size {args.word_size},
+{args.num_reads} read heads, 1 write head, controller output clipped at 20 in
+both. `N` is the number of memory slots.
+
+- *steps/s*: time steps of the whole batch processed per second, median of
+  {args.repeats} iterations, the two implementations alternating iteration by
+  iteration in one process. *forward+backward* is a training iteration
+  (forward, mean-squared loss, backward); *forward* runs under
+  `torch.no_grad()`.
+- *peak MiB*: increase of the resident set during one iteration over the
+  whole sequence, in a fresh process per cell (`VmHWM` after resetting it
+  through `/proc/self/clear_refs`, minus `VmRSS` before).
+- Ratios are sk_memsel / peer: above 1 is faster for speed; below 1 is
+  smaller for memory.
+
+{table}
+The temporal link matrices hold `batch * num_writes * N**2` numbers per time
+step, and a training iteration keeps them for every step of the sequence, so
+memory grows with `N**2 * steps`; at `N = 256` they dominate.
+"""
+    args.write.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
