@@ -63,8 +63,13 @@ def test_selects_exactly_k_distinct_features(fitted, correlated):
     np.testing.assert_array_equal(Xt, correlated[:, support])
 
 
-def test_duplicates_are_resolved_into_k_distinct_features(dominant):
-    sel = make_selector(k=3, hidden_layer_sizes=(8,), gjs_weight=0.0).fit(dominant)
+@pytest.fixture(scope="module")
+def dominant_fitted(dominant):
+    return make_selector(k=3, hidden_layer_sizes=(8,), gjs_weight=0.0).fit(dominant)
+
+
+def test_duplicates_are_resolved_into_k_distinct_features(dominant, dominant_fitted):
+    sel = dominant_fitted
     argmax = sel.selection_probabilities_.argmax(axis=1)
     # the data does make the nodes collide on the dominant column ...
     assert len(set(argmax.tolist())) < 3
@@ -356,12 +361,20 @@ def test_selector_logits_have_their_own_learning_rate(fitted):
     assert all(g["lr"] == 0.01 for g in groups if g is not selector)
 
 
-def test_gjs_term_is_the_penalty(fitted):
-    module = fitted.net_.module_
+def test_gjs_term_pushes_the_nodes_apart(dominant, dominant_fitted):
+    diverse = make_selector(k=3, hidden_layer_sizes=(8,), gjs_weight=10.0)
+    diverse.fit(dominant)
+    # without the term all nodes peak on the dominant column; with it they
+    # peak on distinct columns and their divergence nears its maximum, log 3
+    assert len(set(dominant_fitted.selection_probabilities_.argmax(1))) == 1
+    assert len(set(diverse.selection_probabilities_.argmax(1))) == 3
     with torch.no_grad():
-        want = -fitted.gjs_weight * module.select.gjsd().item()
-        assert module.penalty().item() == pytest.approx(want)
-        assert 0 <= module.select.gjsd().item() <= math.log(3) + 1e-6
+        gjsd = diverse.net_.module_.select.gjsd().item()
+        plain_gjsd = dominant_fitted.net_.module_.select.gjsd().item()
+        assert plain_gjsd < 0.9 < gjsd <= math.log(3) + 1e-6
+        # the penalty added to the training loss is -gjs_weight * GJSD
+        assert diverse.net_.module_.penalty().item() == pytest.approx(-10.0 * gjsd)
+    assert dominant_fitted.net_.module_.penalty() == 0.0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
