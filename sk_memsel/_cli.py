@@ -1,14 +1,369 @@
-"""The ``sk-memsel`` command line."""
+"""The ``sk-memsel`` command line.
+
+Two commands:
+
+``sk-memsel select INPUT --k K [--target COLUMN] ...``
+    Select ``K`` columns of a CSV or Parquet table with a neural selector,
+    print their names (most important first) on stdout, and optionally write
+    the selected columns, a JSON report and a bar chart of the scores.
+``sk-memsel demo``
+    Select pixels of scikit-learn's 8x8 digits and compare accuracies.
+
+Everything meant for a program goes to stdout (the selected names, one per
+line); progress, warnings and errors go to stderr. Bad input gives one line
+``sk-memsel: error: ...`` on stderr and exit status 1 (2 for a malformed
+command line), never a traceback.
+"""
 
 import argparse
+import contextlib
+import json
 import sys
 import time
+import warnings
+from pathlib import Path
 
 __all__ = ["main"]
+
+_READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_METHODS = ("concrete", "gates")
 
 
 class CLIError(Exception):
     """A problem with the user's input, reported as one line on stderr."""
+
+
+# ---------------------------------------------------------------------- tables
+def _table_format(path, what):
+    suffix = Path(path).suffix.lower()
+    if suffix not in _READERS:
+        known = ", ".join(sorted(_READERS))
+        raise CLIError(
+            f"{what} {path}: unknown file extension {suffix or '(none)'!r}; "
+            f"use one of {known}."
+        )
+    return _READERS[suffix]
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read_table(path):
+    """Read a CSV/TSV or Parquet file (by extension) into a DataFrame."""
+    import pandas as pd
+
+    fmt = _table_format(path, "input")
+    if not Path(path).exists():
+        raise CLIError(f"input file {path} does not exist.")
+    if Path(path).is_dir():
+        raise CLIError(f"input {path} is a directory, not a file.")
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise CLIError(f"input file {path} is empty.") from None
+    except ImportError as exc:
+        raise CLIError(
+            f"reading {path} needs a Parquet engine: pip install pyarrow "
+            f"({_first_line(exc)})."
+        ) from None
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"could not read {path} as {fmt}: {_first_line(exc)}") from None
+
+
+def _write_table(df, path):
+    fmt = _table_format(path, "output")
+    try:
+        if fmt == "parquet":
+            df.to_parquet(path, index=False)
+        else:
+            df.to_csv(path, sep="\t" if fmt == "tsv" else ",", index=False)
+    except ImportError as exc:
+        raise CLIError(
+            f"writing {path} needs a Parquet engine: pip install pyarrow "
+            f"({_first_line(exc)})."
+        ) from None
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"could not write {path}: {_first_line(exc)}") from None
+
+
+def _names(columns, limit=5):
+    shown = ", ".join(repr(str(c)) for c in list(columns)[:limit])
+    more = len(columns) - limit
+    return shown + (f" ... ({more} more)" if more > 0 else "")
+
+
+def _check_writable(path, what):
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise CLIError(f"{what} {path}: the folder {parent} does not exist.")
+
+
+def _split_table(df, target, path):
+    """Feature DataFrame (float) and target Series, after every input check."""
+    import numpy as np
+    import pandas as pd
+
+    if df.shape[1] == 0 or df.shape[0] == 0:
+        raise CLIError(f"input file {path} has no rows of data.")
+    y = None
+    if target is not None:
+        matches = [c for c in df.columns if str(c) == target]
+        if not matches:
+            raise CLIError(
+                f"target column {target!r} is not in {path}; its columns are "
+                f"{_names(df.columns)}."
+            )
+        target_column = matches[0]
+        y = df[target_column]
+        n_missing = int(y.isna().sum())
+        if n_missing:
+            raise CLIError(
+                f"target column {target!r} has {n_missing} missing value(s); "
+                "drop those rows or fill them first."
+            )
+        df = df.drop(columns=[target_column])
+    if df.shape[1] == 0:
+        raise CLIError(f"input file {path} has no feature columns besides the target.")
+    bad = [
+        c
+        for c in df.columns
+        if not (
+            pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])
+        )
+    ]
+    if bad:
+        hint = "" if target is not None else ", or name a label column with --target"
+        raise CLIError(
+            f"non-numeric feature column(s) {_names(bad)}: encode them as "
+            f"numbers (e.g. one-hot) or drop them{hint}."
+        )
+    X = df.astype(np.float64)
+    not_finite = [c for c in X.columns if not np.isfinite(X[c].to_numpy()).all()]
+    if not_finite:
+        raise CLIError(
+            f"feature column(s) {_names(not_finite)} have missing or infinite "
+            "values; fill them (impute) or drop those rows or columns."
+        )
+    return X, y
+
+
+# ---------------------------------------------------------------------- select
+def _make_selector(method, k, task, target, args):
+    from ._concrete import ConcreteAutoencoderSelector
+    from ._gates import StochasticGatesSelector
+
+    common = {
+        "k": k,
+        "device": args.device,
+        "random_state": args.random_state,
+        "verbose": 0 if args.quiet else 1,
+    }
+    if args.max_epochs is not None:
+        common["max_epochs"] = args.max_epochs
+    if method == "gates":
+        return StochasticGatesSelector(task=task, **common)
+    objective = "reconstruction" if target is None else task
+    return ConcreteAutoencoderSelector(objective=objective, **common)
+
+
+def _ranking(selector, method):
+    """Selected feature indices, most important first, and their scores.
+
+    gates: the gate probability of the feature. concrete: the probability with
+    which the selector node that took the feature chooses it.
+    """
+    import numpy as np
+
+    if method == "gates":
+        indices = selector.get_support(indices=True)
+        scores = selector.gate_probabilities_[indices]
+    else:
+        indices = selector.selected_features_
+        nodes = np.arange(len(indices))
+        scores = selector.selection_probabilities_[nodes, indices]
+    order = np.argsort(-scores, kind="stable")
+    return np.asarray(indices)[order], np.asarray(scores, dtype=float)[order]
+
+
+def _json_safe(value):
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return repr(value)
+
+
+def _save_score_plot(selector, k, title, path):
+    # an object-oriented Figure: no pyplot, no GUI backend, no global state
+    from matplotlib.figure import Figure
+
+    from .plot import plot_scores
+
+    top = min(selector.n_features_in_, max(k, 20))
+    fig = Figure(figsize=(6, min(12.0, max(2.5, 0.25 * top + 1.2))))
+    ax = plot_scores(selector, top=top, ax=fig.add_subplot())
+    ax.set_title(f"{title} ({k} selected, in red)")
+    ax.set_xlabel(
+        "gate probability"
+        if hasattr(selector, "gate_probabilities_")
+        else "largest selection probability over the selector nodes"
+    )
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"could not save the plot {path}: {_first_line(exc)}") from None
+
+
+def _progress(message):
+    print(f"sk-memsel: {message}", file=sys.stderr, flush=True)
+
+
+def run_select(args):
+    """Run ``sk-memsel select`` with parsed arguments; return the report dict."""
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
+
+    from . import __version__
+
+    target, k = args.target, args.k
+    method = args.method or ("gates" if target is not None else "concrete")
+    if method == "gates" and target is None:
+        raise CLIError(
+            "--method gates needs --target: stochastic gates keep the features "
+            "that predict a target. Without one, use --method concrete "
+            "(unsupervised)."
+        )
+    if target is None and args.task != "auto":
+        raise CLIError("--task needs --target.")
+    if k < 1:
+        raise CLIError(f"--k must be at least 1, got {k}.")
+    if args.max_epochs is not None and args.max_epochs < 1:
+        raise CLIError(f"--max-epochs must be at least 1, got {args.max_epochs}.")
+    # refuse bad output paths before a long fit, not after it
+    if args.output:
+        _table_format(args.output, "output")
+        _check_writable(args.output, "output")
+    if args.report:
+        _check_writable(args.report, "report")
+    if args.plot:
+        _check_writable(args.plot, "plot")
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise CLIError(
+                "--plot needs matplotlib: install sk-memsel[plot]."
+            ) from None
+        formats = Figure().canvas.get_supported_filetypes()
+        if Path(args.plot).suffix.lower().lstrip(".") not in formats:
+            raise CLIError(
+                f"plot {args.plot}: unknown picture format; use .png, .pdf or .svg."
+            )
+
+    df = _read_table(args.input)
+    X, y = _split_table(df, target, args.input)
+    n_samples, n_features = X.shape
+    if k > n_features:
+        raise CLIError(
+            f"--k {k} is larger than the {n_features} feature columns of "
+            f"{args.input}; choose --k between 1 and {n_features}."
+        )
+    names = [str(c) for c in X.columns]
+    if len(set(names)) != len(names):
+        raise CLIError(f"{args.input} has duplicate column names.")
+
+    selector = _make_selector(method, k, args.task, target, args)
+    if target is None:
+        what = "unsupervised"
+    elif args.task == "auto":
+        what = f"to predict {target!r}"
+    else:
+        what = f"to predict {target!r} ({args.task})"
+    label = "stochastic gates" if method == "gates" else "Concrete Autoencoder"
+    _progress(
+        f"selecting {k} of {n_features} feature columns of {args.input} "
+        f"({n_samples} rows) with the {label}, {what}, {selector.max_epochs} "
+        "epochs; features standardised for training."
+    )
+    X_scaled = pd.DataFrame(StandardScaler().fit_transform(X), columns=names)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with contextlib.redirect_stdout(sys.stderr):  # skorch's epoch table
+            if y is None:
+                selector.fit(X_scaled)
+            else:
+                selector.fit(X_scaled, y.to_numpy())
+    seconds = time.perf_counter() - start
+    for w in caught:
+        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            _progress(f"warning: {_first_line(w.message)}")
+    _progress(f"fitted in {seconds:.1f} s.")
+
+    indices, scores = _ranking(selector, method)
+    for i in indices:
+        print(names[i])
+    sys.stdout.flush()
+
+    task = getattr(selector, "task_", None) or getattr(selector, "objective_", None)
+    report = {
+        "input": str(args.input),
+        "target": target,
+        "method": method,
+        "task": task if target is not None else "unsupervised",
+        "k": k,
+        "n_samples": int(n_samples),
+        "n_features": int(n_features),
+        "names": [names[i] for i in indices],
+        "indices": [int(i) for i in indices],
+        "scores": [float(s) for s in scores],
+        "score": (
+            "gate probability"
+            if method == "gates"
+            else "selection probability of the feature's selector node"
+        ),
+        "selected": [
+            {"rank": r + 1, "name": names[i], "index": int(i), "score": float(s)}
+            for r, (i, s) in enumerate(zip(indices, scores, strict=True))
+        ],
+        "parameters": _json_safe(selector.get_params()),
+        "estimator": type(selector).__name__,
+        "preprocessing": "StandardScaler",
+        "fit_seconds": seconds,
+        "sk_memsel_version": __version__,
+    }
+    if method == "concrete":
+        report["convergence"] = float(selector.convergence_)
+    if args.output:
+        kept = [X.columns[i] for i in sorted(indices)]
+        out = df.loc[:, [c for c in df.columns if c in set(kept)]]
+        if target is not None:
+            out = out.copy()
+            out[y.name] = y
+        _write_table(out, args.output)
+        _progress(f"wrote {out.shape[1]} columns to {args.output}")
+    if args.report:
+        try:
+            Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:
+            raise CLIError(
+                f"could not write {args.report}: {_first_line(exc)}"
+            ) from None
+        _progress(f"wrote the report to {args.report}")
+    if args.plot:
+        _save_score_plot(selector, k, f"{label}: {Path(args.input).name}", args.plot)
+        _progress(f"saved the score chart to {args.plot}")
+    return report
 
 
 def _pixel_grid(support, shape):
@@ -108,12 +463,97 @@ def run_demo(k=16, plot="digits_selected_pixels.png", random_state=0, device="cp
     return result
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_SELECT_EPILOG = """\
+The default method is 'gates' (stochastic gates, supervised) when --target is
+given and 'concrete' (Concrete Autoencoder, unsupervised: it keeps the columns
+from which all the others are best reconstructed) otherwise. A target with
+string or integer values is a classification target, other numbers a
+regression target (override with --task). Features are standardised for
+training; --output keeps their original values.
+
+stdout gets the selected column names, most important first (gates: gate
+probability; concrete: the selection probability of the feature's node).
+Progress and skorch's per-epoch table go to stderr (--quiet silences them).
+
+examples:
+  sk-memsel select data.csv --k 10 --target label
+  sk-memsel select data.parquet --k 5 --output selected.parquet --report r.json
+"""
+
+
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sk-memsel",
         description="Neural feature selection for tables, from the command line.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    select = sub.add_parser(
+        "select",
+        help="select the K most useful columns of a CSV or Parquet table",
+        description="Select K columns of a CSV or Parquet table with a neural "
+        "feature selector and print their names, most important first.",
+        epilog=_SELECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    select.add_argument("input", help="table to read: .csv, .tsv, .parquet or .pq")
+    select.add_argument(
+        "--k", type=int, required=True, help="number of columns to select"
+    )
+    select.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="column to predict; it is kept out of the features",
+    )
+    select.add_argument(
+        "--method",
+        choices=_METHODS,
+        help="gates (needs --target) or concrete; default: gates with --target, "
+        "concrete without",
+    )
+    select.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="learning task for --target (auto: inferred from its values)",
+    )
+    select.add_argument(
+        "--output",
+        metavar="OUT",
+        help="write the selected columns (and the target) here; "
+        "CSV or Parquet by extension",
+    )
+    select.add_argument(
+        "--report",
+        metavar="REPORT.json",
+        help="write names, indices, scores and parameters as JSON",
+    )
+    select.add_argument(
+        "--plot", metavar="FIG.png", help="save a ranked bar chart of the scores"
+    )
+    select.add_argument(
+        "--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)"
+    )
+    select.add_argument("--random-state", type=int, default=0, help="seed (0)")
+    select.add_argument(
+        "--max-epochs",
+        type=int,
+        help="training epochs (default: the estimator's, 150 for concrete, "
+        "200 for gates)",
+    )
+    select.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress on stderr"
+    )
+
     demo = sub.add_parser(
         "demo",
         help="select pixels of scikit-learn's digits and compare accuracies",
@@ -143,9 +583,13 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 1 when the input was refused.
+        0 on success, 1 when the input was refused, 2 for a malformed command
+        line, 130 when interrupted.
     """
-    args = _build_parser().parse_args(argv)
+    try:
+        args = _build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a malformed command line
+        return exc.code if isinstance(exc.code, int) else 0
     try:
         if args.command == "demo":
             if not 1 <= args.k <= 64:
@@ -156,9 +600,14 @@ def main(argv=None):
                 random_state=args.random_state,
                 device=args.device,
             )
-    except (CLIError, ValueError, FileNotFoundError) as exc:
-        print(f"sk-memsel: error: {exc}", file=sys.stderr)
+        else:
+            run_select(args)
+    except (CLIError, ValueError, OSError) as exc:
+        print(f"sk-memsel: error: {_first_line(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("sk-memsel: interrupted.", file=sys.stderr)
+        return 130
     return 0
 
 

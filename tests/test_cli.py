@@ -1,0 +1,299 @@
+"""The ``sk-memsel`` command line: outputs of ``select`` and ``demo``, and errors."""
+
+import functools
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_memsel import _concrete
+from sk_memsel._cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FAST = ["--max-epochs", "3", "--quiet"]
+REPORT_KEYS = {
+    "input",
+    "target",
+    "method",
+    "task",
+    "k",
+    "n_samples",
+    "n_features",
+    "names",
+    "indices",
+    "scores",
+    "selected",
+    "parameters",
+    "fit_seconds",
+}
+
+
+def make_table(n=60, seed=0):
+    rng = np.random.RandomState(seed)
+    df = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{i}" for i in range(6)])
+    df["flag"] = rng.uniform(size=n) > 0.5  # a boolean feature is numeric
+    df["label"] = np.where(df["f1"] + df["f4"] > 0, "yes", "no")
+    df["amount"] = 3 * df["f2"] + 0.1 * rng.normal(size=n)
+    return df
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tables")
+    df = make_table()
+    df.to_csv(root / "data.csv", index=False)
+    df.to_parquet(root / "data.parquet", index=False)
+    return root, df
+
+
+def run(argv, capsys):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# ---------------------------------------------------------------- select
+def test_select_gates_writes_names_table_report_and_plot(tables, tmp_path, capsys):
+    root, df = tables
+    out_csv, report, plot = (
+        tmp_path / "sel.csv",
+        tmp_path / "r.json",
+        tmp_path / "p.png",
+    )
+    status, out, err = run(
+        [
+            "select",
+            root / "data.csv",
+            "--k",
+            "3",
+            "--target",
+            "label",
+            "--output",
+            out_csv,
+            "--report",
+            report,
+            "--plot",
+            plot,
+            *FAST,
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    names = out.split()
+    assert len(names) == 3 and set(names) <= set(df.columns) - {"label"}
+    data = json.loads(report.read_text())
+    assert REPORT_KEYS <= set(data)
+    assert data["method"] == "gates" and data["task"] == "classification"
+    assert data["names"] == names
+    assert [s["name"] for s in data["selected"]] == names
+    assert data["scores"] == sorted(data["scores"], reverse=True)
+    features = [c for c in df.columns if c != "label"]
+    assert [features[i] for i in data["indices"]] == names
+    assert data["parameters"]["k"] == 3 and data["parameters"]["max_epochs"] == 3
+    written = pd.read_csv(out_csv)
+    # the selected columns in the input's order, then the target, original values
+    assert list(written.columns) == [c for c in df.columns if c in names] + ["label"]
+    pd.testing.assert_frame_equal(written, df[list(written.columns)])
+    assert plot.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_select_unsupervised_parquet_uses_concrete(tables, tmp_path, capsys):
+    root, df = tables
+    numeric = df.drop(columns=["label"])
+    numeric.to_parquet(tmp_path / "numeric.parquet", index=False)
+    out_pq, report = tmp_path / "sel.parquet", tmp_path / "r.json"
+    status, out, err = run(
+        [
+            "select",
+            tmp_path / "numeric.parquet",
+            "--k",
+            "2",
+            "--output",
+            out_pq,
+            "--report",
+            report,
+            *FAST,
+        ],
+        capsys,
+    )
+    assert status == 0, err
+    names = out.split()
+    assert len(names) == 2
+    data = json.loads(report.read_text())
+    assert data["method"] == "concrete" and data["task"] == "unsupervised"
+    assert data["target"] is None and 0 <= data["convergence"] <= 1
+    assert sorted(pd.read_parquet(out_pq).columns) == sorted(names)
+    # three epochs do not converge: the warning is one line on stderr
+    assert "Traceback" not in err
+
+
+def test_select_regression_target_and_concrete_with_target(tables, tmp_path, capsys):
+    root, df = tables
+    df.drop(columns=["label"]).to_parquet(tmp_path / "numeric.parquet")
+    report = tmp_path / "r.json"
+    argv = ["select", tmp_path / "numeric.parquet", "--k", "1", "--target", "amount"]
+    status, out, err = run([*argv, "--report", report, *FAST], capsys)
+    assert status == 0, err
+    assert json.loads(report.read_text())["task"] == "regression"
+    assert len(out.split()) == 1
+    # the concrete selector learns the target too when one is given
+    status, out, err = run(
+        [*argv, "--method", "concrete", "--task", "regression", "--report", report]
+        + FAST,
+        capsys,
+    )
+    assert status == 0, err
+    data = json.loads(report.read_text())
+    assert data["method"] == "concrete" and data["task"] == "regression"
+
+
+def test_progress_goes_to_stderr_and_stdout_stays_the_names(tables, capsys):
+    root, _ = tables
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    status, out, err = run([*argv, "--max-epochs", "2"], capsys)
+    assert status == 0, err
+    assert len(out.splitlines()) == 2
+    assert "epoch" in err and "train_loss" in err  # skorch's table
+    assert "selecting 2 of 8 feature columns" in err
+
+
+# ---------------------------------------------------------------- errors
+def bad_inputs(root):
+    """``(name, argv, files to write, expected message)`` of every error path."""
+    csv = root / "data.csv"
+    return [
+        ("missing file", ["select", root / "nope.csv", "--k", "2"], "does not exist"),
+        ("extension", ["select", root / "data.xlsx", "--k", "2"], "unknown file ext"),
+        (
+            "target",
+            ["select", csv, "--k", "2", "--target", "nope"],
+            "'nope' is not in .*'f0', 'f1'",
+        ),
+        ("non-numeric", ["select", csv, "--k", "2"], "non-numeric .*'label'"),
+        (
+            "k too large",
+            ["select", csv, "--k", "9", "--target", "label"],
+            "larger than the 8 feature columns",
+        ),
+        ("k zero", ["select", csv, "--k", "0", "--target", "label"], "at least 1"),
+        ("empty file", ["select", root / "empty.csv", "--k", "1"], "is empty"),
+        ("header only", ["select", root / "header.csv", "--k", "1"], "no rows"),
+        (
+            "target NaN",
+            ["select", root / "nan_target.csv", "--k", "1", "--target", "y"],
+            "'y' has 1 missing",
+        ),
+        (
+            "feature NaN",
+            ["select", root / "nan_feature.csv", "--k", "1", "--target", "y"],
+            "'a' have missing",
+        ),
+        (
+            "gates without target",
+            ["select", csv, "--k", "2", "--method", "gates"],
+            "needs --target",
+        ),
+        (
+            "task without target",
+            ["select", csv, "--k", "2", "--task", "regression"],
+            "--task needs --target",
+        ),
+        (
+            "output extension",
+            ["select", csv, "--k", "2", "--target", "label", "--output", "o.txt"],
+            "output o.txt: unknown file extension",
+        ),
+        (
+            "output folder",
+            ["select", csv, "--k", "2", "--output", root / "no" / "o.csv"],
+            "does not exist",
+        ),
+        (
+            "plot format",
+            ["select", csv, "--k", "2", "--plot", root / "p.unknown"],
+            "unknown picture format",
+        ),
+        (
+            "not parquet",
+            ["select", root / "text.parquet", "--k", "1"],
+            "could not read",
+        ),
+        ("no --k", ["select", csv], "required: --k"),
+        ("k not int", ["select", csv, "--k", "two"], "invalid int value"),
+        ("demo k", ["demo", "--k", "65"], "between 1 and 64"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def bad_root(tables):
+    root, _ = tables
+    (root / "empty.csv").write_text("")
+    (root / "header.csv").write_text("a,b,c\n")
+    (root / "nan_target.csv").write_text("a,b,y\n1,2,0\n3,4,\n5,6,1\n")
+    (root / "nan_feature.csv").write_text("a,b,y\n1,2,0\n,4,1\n5,6,1\n")
+    (root / "text.parquet").write_text("this is not parquet\n")
+    return root
+
+
+BAD_NAMES = [name for name, *_ in bad_inputs(Path("."))]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_NAMES)), ids=BAD_NAMES)
+def test_bad_input_is_one_line_on_stderr(bad_root, case, capsys):
+    _, argv, message = bad_inputs(bad_root)[case]
+    status, out, err = run(argv, capsys)
+    assert status != 0
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("sk-memsel")
+    assert re.search(message, err), err
+
+
+# ---------------------------------------------------------------- demo
+def test_demo_prints_pixels_and_accuracies(tmp_path, monkeypatch, capsys):
+    fast = functools.partial(
+        _concrete.ConcreteAutoencoderSelector,
+        max_epochs=2,
+        hidden_layer_sizes=(16,),
+        convergence_threshold=0,
+    )
+    monkeypatch.setattr(_concrete, "ConcreteAutoencoderSelector", fast)
+    picture = tmp_path / "demo.png"
+    status, out, err = run(["demo", "--k", "4", "--plot", picture], capsys)
+    assert status == 0, err
+    assert "Selected pixels" in out and "all 64 pixels" in out
+    assert picture.read_bytes().startswith(PNG_MAGIC)
+
+
+# ---------------------------------------------------------------- console script
+def test_installed_console_script(tables, tmp_path):
+    root, df = tables
+    script = Path(sys.executable).with_name("sk-memsel")
+    assert script.exists(), "reinstall the package: pip install -e ."
+    result = subprocess.run(
+        [
+            str(script),
+            "select",
+            str(root / "data.csv"),
+            "--k",
+            "2",
+            "--target",
+            "label",
+            "--max-epochs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    names = result.stdout.split()
+    assert len(names) == 2 and set(names) <= set(df.columns)
+    assert "Traceback" not in result.stderr
