@@ -148,25 +148,27 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         gives a linear decoder.
     dropout : float, default=0.0
         Dropout rate after each hidden layer of the decoder.
-    gjs_weight : float, default=0.001
+    gjs_weight : float, default=0.0
         Weight of the generalised Jensen-Shannon divergence of the nodes'
         distributions, which training maximises (it is subtracted from the
-        loss) to push the nodes towards different features. ``0`` turns it
-        off.
+        loss) to push the nodes towards different features. Off by default:
+        on MNIST it did not improve the selected features (0.001 was slightly
+        worse, 0.01 clearly), and duplicates are resolved after training
+        anyway. Its scale must match that of the loss.
     convergence_threshold : float, default=0.9
         A :class:`~sklearn.exceptions.ConvergenceWarning` is issued when
         ``convergence_`` ends below it. ``0`` never warns.
-    selector_lr : float, default=0.02
+    selector_lr : float, default=0.05
         Learning rate of the selector nodes' logits (``lr`` applies to the
         decoder). The logits must travel far, by several units, for each node
         to settle on one feature; with the decoder's learning rate they need
         tens of thousands of steps, more than a few thousand samples give in
         a reasonable number of epochs.
-    max_epochs : int, default=150
+    max_epochs : int, default=60
         Number of training epochs; the annealing schedule spans them.
-    batch_size : int, default=64
+    batch_size : int, default=256
         Mini-batch size; ``-1`` uses the whole training set.
-    lr : float, default=0.002
+    lr : float, default=0.003
         Learning rate.
     optimizer : str or torch.optim.Optimizer class, default="adam"
         ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or an optimizer class.
@@ -235,8 +237,12 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     ``reconstruct`` / ``predict`` run the decoder on them.
 
     The defaults were chosen on 4,000 MNIST digits (784 pixels, ``k=50``),
-    where they train in about a minute on two CPU cores; see the benchmarks
-    in the documentation. Scale the features to comparable ranges (e.g. with
+    where they train in well under a minute on two CPU cores and give a
+    random forest 0.91-0.93 test accuracy; see the benchmarks in the
+    documentation. With far fewer samples there are fewer gradient steps per
+    epoch: raise ``max_epochs`` if the ConvergenceWarning says so.
+
+    Scale the features to comparable ranges (e.g. with
     :class:`~sklearn.preprocessing.MinMaxScaler`) first: the reconstruction
     loss weighs every feature by its scale.
 
@@ -279,12 +285,12 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         stop_annealing_epoch=None,
         hidden_layer_sizes=(256,),
         dropout=0.0,
-        gjs_weight=0.001,
+        gjs_weight=0.0,
         convergence_threshold=0.9,
-        selector_lr=0.02,
-        max_epochs=150,
-        batch_size=64,
-        lr=0.002,
+        selector_lr=0.05,
+        max_epochs=60,
+        batch_size=256,
+        lr=0.003,
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
