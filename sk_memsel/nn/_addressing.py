@@ -85,10 +85,11 @@ def _needs_grad(*tensors: Tensor) -> bool:
 def _cosine_forward(memory: Tensor, keys: Tensor, strengths: Tensor):
     memory_scale = torch.rsqrt(memory.square().sum(-1) + _EPSILON)  # s_n
     key_scale = torch.rsqrt(keys.square().sum(-1) + _EPSILON)  # t_h
+    sharpening = key_scale * strengths  # beta_h t_h
     dot = torch.bmm(keys, memory.transpose(1, 2))  # d_hn
-    logits = dot * (key_scale * strengths).unsqueeze(-1)
+    logits = dot * sharpening.unsqueeze(-1)
     weights = torch.softmax(logits.mul_(memory_scale.unsqueeze(1)), dim=-1)
-    return weights, memory_scale, key_scale, dot
+    return weights, memory_scale, key_scale, sharpening, dot
 
 
 class _CosineWeights(torch.autograd.Function):
@@ -100,33 +101,30 @@ class _CosineWeights(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, memory, keys, strengths):
-        weights, memory_scale, key_scale, dot = _cosine_forward(memory, keys, strengths)
-        ctx.save_for_backward(
-            memory, keys, strengths, memory_scale, key_scale, dot, weights
-        )
+        weights, *saved = _cosine_forward(memory, keys, strengths)
+        ctx.save_for_backward(memory, keys, weights, *saved)
         return weights
 
     @staticmethod
     def backward(ctx, grad):
-        memory, keys, strengths, memory_scale, key_scale, dot, weights = (
+        memory, keys, weights, memory_scale, key_scale, sharpening, dot = (
             ctx.saved_tensors
         )
-        # Through the softmax: g_l = c * (g - <g, c>).
-        grad_logits = grad - (grad * weights).sum(-1, keepdim=True)
-        grad_logits.mul_(weights)
-        # logits = d_hn * beta_h t_h * s_n
-        partial = grad_logits * memory_scale.unsqueeze(1)  # g_l s_n
-        grad_strengths = (partial * dot).sum(-1) * key_scale
-        grad_dot = partial.mul_((key_scale * strengths).unsqueeze(-1))
+        # Through the softmax, then logits = d_hn * beta_h t_h * s_n.
+        grad_logits = torch.ops.aten._softmax_backward_data(
+            grad, weights, -1, weights.dtype
+        )
+        partial = grad_logits.mul_(memory_scale.unsqueeze(1))  # g_l s_n
+        grad_strengths = (partial * dot).sum(-1).mul_(key_scale)
+        grad_dot = partial.mul_(sharpening.unsqueeze(-1))
         # d s_n / d m_n = -s_n^3 m_n and d t_h / d k_h = -t_h^3 k_h, so the
         # norms contribute -(sum of g_dot * d) * scale^2 times the vector.
         scaled = grad_dot * dot
-        key_coef = scaled.sum(-1).mul_(key_scale.square()).neg_()
-        memory_coef = scaled.sum(1).mul_(memory_scale.square()).neg_()
-        grad_keys = torch.bmm(grad_dot, memory)
-        grad_keys.addcmul_(keys, key_coef.unsqueeze(-1))
+        key_coef = scaled.sum(-1).mul_(key_scale.square()).unsqueeze(-1)
+        memory_coef = scaled.sum(1).mul_(memory_scale.square()).unsqueeze(-1)
+        grad_keys = torch.bmm(grad_dot, memory).addcmul_(keys, key_coef, value=-1)
         grad_memory = torch.bmm(grad_dot.transpose(1, 2), keys)
-        grad_memory.addcmul_(memory, memory_coef.unsqueeze(-1))
+        grad_memory.addcmul_(memory, memory_coef, value=-1)
         return grad_memory, grad_keys, grad_strengths
 
 
@@ -141,15 +139,22 @@ def _usage(
     write_weights: Tensor, free_gate: Tensor, read_weights: Tensor, prev_usage: Tensor
 ) -> Tensor:
     """Usage after the previous step's writes, then its freed reads."""
-    if write_weights.shape[1] == 1:
-        written = write_weights[:, 0]
-    else:
-        written = 1.0 - torch.prod(1.0 - write_weights, dim=1)
+    written = 1.0 - _prod_over_heads(1.0 - write_weights)
     usage = torch.addcmul(prev_usage, written, 1.0 - prev_usage)  # u + w - u w
-    freed = free_gate.unsqueeze(-1) * read_weights
-    if freed.shape[1] == 1:
-        return usage * (1.0 - freed[:, 0])
-    return usage * torch.prod(1.0 - freed, dim=1)
+    kept = 1.0 - free_gate.unsqueeze(-1) * read_weights
+    return usage * _prod_over_heads(kept)
+
+
+def _prod_over_heads(x: Tensor) -> Tensor:
+    """Product over dim 1 of (B, H, N); a chain of products for few heads,
+    whose backward is much shorter than that of ``torch.prod``."""
+    if x.shape[1] > 8:
+        return torch.prod(x, dim=1)
+    heads = x.unbind(1)
+    out = heads[0]
+    for head in heads[1:]:
+        out = out * head
+    return out
 
 
 def _allocation_forward(usage: Tensor):
@@ -270,16 +275,17 @@ class _LinkUpdateAndRead(torch.autograd.Function):
         prev_link, w, p, r, link = ctx.saved_tensors
         batch, num_writes, n = w.shape
         num_reads = r.shape[1]
-        flat = link.view(batch * num_writes, n, n)
+        bw = batch * num_writes  # one (N, N) problem per sample and head
+        flat = link.view(bw, n, n)
         reads = _per_write_head(r, num_writes)  # [B Wr, R, N]
         grads = grad_directional.transpose(1, 2)  # [B, 2 Wr, R, N]
-        g_back = grads[:, :num_writes].reshape(batch * num_writes, num_reads, n)
-        g_fwd = grads[:, num_writes:].reshape(batch * num_writes, num_reads, n)
+        g_back = grads[:, :num_writes].reshape(bw, num_reads, n)
+        g_fwd = grads[:, num_writes:].reshape(bw, num_reads, n)
 
         grad_reads = None
         if ctx.needs_input_grad[3]:
             grad_reads = torch.bmm(g_back, flat.transpose(1, 2))
-            grad_reads = grad_reads.baddbmm_(g_fwd, flat)
+            grad_reads.baddbmm_(g_fwd, flat)
             grad_reads = grad_reads.view(batch, num_writes, num_reads, n).sum(1)
 
         # Total gradient of the new link: its own plus the reads' (r^T g_back
@@ -287,20 +293,20 @@ class _LinkUpdateAndRead(torch.autograd.Function):
         # it passes no gradient.
         left = torch.cat([reads, g_fwd], dim=1).transpose(1, 2)  # [B Wr, N, 2R]
         right = torch.cat([g_back, reads], dim=1)  # [B Wr, 2R, N]
-        g = torch.baddbmm(grad_link.reshape(batch * num_writes, n, n), left, right)
+        g = torch.baddbmm(grad_link.reshape(bw, n, n), left, right)
         g.diagonal(dim1=-2, dim2=-1).zero_()
-        g = g.view(batch, num_writes, n, n)
 
         grad_prev_link = grad_w = grad_p = None
-        if ctx.needs_input_grad[0]:
-            grad_prev_link = torch.sub(1.0 - w.unsqueeze(-1), w.unsqueeze(-2))
-            grad_prev_link.mul_(g)
+        if ctx.needs_input_grad[0]:  # g * (1 - w_i - w_j)
+            grad_prev_link = torch.sub(1.0 - w.view(bw, n, 1), w.view(bw, 1, n))
+            grad_prev_link = grad_prev_link.mul_(g).view(batch, num_writes, n, n)
         if ctx.needs_input_grad[2]:  # dp_j = sum_i g_ij w_i
-            grad_p = torch.matmul(w.unsqueeze(-2), g).squeeze(-2)
+            grad_p = torch.bmm(w.view(bw, 1, n), g).view(batch, num_writes, n)
         if ctx.needs_input_grad[1]:
             # dw_k = sum_j g_kj (p_j - L_kj) - sum_i g_ik L_ik
-            grad_w = torch.matmul(g, p.unsqueeze(-1)).squeeze(-1)
-            g_times_link = g.mul_(prev_link)  # g is not needed any more
+            grad_w = torch.bmm(g, p.reshape(bw, n, 1)).view(batch, num_writes, n)
+            g_times_link = g.mul_(prev_link.reshape(bw, n, n))  # g is done with
+            g_times_link = g_times_link.view(batch, num_writes, n, n)
             grad_w -= g_times_link.sum(-1) + g_times_link.sum(-2)
         return grad_prev_link, grad_w, grad_p, grad_reads
 
@@ -382,7 +388,7 @@ def _erase_and_write(
         kept = torch.addcmul(memory, memory, erased, value=-1.0)
     else:
         weighted_erase = address.unsqueeze(-1) * erase.unsqueeze(-2)
-        kept = memory * torch.prod(1.0 - weighted_erase, dim=1)
+        kept = memory * _prod_over_heads(1.0 - weighted_erase)
     return torch.baddbmm(kept, slots_first, values)
 
 

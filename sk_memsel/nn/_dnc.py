@@ -258,7 +258,10 @@ class MemoryAccess(nn.Module):
         allocation_gate = controls["allocation_gate"]
         write_gate = controls["write_gate"]
         allocation = _write_allocation_weights(usage, allocation_gate * write_gate)
-        mixed = torch.lerp(content, allocation, allocation_gate.unsqueeze(-1))
+        # g_w (g_a a + (1 - g_a) c) = g_w (c + g_a (a - c))
+        mixed = torch.addcmul(
+            content, allocation_gate.unsqueeze(-1), allocation - content
+        )
         return write_gate.unsqueeze(-1) * mixed
 
     def forward(
@@ -302,8 +305,13 @@ class MemoryAccess(nn.Module):
                 f"({inputs.shape[0]}, {self.memory_size}, {self.word_size}), "
                 f"got {tuple(prev_state.memory.shape)}."
             )
-        controls = self._split(inputs)
+        return self._step(inputs, prev_state)
 
+    def _step(
+        self, inputs: Tensor, prev_state: AccessState
+    ) -> tuple[Tensor, AccessState]:
+        """One step without the input checks of :meth:`forward`."""
+        controls = self._split(inputs)
         usage = _usage(
             prev_state.write_weights,
             controls["free_gate"],
@@ -541,7 +549,7 @@ class DNC(nn.Module):
                 "x must have shape (batch, time, "
                 f"{self.input_size}), got {tuple(x.shape)}."
             )
-        batch, steps = x.shape[0], x.shape[1]
+        batch = x.shape[0]
         if state is None:
             state = self.initial_state(batch, device=x.device, dtype=x.dtype)
         elif state.read_words.shape[0] != batch:
@@ -550,18 +558,34 @@ class DNC(nn.Module):
                 f"but x has a batch of {batch}."
             )
         (h, c), access_state, read_words = state
+        # The LSTM cell's equations, with the input half of the gate product
+        # done for all steps at once: gates_t = W_x x_t + [r_{t-1}, h_{t-1}]
+        # W_rh^T + b. Same parameters and results as calling the cell.
+        cell, n_in = self.controller, self.input_size
+        bias = None
+        if cell.bias_ih is not None:
+            bias = cell.bias_ih + cell.bias_hh
+        input_gates = F.linear(x, cell.weight_ih[:, :n_in], bias)
+        recurrent = torch.cat([cell.weight_ih[:, n_in:], cell.weight_hh], dim=1).t()
+        hidden_size = self.hidden_size
+        split = [2 * hidden_size, hidden_size, hidden_size]
+        read_flat = read_words.flatten(1)
         hidden, reads = [], []
-        for t in range(steps):
-            controller_in = torch.cat([x[:, t], read_words.flatten(1)], dim=-1)
-            h, c = self.controller(controller_in, (h, c))
-            drive = (
-                h
-                if self.clip_value is None
-                else h.clamp(-self.clip_value, self.clip_value)
-            )
-            read_words, access_state = self.access(drive, access_state)
+        # unbind, not x[:, t]: the backward of one unbind is one stack, that
+        # of every x[:, t] a zero tensor the size of the whole sequence.
+        for step_gates in input_gates.unbind(1):
+            gates = torch.addmm(step_gates, torch.cat([read_flat, h], dim=1), recurrent)
+            in_forget, candidate, out_gate = gates.split(split, dim=1)
+            in_gate, forget_gate = torch.sigmoid(in_forget).chunk(2, dim=1)
+            c = torch.addcmul(forget_gate * c, in_gate, torch.tanh(candidate))
+            h = torch.sigmoid(out_gate) * torch.tanh(c)
+            drive = h
+            if self.clip_value is not None:  # hardtanh is clamp, with a leaner grad
+                drive = F.hardtanh(h, -self.clip_value, self.clip_value)
+            read_words, access_state = self.access._step(drive, access_state)
+            read_flat = read_words.flatten(1)
             hidden.append(h)
-            reads.append(read_words.flatten(1))
+            reads.append(read_flat)
         # One output product over all steps instead of one per step.
         features = torch.cat(
             [torch.stack(hidden, dim=1), torch.stack(reads, dim=1)], dim=-1
