@@ -543,10 +543,13 @@ def _build_parser():
     select.add_argument(
         "--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)"
     )
-    select.add_argument("--random-state", type=int, default=0, help="seed (0)")
+    select.add_argument(
+        "--random-state", type=int, default=0, metavar="N", help="seed (0)"
+    )
     select.add_argument(
         "--max-epochs",
         type=int,
+        metavar="N",
         help="training epochs (default: the estimator's, 150 for concrete, "
         "200 for gates)",
     )
