@@ -12,5 +12,6 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 from ._concrete import ConcreteAutoencoderSelector
+from ._gates import StochasticGatesSelector
 
-__all__ = ["ConcreteAutoencoderSelector", "__version__"]
+__all__ = ["ConcreteAutoencoderSelector", "StochasticGatesSelector", "__version__"]

@@ -3,6 +3,7 @@
 import math
 import numbers
 
+import torch
 from skorch.callbacks import Callback
 
 __all__ = ["EpochRecorder", "FiniteLossGuard", "TemperatureAnnealing"]
@@ -160,8 +161,10 @@ class EpochRecorder(Callback):
         self.recorders = recorders
 
     def on_epoch_end(self, net, **kwargs):
-        for key, func in self.recorders.items():
-            net.history.record(key, float(func(net.module_)))
+        # no_grad: the recorded values are read, never differentiated
+        with torch.no_grad():
+            for key, func in self.recorders.items():
+                net.history.record(key, float(func(net.module_)))
 
 
 class FiniteLossGuard(Callback):

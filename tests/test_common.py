@@ -24,6 +24,7 @@ FAST_PARAMS = {
         "hidden_layer_sizes": (4,),
         "convergence_threshold": 0.0,
     },
+    "StochasticGatesSelector": {"max_epochs": 3, "hidden_layer_sizes": (4,)},
 }
 
 #: {estimator class name: {check name: reason}}

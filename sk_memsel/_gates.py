@@ -1,0 +1,482 @@
+"""Feature selection with stochastic gates (STG and hard-concrete L0 gates)."""
+
+import numbers
+from operator import methodcaller
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.feature_selection import SelectorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted, check_scalar
+
+from ._base import NeuralEstimatorMixin
+from ._callbacks import EpochRecorder
+from .nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
+
+__all__ = ["StochasticGatesSelector"]
+
+_GATES = ("gaussian", "hard_concrete")
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _can_predict_proba(estimator):
+    if hasattr(estimator, "task_"):
+        return estimator.task_ == "classification"
+    return estimator.task != "regression"
+
+
+class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator):
+    """Select features with stochastic gates trained under an L0 penalty.
+
+    Every feature (or every group of features) is multiplied by a random gate
+    in ``[0, 1]`` before it enters a small neural network trained on ``y``.
+    The gates' parameters are learned with the network, and the expected
+    number of open gates, a differentiable surrogate of the L0 norm, is added
+    to the loss with weight ``reg_weight``. Gates of features that do not
+    help predict ``y`` close; the selector keeps the features whose gates are
+    most likely open.
+
+    Parameters
+    ----------
+    k : int or None, default=None
+        Number of features to keep: those with the ``k`` largest gate
+        probabilities (ties broken by column order). With ``groups``, ``k``
+        counts groups, not columns. ``None`` keeps every feature whose gate
+        probability is at least ``threshold``. ``k`` and ``threshold`` do not
+        affect training: changing them with ``set_params`` on a fitted
+        selector changes the support without refitting.
+    threshold : float, default=0.5
+        Gate probability at or above which a feature is kept when
+        ``k=None``; in ``[0, 1]``.
+    gate : {"gaussian", "hard_concrete"}, default="gaussian"
+        Gate distribution. ``"gaussian"`` is the STG gate
+        ``clamp(mu + sigma * eps, 0, 1)`` of Yamada et al. (2020);
+        ``"hard_concrete"`` the stretched, clamped binary concrete gate of
+        Louizos et al. (2018).
+    hidden_layer_sizes : tuple of int, default=(64, 32)
+        Hidden layers of the network behind the gates; ``()`` gives a linear
+        (or logistic) model on the gated features.
+    activation : {"tanh", "relu"}, default="tanh"
+        Activation of the hidden layers.
+    reg_weight : float, default=0.1
+        Weight of the L0 surrogate in the loss. Larger values close more
+        gates.
+    reg_reduction : {"sum", "mean"}, default="mean"
+        ``"sum"`` penalises the expected number of open gates, ``"mean"`` the
+        expected fraction of open gates (the same ``reg_weight`` then means
+        the same trade-off whatever the number of features).
+    sigma : float, default=0.5
+        Standard deviation of the Gaussian gates' noise (``gate="gaussian"``).
+    temperature : float, default=2/3
+        Temperature ``beta`` of the hard-concrete gates
+        (``gate="hard_concrete"``).
+    groups : array-like of shape (n_features,) or None, default=None
+        Group label of every column; columns with the same label share one
+        gate and are kept or dropped together (for example the one-hot
+        columns of one categorical variable). ``None`` gives every column
+        its own gate.
+    task : {"auto", "classification", "regression"}, default="auto"
+        Learning task. ``"auto"`` treats integer, boolean and string targets
+        as class labels and other numbers as a regression target.
+    max_epochs : int, default=200
+        Number of passes over the training data.
+    batch_size : int, default=64
+        Mini-batch size; ``-1`` uses the whole training set per step.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : str or torch.optim.Optimizer class, default="adam"
+        ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or an optimizer class.
+    weight_decay : float, default=0.0
+        Weight decay of the optimizer (applied to the gates' parameters too).
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (a GPU when PyTorch
+        sees one).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the gate noise and the shuffling; the
+        caller's global random state is left as it was.
+    verbose : int, default=0
+        ``1`` prints skorch's per-epoch table.
+    callbacks : list of skorch callbacks or None, default=None
+        Extra callbacks (copied for each fit), given as callbacks or as
+        ``(name, callback)`` pairs.
+    validation_fraction : float or None, default=None
+        Fraction of the training data held out for early stopping on the
+        validation loss (the task loss without the penalty). ``None`` trains
+        for ``max_epochs`` epochs.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+
+    Attributes
+    ----------
+    gate_probabilities_ : ndarray of shape (n_features_in_,)
+        Probability that each feature's gate is open, ``P(z > 0)``; columns of
+        one group share their group's value.
+    group_probabilities_ : ndarray of shape (n_groups,)
+        Probability that each group's gate is open, in the order of
+        ``groups_``.
+    groups_ : ndarray of shape (n_groups,)
+        Sorted distinct group labels; ``arange(n_features_in_)`` without
+        ``groups``.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Same as ``gate_probabilities_``, so that
+        :class:`~sklearn.feature_selection.SelectFromModel` can use the
+        selector.
+    gate_values_ : ndarray of shape (n_features_in_,)
+        Deterministic (eval-mode) gate value of each feature, in ``[0, 1]``;
+        predictions use these.
+    net_ : sk_memsel._base.MemselNet
+        The fitted skorch net; ``net_.module_`` is a
+        :class:`sk_memsel.nn.GatedMLP`.
+    history_ : skorch.History
+        Per-epoch history: ``train_loss`` (task loss plus penalty),
+        ``expected_open_gates`` (sum of the gate probabilities at the end of
+        the epoch) and ``penalty``.
+    task_ : str
+        ``"classification"`` or ``"regression"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classification only).
+    n_outputs_ : int
+        Number of regression targets (1 for classification).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen in ``fit`` (only when ``X`` has string
+        column names).
+
+    See Also
+    --------
+    sklearn.feature_selection.SelectKBest : Univariate selection.
+    sklearn.feature_selection.SelectFromModel : Selection from a fitted
+        model's importances.
+    sk_memsel.nn.GaussianStochasticGates : The Gaussian gate layer.
+    sk_memsel.nn.HardConcreteGates : The hard-concrete gate layer.
+
+    Notes
+    -----
+    With Gaussian gates, :math:`z_d = \\min(1, \\max(0, \\mu_d + \\sigma
+    \\epsilon_d))` and :math:`P(z_d > 0) = \\Phi(\\mu_d / \\sigma)`. With
+    hard-concrete gates, :math:`P(z_d > 0) = \\operatorname{sigmoid}(\\log
+    \\alpha_d - \\beta \\log(-\\gamma / \\zeta))` with :math:`\\gamma = -0.1`,
+    :math:`\\zeta = 1.1`. The training loss is
+
+    .. math::
+
+        \\mathcal L = \\ell(f(x \\odot z), y) + \\lambda \\,
+        \\rho\\big(P(z_1 > 0), \\ldots, P(z_G > 0)\\big),
+
+    with :math:`\\rho` the sum or the mean (``reg_reduction``) and
+    :math:`\\lambda` = ``reg_weight``. Regression targets are standardised
+    for training. The features should be on comparable scales (standardise
+    them, for example with :class:`~sklearn.preprocessing.StandardScaler`):
+    the gates multiply the raw values.
+
+    References
+    ----------
+    Y. Yamada, O. Lindenbaum, S. Negahban, Y. Kluger. "Feature Selection using
+    Stochastic Gates". ICML 2020. arXiv:1810.04247.
+
+    C. Louizos, M. Welling, D. P. Kingma. "Learning Sparse Neural Networks
+    through L0 Regularization". ICLR 2018. arXiv:1712.01312.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_memsel import StochasticGatesSelector
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 6))
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    >>> selector = StochasticGatesSelector(
+    ...     k=2, hidden_layer_sizes=(), max_epochs=30, random_state=0
+    ... ).fit(X, y)
+    >>> selector.transform(X).shape
+    (200, 2)
+    >>> selector.gate_probabilities_.shape
+    (6,)
+    >>> int(selector.set_params(k=3).get_support().sum())
+    3
+    """
+
+    def __init__(
+        self,
+        k=None,
+        *,
+        threshold=0.5,
+        gate="gaussian",
+        hidden_layer_sizes=(64, 32),
+        activation="tanh",
+        reg_weight=0.1,
+        reg_reduction="mean",
+        sigma=0.5,
+        temperature=2.0 / 3.0,
+        groups=None,
+        task="auto",
+        max_epochs=200,
+        batch_size=64,
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        validation_fraction=None,
+        n_iter_no_change=10,
+    ):
+        self.k = k
+        self.threshold = threshold
+        self.gate = gate
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.reg_weight = reg_weight
+        self.reg_reduction = reg_reduction
+        self.sigma = sigma
+        self.temperature = temperature
+        self.groups = groups
+        self.task = task
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        self._check_common_params()
+        if self.gate not in _GATES:
+            raise ValueError(
+                f"gate={self.gate!r} is not known; use 'gaussian' or 'hard_concrete'."
+            )
+        if self.activation not in ("tanh", "relu"):
+            raise ValueError(
+                f"activation={self.activation!r} is not known; use 'tanh' or 'relu'."
+            )
+        sizes = self.hidden_layer_sizes
+        if not isinstance(sizes, (tuple, list)) or not all(
+            _is_int(s) and s >= 1 for s in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive integers (or () "
+                f"for a linear model), got {sizes!r}."
+            )
+        check_scalar(self.reg_weight, "reg_weight", numbers.Real, min_val=0)
+        if self.reg_reduction not in ("sum", "mean"):
+            raise ValueError(
+                f"reg_reduction={self.reg_reduction!r} is not known; use 'sum' "
+                "or 'mean'."
+            )
+        for name in ("sigma", "temperature"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, numbers.Real)
+                or isinstance(value, bool)
+                or not np.isfinite(value)
+                or not value > 0
+            ):
+                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        if self.task not in ("auto", "classification", "regression"):
+            raise ValueError(
+                f"task={self.task!r} is not known; use 'auto', 'classification' "
+                "or 'regression'."
+            )
+
+    def _check_selection(self, n_groups, grouped):
+        """Validate ``k`` and ``threshold`` against the number of gates."""
+        what = "groups" if grouped else "features"
+        if self.k is not None:
+            if not _is_int(self.k):
+                raise ValueError(
+                    f"k must be a positive integer or None, got {self.k!r}."
+                )
+            if self.k < 1:
+                raise ValueError(
+                    f"k={self.k} must be at least 1 (or None to select by threshold)."
+                )
+            if self.k > n_groups:
+                raise ValueError(
+                    f"k={self.k} is larger than the {n_groups} {what} of X."
+                )
+        else:
+            t = self.threshold
+            if (
+                not isinstance(t, numbers.Real)
+                or isinstance(t, bool)
+                or not 0 <= t <= 1
+            ):
+                raise ValueError(
+                    f"threshold must be a gate probability in [0, 1], got {t!r}."
+                )
+
+    def _group_codes(self, n_features):
+        """Return ``(labels, codes)``: sorted group labels, group index per column."""
+        if self.groups is None:
+            return np.arange(n_features), np.arange(n_features)
+        groups = np.asarray(self.groups)
+        if groups.ndim != 1 or len(groups) != n_features:
+            raise ValueError(
+                f"groups must give one label per feature: X has {n_features} "
+                f"features but groups has shape {groups.shape}."
+            )
+        try:
+            return np.unique(groups, return_inverse=True)
+        except TypeError as exc:
+            raise ValueError(
+                "groups labels must be sortable values of one type (all numbers "
+                "or all strings)."
+            ) from exc
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        """Train the gated network on ``(X, y)`` and read off the gates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training input; it is not modified.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels or regression target(s).
+
+        Returns
+        -------
+        self : StochasticGatesSelector
+        """
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        labels, codes = self._group_codes(X.shape[1])
+        self._check_selection(len(labels), self.groups is not None)
+        target = self._prepare_target(X, y, task=self.task)
+        n_features, n_gates = X.shape[1], len(labels)
+
+        def build():
+            mask = None if self.groups is None else torch.as_tensor(codes)
+            if self.gate == "gaussian":
+                gates = GaussianStochasticGates(
+                    n_gates,
+                    mask=mask,
+                    reg_weight=float(self.reg_weight),
+                    sigma=float(self.sigma),
+                    reg_reduction=self.reg_reduction,
+                )
+            else:
+                gates = HardConcreteGates(
+                    n_gates,
+                    mask=mask,
+                    reg_weight=float(self.reg_weight),
+                    temperature=float(self.temperature),
+                    reg_reduction=self.reg_reduction,
+                )
+            module = GatedMLP(
+                gates,
+                n_features,
+                self._n_target_units(),
+                hidden_layer_sizes=tuple(int(s) for s in self.hidden_layer_sizes),
+                activation=self.activation,
+            )
+            recorder = EpochRecorder(
+                {
+                    "expected_open_gates": methodcaller("expected_open_gates"),
+                    "penalty": methodcaller("penalty"),
+                }
+            )
+            return module, self._criterion(), [("gate_recorder", recorder)]
+
+        stratify = target if self.task_ == "classification" else None
+        self._train(build, X, target, stratify=stratify)
+
+        gates = self.net_.module_.gates
+        with torch.no_grad():
+            probs = gates.get_active_probs().cpu().double().numpy()
+            values = gates.get_gate_values().cpu().double().numpy()
+        self.groups_ = labels
+        self._codes = codes
+        self.group_probabilities_ = probs
+        self.gate_probabilities_ = probs[codes]
+        self.gate_values_ = values[codes]
+        self.feature_importances_ = self.gate_probabilities_.copy()
+        return self
+
+    # ------------------------------------------------------------------ selection
+    def _get_support_mask(self):
+        check_is_fitted(self, "group_probabilities_")
+        probs = self.group_probabilities_
+        self._check_selection(len(probs), self.groups is not None)
+        if self.k is None:
+            keep = probs >= self.threshold
+        else:
+            order = np.argsort(-probs, kind="stable")
+            keep = np.zeros(len(probs), dtype=bool)
+            keep[order[: self.k]] = True
+        return keep[self._codes]
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, X):
+        """Predict with the gated network (deterministic gates).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels or regression values.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        out = self._forward(X)
+        if self.task_ == "classification":
+            return self.classes_[np.argmax(out, axis=1)]
+        return self._decode_regression(out.astype(np.float64))
+
+    @available_if(_can_predict_proba)
+    def predict_proba(self, X):
+        """Class probabilities from the gated network (classification only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        logits = torch.from_numpy(self._forward(X)).double()
+        return torch.softmax(logits, dim=1).numpy()
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classification) or R^2 (regression) of :meth:`predict`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,) or None
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "net_")
+        pred = self.predict(X)
+        if self.task_ == "classification":
+            return float(accuracy_score(y, pred, sample_weight=sample_weight))
+        return float(r2_score(y, pred, sample_weight=sample_weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.non_deterministic = self.device != "cpu"
+        return tags
