@@ -501,7 +501,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
                 f"mean largest selection probability is {self.convergence_:.3f}, "
                 f"below convergence_threshold={self.convergence_threshold}. "
                 "The selected features may be unstable. Train longer "
-                "(increase max_epochs), lower min_temperature, or raise lr.",
+                "(increase max_epochs), raise selector_lr, or lower min_temperature.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
