@@ -109,11 +109,21 @@ def setup(app):
     app.connect("autodoc-process-docstring", _escape_trailing_underscores, priority=600)
 
 
+# The examples of the neural transformers join the gallery (and run) once
+# their estimator is exported by sk_memsel; until then they are left out.
+_EXAMPLE_NEEDS = {
+    "plot_memory_selector_transformer.py": "MemorySelectorTransformer",
+    "plot_dnc_basic_motions.py": "DNCTransformer",
+    "plot_memory_attention_basic_motions.py": "MemoryAttentionTransformer",
+}
+_PENDING = [f for f, name in _EXAMPLE_NEEDS.items() if name not in sk_memsel.__all__]
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     # run every example named plot_*.py (all of them)
     "filename_pattern": r"/plot_",
+    "ignore_pattern": "|".join([r"__init__\.py", *map(re.escape, _PENDING)]),
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,

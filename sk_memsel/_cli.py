@@ -494,6 +494,8 @@ def _build_parser():
         description="Neural feature selection for tables, from the command line.",
     )
     from . import __version__
+    from ._concrete import ConcreteAutoencoderSelector
+    from ._gates import StochasticGatesSelector
 
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -550,8 +552,9 @@ def _build_parser():
         "--max-epochs",
         type=int,
         metavar="N",
-        help="training epochs (default: the estimator's, 150 for concrete, "
-        "200 for gates)",
+        help="training epochs (default: the selector's own, "
+        f"{ConcreteAutoencoderSelector().max_epochs} for concrete, "
+        f"{StochasticGatesSelector().max_epochs} for gates)",
     )
     select.add_argument(
         "--quiet", "-q", action="store_true", help="no progress on stderr"
