@@ -7,10 +7,12 @@ controller width and batch for both implementations.
 
 Throughput is measured in one process, alternating the two implementations
 iteration by iteration, so that a busy machine slows both alike; the figures
-are medians. Peak memory is measured in a fresh subprocess per configuration
-(``torch`` allocations are invisible to ``tracemalloc``): the resident-set
-high-water mark (``VmHWM``, reset through ``/proc/self/clear_refs``) minus the
-resident set just before the iteration.
+are the best of the repeats (as ``timeit`` advises: slower runs measure
+interference from other processes, not the code). Peak memory is measured
+in a fresh subprocess per configuration (``torch`` allocations are invisible
+to ``tracemalloc``): the resident-set high-water mark (``VmHWM``, reset
+through ``/proc/self/clear_refs``) minus the resident set just before the
+iteration.
 
 Run from the repository root::
 
@@ -28,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -154,7 +155,7 @@ def _inputs(config: dict) -> torch.Tensor:
 
 
 def measure_throughput(impls, config, repeats, warmup=2):
-    """Median time steps per second for each implementation and mode."""
+    """Best time steps per second for each implementation and mode."""
     torch.manual_seed(0)
     x = _inputs(config)
     models = {impl: build(impl, config) for impl in impls}
@@ -170,7 +171,7 @@ def measure_throughput(impls, config, repeats, warmup=2):
                 _iteration(models[impl], x, train)
                 times[impl].append(time.perf_counter() - start)
         for impl in impls:
-            result[(impl, mode)] = config["steps"] / statistics.median(times[impl])
+            result[(impl, mode)] = config["steps"] / min(times[impl])
     return result
 
 
@@ -317,7 +318,7 @@ LSTM controller of {args.hidden_size} units, word size {args.word_size},
 {args.num_reads} read heads, 1 write head, controller output clipped at 20 in
 both. `N` is the number of memory slots.
 
-- *steps/s*: time steps of the whole batch processed per second, median of
+- *steps/s*: time steps of the whole batch processed per second, best of
   {args.repeats} iterations, the two implementations alternating iteration by
   iteration in one process. *forward+backward* is a training iteration
   (forward, mean-squared loss, backward); *forward* runs under

@@ -25,6 +25,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 __all__ = [
     "CosineWeights",
@@ -106,6 +107,7 @@ class _CosineWeights(torch.autograd.Function):
         return weights
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         memory, keys, weights, memory_scale, key_scale, sharpening, dot = (
             ctx.saved_tensors
@@ -182,6 +184,7 @@ class _Allocation(torch.autograd.Function):
         return allocation
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         free_list, sorted_usage, before, sorted_allocation = ctx.saved_tensors
         grad_sorted = grad.gather(-1, free_list)
@@ -271,6 +274,7 @@ class _LinkUpdateAndRead(torch.autograd.Function):
         return link, directional
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_link, grad_directional):
         prev_link, w, p, r, link = ctx.saved_tensors
         batch, num_writes, n = w.shape

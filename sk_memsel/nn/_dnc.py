@@ -125,12 +125,19 @@ class MemoryAccess(nn.Module):
     The read modes :math:`\\pi^j_t` are a softmax over ``2 Wr + 1`` modes
     laid out as ``[backward per write head, forward per write head,
     content]``. Gates and erase vectors go through a sigmoid; keys and
-    write vectors are linear; strengths go through a softplus inside
+    write vectors are linear; strengths go through a softplus, as in
     :class:`CosineWeights`.
 
     Memory: the state holds ``B * Wr * N**2`` link entries, and training
-    keeps about two such tensors per step for the backward pass, so the cost
-    grows with the square of the memory size.
+    keeps the link matrices of every step for the backward pass, so the cost
+    grows with the square of the memory size times the sequence length.
+
+    Speed: the content weighting, the allocation and the link update (with
+    the directional reads) run as autograd Functions with hand-written
+    backward passes, which need fewer and larger tensor operations than
+    autograd through the formulas; ``torch.autograd.gradcheck`` checks them
+    in the test suite. They give first-order gradients; without autograd
+    (``torch.no_grad()``) the plain forward code runs.
 
     References
     ----------
@@ -431,15 +438,21 @@ class DNC(nn.Module):
         \\qquad r_t = \\operatorname{access}(h_t),
         \\qquad y_t = W_y [h_t; r_t] + b_y .
 
+    The controller's gate products are split as
+    :math:`W_{ih} [x_t; r_{t-1}] = W_x x_t + W_r r_{t-1}`, and :math:`W_x x_t`
+    is computed for all time steps in one product; the parameters are those
+    of :attr:`controller` and the results those of calling it.
+
     Inputs are batch first, ``(batch, time, features)``. Passing the
     returned state back in continues the sequences exactly where they
     stopped, so a long sequence can be run in chunks (use
     :meth:`DNCState.detach` between chunks to truncate backpropagation).
 
     Memory cost: the temporal link matrices take ``batch * num_writes *
-    memory_size**2`` numbers per time step, and training keeps about two such
-    tensors per step for the backward pass; for ``memory_size`` in the
-    hundreds this dominates everything else.
+    memory_size**2`` numbers per time step, and training keeps them for every
+    step of the sequence for the backward pass; for ``memory_size`` in the
+    hundreds this dominates everything else (``benchmarks/bench_dnc.py``
+    measures it).
 
     References
     ----------
@@ -479,7 +492,11 @@ class DNC(nn.Module):
         if output_size is None:
             output_size = hidden_size
         self.output_size = _check_positive_int("output_size", output_size)
-        if clip_value is not None and not clip_value > 0:
+        if clip_value is not None and (
+            isinstance(clip_value, bool)
+            or not isinstance(clip_value, (int, float))
+            or not clip_value > 0
+        ):
             raise ValueError(
                 f"clip_value must be positive or None, got {clip_value!r}."
             )

@@ -185,6 +185,16 @@ def test_access_usage_and_weights_stay_valid():
         assert torch.count_nonzero(diag) == 0
 
 
+def test_access_accepts_a_state_without_linkage():
+    # The reference text starts from linkage=None; that means zero links.
+    access = MemoryAccess(5, 3, 2, 2, input_size=4)
+    x = torch.randn(2, 4)
+    words, state = access(x, access.initial_state(2)._replace(linkage=None))
+    expected_words, expected_state = access(x, None)
+    torch.testing.assert_close(words, expected_words)
+    _assert_states_close(state, expected_state)
+
+
 def test_access_lazy_input_size():
     access = MemoryAccess(memory_size=5, word_size=3)
     words, _ = access(torch.randn(2, 9))
@@ -330,6 +340,8 @@ def test_dnc_bad_arguments():
         DNC(3, 0)
     with pytest.raises(ValueError, match="clip_value must be positive"):
         DNC(3, 4, clip_value=-1.0)
+    with pytest.raises(ValueError, match="clip_value must be positive"):
+        DNC(3, 4, clip_value="20")
     dnc = _dnc()
     with pytest.raises(ValueError, match=r"x must have shape \(batch, time, 3\), got"):
         dnc(torch.zeros(2, 4))
@@ -351,9 +363,13 @@ def test_dnc_on_device(device):
     out.sum().backward()
 
 
-@pytest.mark.parametrize("backend", ["eager", pytest.param("inductor", marks=SLOW)])
+@pytest.mark.parametrize(
+    "backend",
+    [pytest.param("eager", marks=SLOW), pytest.param("inductor", marks=SLOW)],
+)
 def test_access_compiles(backend):
-    # fullgraph: the whole step is captured, with no graph break.
+    # fullgraph: the whole step is captured, with no graph break. The default
+    # run covers the same step inside test_dnc_compiles[eager].
     torch.manual_seed(9)
     access = MemoryAccess(6, 4, 2, 2, input_size=5)
     compiled = torch.compile(access, fullgraph=True, backend=backend)
@@ -367,6 +383,9 @@ def test_access_compiles(backend):
 
 @pytest.mark.parametrize("backend", ["eager", pytest.param("inductor", marks=SLOW)])
 def test_dnc_compiles(backend):
+    # backend="eager" checks that dynamo captures the whole sequence loop
+    # (with the autograd Functions) in one graph, in seconds; inductor also
+    # generates code, which takes minutes on two cores.
     torch.manual_seed(10)
     dnc = _dnc(num_writes=2)
     compiled = torch.compile(dnc, fullgraph=True, backend=backend)
