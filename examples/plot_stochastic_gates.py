@@ -64,7 +64,8 @@ print(
 # %%
 # Gate probabilities
 # ------------------
-# The selected features (red) stand well above the noise.
+# The gates of the selected features (red) are the most likely open; the
+# noise features' gates are closing.
 ax = plot_scores(selector, top=15)
 ax.figure.tight_layout()
 

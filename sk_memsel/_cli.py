@@ -213,11 +213,6 @@ def _save_score_plot(selector, k, title, path):
     fig = Figure(figsize=(6, min(12.0, max(2.5, 0.25 * top + 1.2))))
     ax = plot_scores(selector, top=top, ax=fig.add_subplot())
     ax.set_title(f"{title} ({k} selected, in red)")
-    ax.set_xlabel(
-        "gate probability"
-        if hasattr(selector, "gate_probabilities_")
-        else "largest selection probability over the selector nodes"
-    )
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=100)

@@ -234,9 +234,14 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
     ['b', 'd', 'c']
     """
     selected = None
+    label = "score"
     if hasattr(scores, "get_params"):  # a fitted estimator
         selector = scores
         values = feature_scores(selector)
+        if hasattr(selector, "gate_probabilities_"):
+            label = "gate probability"
+        elif not hasattr(selector, "feature_importances_"):
+            label = "largest selection probability over the selector nodes"
         if feature_names is None:
             feature_names = getattr(selector, "feature_names_in_", None)
         if hasattr(selector, "get_support"):
@@ -269,7 +274,7 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
     ax.barh(positions, values[order], color=colors)
     ax.set_yticks(positions)
     ax.set_yticklabels([feature_names[i] for i in order])
-    ax.set_xlabel("score")
+    ax.set_xlabel(label)
     if selected is not None:
         ax.set_title(f"{int(selected.sum())} selected features (red)")
     return ax

@@ -118,6 +118,7 @@ def test_scores_of_an_array_are_ranked_and_cut_at_top():
 def test_scores_of_gates_use_names_and_mark_the_selection(gates):
     ax = plot_scores(gates)
     assert len(ax.patches) == 6
+    assert ax.get_xlabel() == "gate probability"
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert sorted(labels) == list("abcdef")
     assert labels[0] == gates.feature_names_in_[np.argmax(gates.gate_probabilities_)]
