@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -258,6 +259,7 @@ def main(argv=None):
         return
 
     torch.set_num_threads(THREADS)
+    load_before = os.getloadavg()[0]
     peer = args.peer or "auto"
     if peer == "auto":
         peer = "dnc" if _dnc_peer_available() else "unvectorised"
@@ -289,8 +291,10 @@ def main(argv=None):
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     table = markdown_table(rows, peer)
     print(table)
+    load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"1-minute load average: {load} ({os.cpu_count()} CPUs)")
     if args.write:
-        _write_doc(args, peer, table)
+        _write_doc(args, peer, table, load)
 
 
 def _peer_version(peer):
@@ -301,7 +305,7 @@ def _peer_version(peer):
     return f"`dnc` {version('dnc')} from PyPI"
 
 
-def _write_doc(args, peer, table):
+def _write_doc(args, peer, table, load):
     command = "python benchmarks/bench_dnc.py " + " ".join(sys.argv[1:])
     text = f"""# DNC benchmark: sk_memsel against {peer}
 
@@ -316,7 +320,10 @@ Python {platform.python_version()}, peer {_peer_version(peer)}. Batch
 {args.batch_size}, sequence length {args.steps}, input size {args.input_size},
 LSTM controller of {args.hidden_size} units, word size {args.word_size},
 {args.num_reads} read heads, 1 write head, controller output clipped at 20 in
-both. `N` is the number of memory slots.
+both. `N` is the number of memory slots. Machine: {os.cpu_count()} CPUs
+({platform.processor() or platform.machine()}), 1-minute load average {load}
+(the machine was shared; the alternating, best-of-{args.repeats} timing is
+meant to keep the ratios fair under load, the absolute figures are not).
 
 - *steps/s*: time steps of the whole batch processed per second, best of
   {args.repeats} iterations, the two implementations alternating iteration by
