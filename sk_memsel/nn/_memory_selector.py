@@ -41,8 +41,9 @@ class MemorySelector(nn.Module):
     out_features : int
         Number of outputs, each with its own memory bank.
     temperature : float, default=1.0
-        Softmax (and Gumbel-softmax) temperature; lower is sharper. It is a
-        plain attribute and may be changed between calls (annealing).
+        Softmax (and Gumbel-softmax) temperature; lower is sharper. The
+        attribute may be set between calls (annealing); it must stay
+        positive.
     hidden_size : int or None, default=None
         Width of the scoring MLP's hidden layer; ``None`` uses
         ``embedding_size``.
@@ -120,7 +121,7 @@ class MemorySelector(nn.Module):
         self.memory_size = _check_positive_int("memory_size", memory_size)
         self.embedding_size = _check_positive_int("embedding_size", embedding_size)
         self.out_features = _check_positive_int("out_features", out_features)
-        self.temperature = _check_temperature(temperature)
+        self.temperature = temperature
         if hidden_size is None:
             hidden_size = embedding_size
         self.hidden_size = _check_positive_int("hidden_size", hidden_size)
@@ -132,6 +133,15 @@ class MemorySelector(nn.Module):
             nn.LeakyReLU(),
             nn.Linear(hidden_size, out_features * memory_size),
         )
+
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature; may be set between calls (annealing)."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        self._temperature = _check_temperature(value)
 
     @property
     def memory_bank(self) -> Tensor:

@@ -156,6 +156,17 @@ def test_bad_arguments(kwargs, match):
         _selector(**kwargs)
 
 
+def test_temperature_can_be_annealed_but_stays_positive():
+    selector = _selector(temperature=2.0)
+    x = torch.randn(3, 6)
+    selector.temperature = 0.5
+    expected = torch.softmax(selector.scores(x) / 0.5, dim=-1)
+    torch.testing.assert_close(selector.selection_probabilities(x), expected)
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        selector.temperature = -1.0
+    assert selector.temperature == 0.5
+
+
 def test_bad_input_shape():
     selector = _selector()
     with pytest.raises(
