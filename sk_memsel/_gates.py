@@ -1,5 +1,6 @@
 """Feature selection with stochastic gates (STG and hard-concrete L0 gates)."""
 
+import copy
 import numbers
 from operator import methodcaller
 
@@ -63,15 +64,17 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         (or logistic) model on the gated features.
     activation : {"tanh", "relu"}, default="tanh"
         Activation of the hidden layers.
-    reg_weight : float, default=0.1
+    reg_weight : float, default=10.0
         Weight of the L0 surrogate in the loss. Larger values close more
         gates.
     reg_reduction : {"sum", "mean"}, default="mean"
         ``"sum"`` penalises the expected number of open gates, ``"mean"`` the
         expected fraction of open gates (the same ``reg_weight`` then means
         the same trade-off whatever the number of features).
-    sigma : float, default=0.5
+    sigma : float, default=1.5
         Standard deviation of the Gaussian gates' noise (``gate="gaussian"``).
+        Strong noise makes the network spread its weight over every useful
+        feature, correlated copies included, instead of relying on a few.
     temperature : float, default=2/3
         Temperature ``beta`` of the hard-concrete gates
         (``gate="hard_concrete"``).
@@ -83,12 +86,19 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
     task : {"auto", "classification", "regression"}, default="auto"
         Learning task. ``"auto"`` treats integer, boolean and string targets
         as class labels and other numbers as a regression target.
-    max_epochs : int, default=200
+    max_epochs : int, default=300
         Number of passes over the training data.
-    batch_size : int, default=64
+    batch_size : int, default=256
         Mini-batch size; ``-1`` uses the whole training set per step.
-    lr : float, default=1e-3
-        Learning rate.
+    lr : float, default=3e-3
+        Learning rate of the network behind the gates.
+    gate_lr : float, default=1e-3
+        Learning rate of the gates' parameters (``mu`` or ``log_alpha``).
+        Gates that learn more slowly than the network open or close on what
+        a network already trained on all features makes of each feature.
+        With Adam, a gate's parameter moves by at most about ``gate_lr`` per
+        step, so ``gate_lr * max_epochs * n_batches`` bounds how far the gates
+        can travel from their start (0.5).
     optimizer : str or torch.optim.Optimizer class, default="adam"
         ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or an optimizer class.
     weight_decay : float, default=0.0
@@ -209,15 +219,16 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         gate="gaussian",
         hidden_layer_sizes=(64, 32),
         activation="tanh",
-        reg_weight=0.1,
+        reg_weight=10.0,
         reg_reduction="mean",
-        sigma=0.5,
+        sigma=1.5,
         temperature=2.0 / 3.0,
         groups=None,
         task="auto",
-        max_epochs=200,
-        batch_size=64,
-        lr=1e-3,
+        max_epochs=300,
+        batch_size=256,
+        lr=3e-3,
+        gate_lr=1e-3,
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",
@@ -241,6 +252,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.gate_lr = gate_lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
         self.device = device
@@ -270,6 +282,13 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
                 f"for a linear model), got {sizes!r}."
             )
         check_scalar(self.reg_weight, "reg_weight", numbers.Real, min_val=0)
+        check_scalar(
+            self.gate_lr,
+            "gate_lr",
+            numbers.Real,
+            min_val=0,
+            include_boundaries="neither",
+        )
         if self.reg_reduction not in ("sum", "mean"):
             raise ValueError(
                 f"reg_reduction={self.reg_reduction!r} is not known; use 'sum' "
@@ -391,12 +410,22 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
             return module, self._criterion(), [("gate_recorder", recorder)]
 
         stratify = target if self.task_ == "classification" else None
-        self._train(build, X, target, stratify=stratify)
+        # the gates get a learning rate of their own (see gate_lr)
+        param_groups = [("gates.*", {"lr": float(self.gate_lr)})]
+        self._train(
+            build,
+            X,
+            target,
+            stratify=stratify,
+            net_params={"optimizer__param_groups": param_groups},
+        )
 
-        gates = self.net_.module_.gates
+        # read in float64, so that gates far open (or closed) do not round to
+        # the same probability and tie
+        gates = copy.deepcopy(self.net_.module_.gates).cpu().double()
         with torch.no_grad():
-            probs = gates.get_active_probs().cpu().double().numpy()
-            values = gates.get_gate_values().cpu().double().numpy()
+            probs = gates.get_active_probs().numpy()
+            values = gates.get_gate_values().numpy()
         self.groups_ = labels
         self._codes = codes
         self.group_probabilities_ = probs

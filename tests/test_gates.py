@@ -1,0 +1,323 @@
+"""Tests of StochasticGatesSelector on tiny problems (a few seconds each)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import norm
+from sklearn.base import clone
+from sklearn.feature_selection import SelectFromModel
+from sklearn.model_selection import GridSearchCV
+
+from sk_memsel import StochasticGatesSelector
+
+#: settings that train in about a second on the data below
+FAST = {
+    "hidden_layer_sizes": (8,),
+    "max_epochs": 30,
+    "batch_size": 64,
+    "lr": 0.03,
+    "gate_lr": 0.03,
+    "reg_weight": 0.05,
+    "reg_reduction": "sum",
+    "sigma": 0.5,
+    "random_state": 0,
+}
+#: a few epochs, for tests that do not look at the quality of the selection
+FEW = {**FAST, "max_epochs": 3}
+
+
+def informative_data(n_samples=240, n_features=8, seed=0):
+    """Binary target from columns 0 and 1 only; the rest is noise."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data():
+    return informative_data()
+
+
+@pytest.fixture(scope="module", params=["gaussian", "hard_concrete"])
+def fitted(request, data):
+    X, y = data
+    return StochasticGatesSelector(k=2, gate=request.param, **FAST).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def regression_fit():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(200, 5))
+    y = 3.0 * X[:, 2] - 2.0 * X[:, 4] + 0.1 * rng.normal(size=200)
+    return X, y, StochasticGatesSelector(k=2, **FAST).fit(X, y)
+
+
+# ---------------------------------------------------------------- selection
+def test_both_gates_select_the_informative_features(fitted):
+    assert fitted.get_support(indices=True).tolist() == [0, 1]
+    p = fitted.gate_probabilities_
+    assert p[:2].min() > p[2:].max()
+    assert fitted.transform(informative_data()[0]).shape == (240, 2)
+
+
+def test_probabilities_follow_the_gate_formula(fitted):
+    gates = fitted.net_.module_.gates
+    if fitted.gate == "gaussian":
+        mu = gates.mu.detach().double().numpy()
+        want = norm.cdf(mu / fitted.sigma)
+        values = np.clip(mu, 0, 1)
+    else:
+        log_alpha = gates.log_alpha.detach().double().numpy()
+        beta = fitted.temperature
+        want = 1 / (1 + np.exp(-(log_alpha - beta * np.log(0.1 / 1.1))))
+        values = np.clip(1.2 / (1 + np.exp(-log_alpha)) - 0.1, 0, 1)
+    np.testing.assert_allclose(fitted.gate_probabilities_, want, rtol=1e-6)
+    np.testing.assert_allclose(fitted.gate_values_, values, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(fitted.feature_importances_, want, rtol=1e-6)
+    assert fitted.gate_probabilities_.dtype == np.float64
+
+
+def test_set_params_k_changes_support_without_refit(fitted):
+    selector = pickle.loads(pickle.dumps(fitted))
+    net = selector.net_
+    probs = selector.gate_probabilities_.copy()
+    for k in (1, 3, 8):
+        support = selector.set_params(k=k).get_support()
+        assert support.sum() == k
+        # the k largest probabilities
+        assert probs[support].min() >= probs[~support].max(initial=-1)
+    assert selector.net_ is net
+    np.testing.assert_array_equal(selector.gate_probabilities_, probs)
+
+
+def test_threshold_mode(fitted):
+    selector = pickle.loads(pickle.dumps(fitted))
+    p = fitted.gate_probabilities_
+    for threshold in (0.0, 0.3, 0.5, float(np.median(p)), 1.0):
+        selector.set_params(k=None, threshold=threshold)
+        np.testing.assert_array_equal(selector.get_support(), p >= threshold)
+    selector.set_params(threshold=0.0)
+    assert selector.get_support().all()
+
+
+def test_ties_are_broken_by_column_order(fitted):
+    selector = pickle.loads(pickle.dumps(fitted)).set_params(k=3)
+    selector.group_probabilities_ = np.full(8, 0.5)
+    assert selector.get_support(indices=True).tolist() == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- groups
+def test_groups_keep_or_drop_whole_groups():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(240, 6))
+    y = (X[:, 2] + X[:, 3] > 0).astype(int)
+    groups = ["a", "a", "b", "b", "c", "c"]
+    selector = StochasticGatesSelector(k=1, groups=groups, **FAST).fit(X, y)
+    assert selector.get_support().tolist() == [False, False, True, True, False, False]
+    assert selector.groups_.tolist() == ["a", "b", "c"]
+    gp = selector.group_probabilities_
+    assert gp.shape == (3,) and gp.argmax() == 1
+    np.testing.assert_array_equal(selector.gate_probabilities_, np.repeat(gp, 2))
+    # k counts groups
+    assert selector.set_params(k=2).get_support().sum() == 4
+    with pytest.raises(ValueError, match="larger than the 3 groups"):
+        selector.set_params(k=4).get_support()
+    assert selector.net_.module_.gates.n_gates == 3
+
+
+# ---------------------------------------------------------------- targets
+@pytest.mark.parametrize("labels", [np.array(["no", "yes"]), np.array([3, 7])])
+def test_classification_labels(data, labels):
+    X, y01 = data
+    y = labels[y01]
+    selector = StochasticGatesSelector(k=2, **FAST).fit(X, y)
+    assert selector.task_ == "classification"
+    np.testing.assert_array_equal(selector.classes_, labels)
+    pred = selector.predict(X)
+    assert pred.shape == (240,) and set(pred) <= set(labels)
+    assert pred.dtype == y.dtype
+    proba = selector.predict_proba(X)
+    assert proba.shape == (240, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(labels[proba.argmax(axis=1)], pred)
+    assert selector.score(X, y) > 0.8
+
+
+def test_multiclass_predict_proba():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(150, 4))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    selector = StochasticGatesSelector(k=1, **FAST).fit(X, y)
+    proba = selector.predict_proba(X)
+    assert proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_regression(regression_fit):
+    X, y, selector = regression_fit
+    assert selector.task_ == "regression"
+    assert not hasattr(selector, "classes_")
+    assert not hasattr(selector, "predict_proba")
+    assert selector.get_support(indices=True).tolist() == [2, 4]
+    pred = selector.predict(X)
+    assert pred.shape == (200,) and pred.dtype == np.float64
+    assert selector.score(X, y) > 0.8
+
+
+def test_task_override(data):
+    X, y = data
+    selector = StochasticGatesSelector(k=2, task="regression", **FEW).fit(X, y)
+    assert selector.task_ == "regression" and not hasattr(selector, "predict_proba")
+    assert selector.predict(X).dtype == np.float64
+
+
+def test_grid_search_uses_score(data):
+    X, y = data
+    search = GridSearchCV(
+        StochasticGatesSelector(k=2, **FEW), {"sigma": [0.5, 1.0]}, cv=2
+    ).fit(X, y)
+    assert search.best_params_["sigma"] in (0.5, 1.0)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+# ---------------------------------------------------------------- attributes
+def test_select_from_model_uses_feature_importances(fitted, data):
+    X, y = data
+    sfm = SelectFromModel(fitted, prefit=True, threshold=0.5)
+    np.testing.assert_array_equal(sfm.get_support(), fitted.feature_importances_ >= 0.5)
+    sfm = SelectFromModel(fitted, prefit=True, max_features=2, threshold=-np.inf)
+    assert sfm.get_support(indices=True).tolist() == [0, 1]
+    # and fitting it inside SelectFromModel
+    sfm = SelectFromModel(clone(fitted).set_params(**FEW), threshold=0.0).fit(X, y)
+    assert sfm.transform(X).shape == (240, 8)
+
+
+def test_history_records_open_gates_every_epoch(fitted):
+    history = fitted.history_
+    assert len(history) == FAST["max_epochs"]
+    open_gates = history[:, "expected_open_gates"]
+    assert len(open_gates) == FAST["max_epochs"]
+    assert all(0 <= v <= 8 for v in open_gates)
+    np.testing.assert_allclose(
+        open_gates[-1], fitted.group_probabilities_.sum(), rtol=1e-5
+    )
+    assert len(history[:, "train_loss"]) == FAST["max_epochs"]
+    assert len(history[:, "penalty"]) == FAST["max_epochs"]
+
+
+def test_same_random_state_same_result(data):
+    X, y = data
+    a = StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    b = StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    np.testing.assert_array_equal(a.gate_probabilities_, b.gate_probabilities_)
+    np.testing.assert_array_equal(a.get_support(), b.get_support())
+
+
+def test_fit_leaves_global_rng_alone(data):
+    X, y = data
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_pickle_round_trip(fitted, data):
+    X, _ = data
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.get_support(), fitted.get_support())
+    np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(
+        restored.gate_probabilities_, fitted.gate_probabilities_
+    )
+
+
+def test_pandas_in_and_out(data):
+    X, y = data
+    columns = [f"col{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=columns)
+    selector = StochasticGatesSelector(k=3, **FEW).set_output(transform="pandas")
+    out = selector.fit(frame, pd.Series(y)).transform(frame)
+    kept = [columns[i] for i in selector.get_support(indices=True)]
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == kept and len(kept) == 3
+    assert selector.get_feature_names_out().tolist() == kept
+    np.testing.assert_array_equal(out.to_numpy(), X[:, selector.get_support()])
+    np.testing.assert_array_equal(selector.feature_names_in_, columns)
+
+
+def test_input_is_not_modified(data):
+    X, y = data
+    X_copy, y_copy = X.copy(), y.copy()
+    groups = np.arange(X.shape[1]) // 2
+    groups_copy = groups.copy()
+    selector = StochasticGatesSelector(k=2, groups=groups, **FEW)
+    selector.fit(X, y).transform(X)
+    selector.predict(X)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(y, y_copy)
+    np.testing.assert_array_equal(groups, groups_copy)
+    assert selector.groups is groups
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"k": 0}, "k=0 must be at least 1"),
+        ({"k": -2}, "k=-2 must be at least 1"),
+        ({"k": 2.5}, "k must be a positive integer"),
+        ({"k": "all"}, "k must be a positive integer"),
+        ({"k": 9}, "k=9 is larger than the 8 features"),
+        ({"k": 5, "groups": [0, 0, 1, 1, 2, 2, 3, 3]}, "larger than the 4 groups"),
+        ({"k": None, "threshold": 1.5}, "threshold"),
+        ({"gate": "bernoulli"}, "gate='bernoulli'"),
+        ({"sigma": 0.0}, "sigma"),
+        ({"sigma": -1.0}, "sigma"),
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": -0.5}, "temperature"),
+        ({"groups": [0, 1, 2]}, "groups must give one label per feature"),
+        ({"reg_reduction": "none"}, "reg_reduction"),
+        ({"reg_weight": -1.0}, "reg_weight"),
+        ({"gate_lr": 0.0}, "gate_lr"),
+        ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes"),
+        ({"activation": "sigmoid"}, "activation"),
+        ({"task": "ranking"}, "task"),
+    ],
+)
+def test_bad_parameters(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        StochasticGatesSelector(**{**FAST, "k": 2, **params}).fit(X, y)
+
+
+def test_bad_k_after_fit_is_reported_by_get_support(fitted):
+    selector = pickle.loads(pickle.dumps(fitted))
+    with pytest.raises(ValueError, match="k=0 must be at least 1"):
+        selector.set_params(k=0).get_support()
+    with pytest.raises(ValueError, match="larger than the 8 features"):
+        selector.set_params(k=100).transform(informative_data()[0])
+    with pytest.raises(ValueError, match="threshold"):
+        selector.set_params(k=None, threshold=-0.1).get_support()
+
+
+def test_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        StochasticGatesSelector().get_support()
+
+
+# ---------------------------------------------------------------- device
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda(data):
+    X, y = data
+    selector = StochasticGatesSelector(k=2, device="cuda", **FAST).fit(X, y)
+    assert next(selector.net_.module_.parameters()).is_cuda
+    assert selector.transform(X).shape == (240, 2)
+    assert isinstance(selector.gate_probabilities_, np.ndarray)
