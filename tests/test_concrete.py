@@ -154,7 +154,7 @@ def test_convergence_warning_when_training_is_too_short(correlated):
 
 
 def test_no_convergence_warning_when_nodes_settle(correlated):
-    sel = make_selector(k=2, max_epochs=40, convergence_threshold=0.9)
+    sel = make_selector(k=2, max_epochs=60, selector_lr=0.1, convergence_threshold=0.9)
     sel.fit(correlated)  # a warning from sk_memsel would fail this test
     assert sel.convergence_ >= 0.9
 
@@ -255,7 +255,7 @@ def test_grid_search_over_k_and_temperature_in_a_pipeline(correlated):
     pipe = Pipeline(
         [
             ("scale", MinMaxScaler()),
-            ("select", make_selector(k=2, max_epochs=4)),
+            ("select", make_selector(k=2, max_epochs=15, batch_size=16)),
         ]
     )
     grid = GridSearchCV(
