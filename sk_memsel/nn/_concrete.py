@@ -159,9 +159,12 @@ class ConcreteSelect(nn.Module):
     >>> layer(x).shape  # training mode: a random mixture per node
     torch.Size([4, 3])
     >>> _ = layer.eval()
-    >>> idx = layer.selected_indices()
+    >>> idx = layer.selected_indices(distinct=False)  # argmax of each node
     >>> torch.equal(layer(x), x[:, idx])  # evaluation: the chosen columns
     True
+    >>> layer.fix_selection()  # or fix k distinct columns
+    >>> len(set(layer.selection.tolist()))
+    3
     >>> 0.0 <= layer.gjsd().item() <= math.log(3)
     True
     """
