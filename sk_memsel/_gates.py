@@ -64,13 +64,16 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         (or logistic) model on the gated features.
     activation : {"tanh", "relu"}, default="tanh"
         Activation of the hidden layers.
-    reg_weight : float, default=10.0
-        Weight of the L0 surrogate in the loss. Larger values close more
-        gates.
-    reg_reduction : {"sum", "mean"}, default="mean"
+    reg_weight : float, default=0.02
+        Weight of the L0 surrogate in the loss. With ``reg_reduction="sum"``
+        it is the price of one open gate in units of the training loss (mean
+        cross-entropy in nats, or mean squared error of the standardised
+        target): a gate stays open when its feature lowers the loss by more
+        than that. Larger values close more gates.
+    reg_reduction : {"sum", "mean"}, default="sum"
         ``"sum"`` penalises the expected number of open gates, ``"mean"`` the
-        expected fraction of open gates (the same ``reg_weight`` then means
-        the same trade-off whatever the number of features).
+        expected fraction of open gates (``reg_weight`` is then the price of
+        opening all of them).
     sigma : float, default=1.5
         Standard deviation of the Gaussian gates' noise (``gate="gaussian"``).
         Strong noise makes the network spread its weight over every useful
@@ -200,15 +203,31 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(200, 6))
     >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+    A small problem trains quickly with a logistic model behind the gates,
+    small batches and faster gates:
+
     >>> selector = StochasticGatesSelector(
-    ...     k=2, hidden_layer_sizes=(), max_epochs=30, random_state=0
+    ...     k=2,
+    ...     hidden_layer_sizes=(),
+    ...     batch_size=50,
+    ...     max_epochs=50,
+    ...     gate_lr=0.02,
+    ...     random_state=0,
     ... ).fit(X, y)
+    >>> selector.get_support(indices=True)
+    array([0, 1])
     >>> selector.transform(X).shape
     (200, 2)
     >>> selector.gate_probabilities_.shape
     (6,)
+
+    ``k`` and ``threshold`` act on the fitted gates, without refitting:
+
     >>> int(selector.set_params(k=3).get_support().sum())
     3
+    >>> int(selector.set_params(k=None, threshold=0.5).get_support().sum())
+    2
     """
 
     def __init__(
@@ -219,8 +238,8 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         gate="gaussian",
         hidden_layer_sizes=(64, 32),
         activation="tanh",
-        reg_weight=10.0,
-        reg_reduction="mean",
+        reg_weight=0.02,
+        reg_reduction="sum",
         sigma=1.5,
         temperature=2.0 / 3.0,
         groups=None,
