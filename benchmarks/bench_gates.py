@@ -1,0 +1,277 @@
+"""Benchmark StochasticGatesSelector: MADELON-like data, two moons, speed.
+
+What it measures, all in the same run:
+
+- MADELON-like data, one draw per ``--seeds`` value::
+
+      make_classification(n_samples=2600, n_features=500, n_informative=5,
+                          n_redundant=15, n_repeated=0,
+                          n_clusters_per_class=16, flip_y=0.01,
+                          shuffle=False, random_state=seed)
+
+  The 20 relevant columns are the first 20; the columns are then permuted
+  (``RandomState(seed).permutation``), split 2000/600 with
+  ``train_test_split(..., random_state=seed)`` and standardised on the
+  training part. ``StochasticGatesSelector(k=20, random_state=0)`` with its
+  defaults is fitted; the report gives how many of the 20 relevant columns it
+  keeps, and the test accuracy of ``ExtraTreesClassifier(200,
+  random_state=0)`` on its 20 columns against all 500 columns and the top 20
+  of ``f_classif`` and of ``mutual_info_classif``.
+- Two moons (``make_moons(n_samples=1000, noise=0.1, random_state=seed)``)
+  with 18 N(0, 1) noise columns, standardised: whether ``k=2`` finds the two
+  moon columns, their gate probabilities, and the largest gate probability
+  of a noise column. Once with the defaults, once with ``--moons-params``.
+- Speed: the selector's median epoch time (skorch history ``dur``) against a
+  bare PyTorch loop that trains the same gated network (same module, Adam
+  with the same two learning rates, batch size, shuffling, penalty) on the
+  same data; half of the bare epochs run just before the fit and half just
+  after, so both see the same machine.
+
+Run from the repository root::
+
+    python benchmarks/bench_gates.py --seeds 0 1 2 3 --threads 1
+"""
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+from sklearn.datasets import make_classification, make_moons
+from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.feature_selection import f_classif, mutual_info_classif
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from sk_memsel import StochasticGatesSelector
+from sk_memsel.nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
+
+
+def madelon(seed):
+    X, y = make_classification(
+        n_samples=2600,
+        n_features=500,
+        n_informative=5,
+        n_redundant=15,
+        n_repeated=0,
+        n_clusters_per_class=16,
+        flip_y=0.01,
+        shuffle=False,
+        random_state=seed,
+    )
+    perm = np.random.RandomState(seed).permutation(X.shape[1])
+    X = X[:, perm]
+    relevant = np.flatnonzero(perm < 20)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, train_size=2000, test_size=600, random_state=seed
+    )
+    scaler = StandardScaler().fit(X_train)
+    return (
+        scaler.transform(X_train),
+        scaler.transform(X_test),
+        y_train,
+        y_test,
+        relevant,
+    )
+
+
+def moons(seed):
+    X, y = make_moons(n_samples=1000, noise=0.1, random_state=seed)
+    noise = np.random.RandomState(seed).normal(size=(1000, 18))
+    return StandardScaler().fit_transform(np.hstack([X, noise])), y
+
+
+def forest_accuracy(columns, X_train, X_test, y_train, y_test):
+    forest = ExtraTreesClassifier(n_estimators=200, random_state=0)
+    forest.fit(X_train[:, columns], y_train)
+    return float(forest.score(X_test[:, columns], y_test))
+
+
+def bare_epoch_times(selector, X, y, n_epochs):
+    """Seconds per epoch of a plain PyTorch loop over the selector's network.
+
+    The network is built the way ``selector.fit`` builds it (``selector``
+    need not be fitted), from new weights, and trained with Adam (the gates
+    at ``gate_lr``, the rest at ``lr``), the same batch size, shuffling and
+    penalty, for ``n_epochs`` epochs, with no skorch in between.
+    """
+    n_features = X.shape[1]
+    n_classes = len(np.unique(y))
+    if selector.gate == "gaussian":
+        gates = GaussianStochasticGates(
+            n_features,
+            reg_weight=selector.reg_weight,
+            sigma=selector.sigma,
+            reg_reduction=selector.reg_reduction,
+        )
+    else:
+        gates = HardConcreteGates(
+            n_features,
+            reg_weight=selector.reg_weight,
+            temperature=selector.temperature,
+            reg_reduction=selector.reg_reduction,
+        )
+    net = GatedMLP(
+        gates,
+        n_features,
+        n_classes,
+        hidden_layer_sizes=selector.hidden_layer_sizes,
+        activation=selector.activation,
+    )
+    rest = [p for name, p in net.named_parameters() if not name.startswith("gates")]
+    groups = [
+        {"params": list(gates.parameters()), "lr": selector.gate_lr},
+        {"params": rest},
+    ]
+    optimizer = torch.optim.Adam(groups, lr=selector.lr)
+    X = torch.from_numpy(X.astype(np.float32))
+    y = torch.from_numpy(y.astype(np.int64))
+    n, bs = len(X), selector.batch_size
+    criterion = torch.nn.CrossEntropyLoss()
+    times = []
+    net.train()
+    for _ in range(n_epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        for first in range(0, n, bs):
+            rows = order[first : first + bs]
+            optimizer.zero_grad()
+            loss = criterion(net(X[rows]), y[rows]) + net.penalty()
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run_madelon(seeds, params, n_bare_epochs):
+    rows = []
+    for seed in seeds:
+        X_train, X_test, y_train, y_test, relevant = madelon(seed)
+        split = (X_train, X_test, y_train, y_test)
+        f_top = np.argsort(-f_classif(X_train, y_train)[0], kind="stable")[:20]
+        mi = mutual_info_classif(X_train, y_train, random_state=0)
+        mi_top = np.argsort(-mi, kind="stable")[:20]
+        selector = StochasticGatesSelector(k=20, random_state=0, **params)
+        half = max(1, n_bare_epochs // 2)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            bare = bare_epoch_times(selector, X_train, y_train, half)
+        start = time.perf_counter()
+        selector.fit(X_train, y_train)
+        fit_seconds = time.perf_counter() - start
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            bare += bare_epoch_times(selector, X_train, y_train, n_bare_epochs - half)
+        epoch_times = selector.history_[:, "dur"]
+        chosen = selector.get_support(indices=True)
+        ranks = np.argsort(np.argsort(-selector.gate_probabilities_, kind="stable"))
+        rows.append(
+            {
+                "seed": seed,
+                "gates_found": len(set(chosen) & set(relevant)),
+                "f_classif_found": len(set(f_top) & set(relevant)),
+                "mutual_info_found": len(set(mi_top) & set(relevant)),
+                "worst_relevant_rank": int(ranks[relevant].max()) + 1,
+                "acc_gates": forest_accuracy(chosen, *split),
+                "acc_all": forest_accuracy(np.arange(X_train.shape[1]), *split),
+                "acc_f_classif": forest_accuracy(f_top, *split),
+                "acc_mutual_info": forest_accuracy(mi_top, *split),
+                "acc_network": selector.score(X_test, y_test),
+                "fit_seconds": round(fit_seconds, 1),
+                "epoch_seconds": round(float(np.median(epoch_times)), 4),
+                "bare_epoch_seconds": round(float(np.median(bare)), 4),
+                "ratio_to_bare_loop": round(
+                    float(np.median(epoch_times) / np.median(bare)), 3
+                ),
+            }
+        )
+        print_madelon_row(rows[-1])
+    return rows
+
+
+def print_madelon_row(r):
+    print(
+        f"  seed {r['seed']}: gates found {r['gates_found']}/20 "
+        f"(worst relevant rank {r['worst_relevant_rank']}), "
+        f"f_classif {r['f_classif_found']}, mutual info {r['mutual_info_found']}; "
+        f"ExtraTrees accuracy gates {r['acc_gates']:.3f}, all 500 "
+        f"{r['acc_all']:.3f}, f_classif {r['acc_f_classif']:.3f}, mutual info "
+        f"{r['acc_mutual_info']:.3f}; gated network {r['acc_network']:.3f}; "
+        f"fit {r['fit_seconds']:.1f} s, {r['epoch_seconds'] * 1000:.0f} ms/epoch, "
+        f"bare loop {r['bare_epoch_seconds'] * 1000:.0f} ms/epoch, ratio "
+        f"{r['ratio_to_bare_loop']:.2f}",
+        flush=True,
+    )
+
+
+def run_moons(seeds, params, label):
+    rows = []
+    for seed in seeds:
+        X, y = moons(seed)
+        start = time.perf_counter()
+        selector = StochasticGatesSelector(k=2, random_state=0, **params).fit(X, y)
+        p = selector.gate_probabilities_
+        rows.append(
+            {
+                "seed": seed,
+                "params": label,
+                "selected": selector.get_support(indices=True).tolist(),
+                "moon_probabilities": [round(float(v), 3) for v in p[:2]],
+                "max_noise_probability": round(float(p[2:].max()), 3),
+                "threshold_0.5_selects": np.flatnonzero(p >= 0.5).tolist(),
+                "fit_seconds": round(time.perf_counter() - start, 1),
+            }
+        )
+        r = rows[-1]
+        print(
+            f"  {label}, seed {seed}: selected {r['selected']}, moon gates "
+            f"{r['moon_probabilities']}, largest noise gate "
+            f"{r['max_noise_probability']}, P >= 0.5: "
+            f"{r['threshold_0.5_selects']}, fit {r['fit_seconds']} s",
+            flush=True,
+        )
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--bare-epochs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="JSON of selector params"
+    )
+    parser.add_argument(
+        "--moons-params",
+        type=json.loads,
+        default={"max_epochs": 1000},
+        help="JSON of selector params for the second two-moons run",
+    )
+    parser.add_argument("--no-madelon", action="store_true")
+    parser.add_argument("--no-moons", action="store_true")
+    parser.add_argument("--json", help="also write the report to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}"
+    )
+    report = {"params": args.params}
+    if not args.no_madelon:
+        print("MADELON-like (k=20, defaults):")
+        report["madelon"] = run_madelon(args.seeds, args.params, args.bare_epochs)
+    if not args.no_moons:
+        print("two moons + 18 noise columns (k=2):")
+        report["moons"] = run_moons(args.seeds, args.params, "defaults")
+        other = {**args.params, **args.moons_params}
+        report["moons"] += run_moons(args.seeds, other, json.dumps(args.moons_params))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
