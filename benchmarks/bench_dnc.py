@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 from sk_memsel.nn import DNC  # noqa: E402
 
-THREADS = 2
+THREADS = 2  # the default; --threads runs other counts too
 
 
 def _dnc_peer_available() -> bool:
@@ -184,9 +184,9 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def memory_worker(impl: str, config: dict, train: bool) -> None:
+def memory_worker(impl: str, config: dict, train: bool, threads: int) -> None:
     """Run in a fresh process: print the peak RSS increase of one iteration."""
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build(impl, config)
     x = _inputs(config)
@@ -206,7 +206,7 @@ def memory_worker(impl: str, config: dict, train: bool) -> None:
     print(json.dumps({"peak_mib": (peak - before) / 1024}))
 
 
-def measure_memory(impl, config, train):
+def measure_memory(impl, config, train, threads):
     cmd = [
         sys.executable,
         __file__,
@@ -216,6 +216,8 @@ def measure_memory(impl, config, train):
         json.dumps(config),
         "--mode",
         "train" if train else "forward",
+        "--threads",
+        str(threads),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
@@ -247,6 +249,13 @@ def main(argv=None):
     parser.add_argument("--word-size", type=int, default=16)
     parser.add_argument("--num-reads", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[THREADS],
+        help="torch.set_num_threads values, one table each (memory: first only)",
+    )
     parser.add_argument("--peer", choices=["auto", "dnc", "unvectorised"])
     parser.add_argument("--write", type=Path, help="Markdown file for the results")
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
@@ -255,46 +264,57 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.memory_worker:
-        memory_worker(args.memory_worker, json.loads(args.config), args.mode == "train")
+        memory_worker(
+            args.memory_worker,
+            json.loads(args.config),
+            args.mode == "train",
+            args.threads[0],
+        )
         return
 
-    torch.set_num_threads(THREADS)
     load_before = os.getloadavg()[0]
     peer = args.peer or "auto"
     if peer == "auto":
         peer = "dnc" if _dnc_peer_available() else "unvectorised"
     impls = ["sk_memsel", peer]
-    rows = []
-    for n in args.sizes:
-        config = {
-            "memory_size": n,
-            "batch_size": args.batch_size,
-            "steps": args.steps,
-            "input_size": args.input_size,
-            "hidden_size": args.hidden_size,
-            "word_size": args.word_size,
-            "num_reads": args.num_reads,
-        }
-        speed = measure_throughput(impls, config, args.repeats)
-        for mode in ("train", "forward"):
-            train = mode == "train"
-            rows.append(
-                {
-                    "N": n,
-                    "mode": "forward+backward" if train else "forward",
-                    "ours": speed[("sk_memsel", mode)],
-                    "theirs": speed[(peer, mode)],
-                    "ours_mib": measure_memory("sk_memsel", config, train),
-                    "theirs_mib": measure_memory(peer, config, train),
-                }
-            )
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    table = markdown_table(rows, peer)
-    print(table)
+    tables, memory = {}, {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        rows = []
+        for n in args.sizes:
+            config = {
+                "memory_size": n,
+                "batch_size": args.batch_size,
+                "steps": args.steps,
+                "input_size": args.input_size,
+                "hidden_size": args.hidden_size,
+                "word_size": args.word_size,
+                "num_reads": args.num_reads,
+            }
+            speed = measure_throughput(impls, config, args.repeats)
+            for mode in ("train", "forward"):
+                train = mode == "train"
+                if (n, mode) not in memory:  # memory hardly depends on threads
+                    memory[(n, mode)] = [
+                        measure_memory(impl, config, train, threads) for impl in impls
+                    ]
+                rows.append(
+                    {
+                        "N": n,
+                        "mode": "forward+backward" if train else "forward",
+                        "ours": speed[("sk_memsel", mode)],
+                        "theirs": speed[(peer, mode)],
+                        "ours_mib": memory[(n, mode)][0],
+                        "theirs_mib": memory[(n, mode)][1],
+                    }
+                )
+                print(json.dumps({"threads": threads, **rows[-1]}), file=sys.stderr)
+        tables[threads] = markdown_table(rows, peer)
+        print(f"torch.set_num_threads({threads})\n\n{tables[threads]}", flush=True)
     load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     print(f"1-minute load average: {load} ({os.cpu_count()} CPUs)")
     if args.write:
-        _write_doc(args, peer, table, load)
+        _write_doc(args, peer, tables, load)
 
 
 def _peer_version(peer):
@@ -305,8 +325,12 @@ def _peer_version(peer):
     return f"`dnc` {version('dnc')} from PyPI"
 
 
-def _write_doc(args, peer, table, load):
+def _write_doc(args, peer, tables, load):
     command = "python benchmarks/bench_dnc.py " + " ".join(sys.argv[1:])
+    sections = "\n".join(
+        f"### `torch.set_num_threads({threads})`\n\n{table}"
+        for threads, table in tables.items()
+    )
     text = f"""# DNC benchmark: sk_memsel against {peer}
 
 Generated by `benchmarks/bench_dnc.py`. Reproduce with:
@@ -315,15 +339,13 @@ Generated by `benchmarks/bench_dnc.py`. Reproduce with:
 {command.strip()}
 ```
 
-Setup: CPU, `torch.set_num_threads({THREADS})`, torch {torch.__version__},
-Python {platform.python_version()}, peer {_peer_version(peer)}. Batch
-{args.batch_size}, sequence length {args.steps}, input size {args.input_size},
-LSTM controller of {args.hidden_size} units, word size {args.word_size},
-{args.num_reads} read heads, 1 write head, controller output clipped at 20 in
-both. `N` is the number of memory slots. Machine: {os.cpu_count()} CPUs
-({platform.processor() or platform.machine()}), 1-minute load average {load}
-(the machine was shared; the alternating, best-of-{args.repeats} timing is
-meant to keep the ratios fair under load, the absolute figures are not).
+Setup: CPU, torch {torch.__version__}, Python {platform.python_version()},
+peer {_peer_version(peer)}. Batch {args.batch_size}, sequence length
+{args.steps}, input size {args.input_size}, LSTM controller of
+{args.hidden_size} units, word size {args.word_size}, {args.num_reads} read
+heads, 1 write head, controller output clipped at 20 in both. `N` is the
+number of memory slots. Machine: {os.cpu_count()} CPUs
+({platform.processor() or platform.machine()}), 1-minute load average {load}.
 
 - *steps/s*: time steps of the whole batch processed per second, best of
   {args.repeats} iterations, the two implementations alternating iteration by
@@ -332,11 +354,12 @@ meant to keep the ratios fair under load, the absolute figures are not).
   `torch.no_grad()`.
 - *peak MiB*: increase of the resident set during one iteration over the
   whole sequence, in a fresh process per cell (`VmHWM` after resetting it
-  through `/proc/self/clear_refs`, minus `VmRSS` before).
+  through `/proc/self/clear_refs`, minus `VmRSS` before); measured with the
+  first thread count.
 - Ratios are sk_memsel / peer: above 1 is faster for speed; below 1 is
   smaller for memory.
 
-{table}
+{sections}
 The temporal link matrices hold `batch * num_writes * N**2` numbers per time
 step, and a training iteration keeps them for every step of the sequence, so
 memory grows with `N**2 * steps`; at `N = 256` they dominate.
