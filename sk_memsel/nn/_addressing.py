@@ -259,8 +259,9 @@ class _LinkUpdateAndRead(torch.autograd.Function):
     backward reads ``L^T r`` for each write head, then forward reads ``L r``.
 
     Autograd through the plain formula keeps an extra ``N x N`` scale tensor
-    per step and runs about a dozen ``N x N`` kernels backward; here only the
-    new link is kept (the scale is recomputed) and the backward runs six.
+    per step and runs about twice as many ``N x N`` kernels backward; here
+    only the new link is kept (the scale is recomputed in the backward pass),
+    and the reads' gradient joins the link's in one batched product.
     """
 
     @staticmethod
@@ -380,6 +381,14 @@ def erase_and_write(
     >>> erase_and_write(memory, address, erase, values).shape
     torch.Size([2, 5, 3])
     """
+    if memory.ndim != 3:
+        raise ValueError(
+            f"memory must have shape (B, N, W), got {tuple(memory.shape)}."
+        )
+    batch, n, width = memory.shape
+    _check_shape("address", address, (batch, None, n))
+    _check_shape("erase", erase, (batch, address.shape[1], width))
+    _check_shape("values", values, (batch, address.shape[1], width))
     return _erase_and_write(memory, address, erase, values)
 
 

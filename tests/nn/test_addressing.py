@@ -495,6 +495,25 @@ def test_erase_and_write_hand_checked():
     torch.testing.assert_close(out, torch.tensor([[[10.0, 21.0], [3.0, 4.0]]]))
 
 
+def test_erase_and_write_bad_shapes():
+    memory = torch.zeros(2, 5, 3)
+    with pytest.raises(ValueError, match=r"address must have shape \(2, \?, 5\)"):
+        erase_and_write(
+            memory, torch.zeros(2, 1, 4), torch.zeros(2, 1, 3), torch.zeros(2, 1, 3)
+        )
+    with pytest.raises(ValueError, match=r"values must have shape \(2, 1, 3\)"):
+        erase_and_write(
+            memory, torch.zeros(2, 1, 5), torch.zeros(2, 1, 3), torch.zeros(2, 2, 3)
+        )
+    with pytest.raises(ValueError, match="memory must have shape"):
+        erase_and_write(
+            torch.zeros(5, 3),
+            torch.zeros(2, 1, 5),
+            torch.zeros(2, 1, 3),
+            torch.zeros(2, 1, 3),
+        )
+
+
 @pytest.mark.parametrize("num_writes", [1, 2])
 def test_erase_and_write_gradcheck(num_writes):
     g = torch.Generator().manual_seed(13)
