@@ -11,7 +11,17 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from ._attention_transformer import MemoryAttentionTransformer
 from ._concrete import ConcreteAutoencoderSelector
+from ._dnc_transformer import DNCTransformer
 from ._gates import StochasticGatesSelector
+from ._memory_selector_transformer import MemorySelectorTransformer
 
-__all__ = ["ConcreteAutoencoderSelector", "StochasticGatesSelector", "__version__"]
+__all__ = [
+    "ConcreteAutoencoderSelector",
+    "DNCTransformer",
+    "MemoryAttentionTransformer",
+    "MemorySelectorTransformer",
+    "StochasticGatesSelector",
+    "__version__",
+]

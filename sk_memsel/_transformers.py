@@ -72,10 +72,13 @@ class FeatureNet(nn.Module):
 
 
 def _shape_of(X):
-    """Shape of an array-like without converting a DataFrame."""
+    """Shape of an array-like (``()`` when it has none that numpy can tell)."""
     if hasattr(X, "shape"):
         return tuple(X.shape)
-    return np.shape(X)
+    try:
+        return np.asarray(X).shape
+    except (TypeError, ValueError):
+        return ()  # ragged or odd input: validate_data gives the error
 
 
 class NeuralTransformerBase(
@@ -119,6 +122,8 @@ class NeuralTransformerBase(
     def _check_sequence_shape(self, X):
         """Clear errors for inputs whose layout differs from the fitted one."""
         shape = _shape_of(X)
+        if not shape:
+            return
         if len(shape) == 3 and not self._accepts_sequences:
             raise ValueError(
                 f"{type(self).__name__} takes tabular input of shape "
@@ -179,9 +184,10 @@ class NeuralTransformerBase(
             else:
                 mean = np.zeros([1] * X.ndim)
                 scale = np.ones([1] * X.ndim)
-            self._input_mean = mean.astype(np.float32)
-            self._input_scale = scale.astype(np.float32)
-        return (X - self._input_mean) / self._input_scale
+            self._input_mean, self._input_scale = mean, scale
+        # in float64, so that extreme but finite values cannot overflow
+        Z = (np.asarray(X, dtype=np.float64) - self._input_mean) / self._input_scale
+        return Z.astype(np.float32)
 
     # ------------------------------------------------------------- fitting
     def fit(self, X, y=None):

@@ -25,6 +25,26 @@ FAST_PARAMS = {
         "convergence_threshold": 0.0,
     },
     "StochasticGatesSelector": {"max_epochs": 3, "hidden_layer_sizes": (4,)},
+    "MemorySelectorTransformer": {
+        "out_features": 2,
+        "memory_size": 3,
+        "embedding_size": 2,
+        "hidden_size": 4,
+        "max_epochs": 2,
+    },
+    "DNCTransformer": {
+        "hidden_size": 4,
+        "memory_size": 4,
+        "word_size": 2,
+        "max_steps": 3,
+        "max_epochs": 2,
+    },
+    "MemoryAttentionTransformer": {
+        "units": 4,
+        "memory_size": 3,
+        "num_heads": 2,
+        "max_epochs": 2,
+    },
 }
 
 #: {estimator class name: {check name: reason}}
