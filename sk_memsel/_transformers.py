@@ -221,7 +221,7 @@ default=None
         stratify = None
         if y is None:
             self.task_ = "reconstruction"
-            target = np.ascontiguousarray(inputs.reshape(len(inputs), -1))
+            target = np.ascontiguousarray(Z.reshape(len(Z), -1))
             n_targets = target.shape[1]
             criterion = torch.nn.MSELoss
         else:

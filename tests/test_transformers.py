@@ -1,0 +1,346 @@
+"""Tests of the neural transformers: MemorySelector, DNC and memory attention."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sk_memsel import (
+    DNCTransformer,
+    MemoryAttentionTransformer,
+    MemorySelectorTransformer,
+)
+
+#: tiny modules and two epochs: these tests check behaviour, not quality
+FAST = {
+    MemorySelectorTransformer: {
+        "out_features": 3,
+        "memory_size": 4,
+        "embedding_size": 2,
+        "hidden_size": 8,
+        "max_epochs": 2,
+    },
+    DNCTransformer: {
+        "hidden_size": 6,
+        "memory_size": 4,
+        "word_size": 3,
+        "max_steps": 4,
+        "max_epochs": 2,
+    },
+    MemoryAttentionTransformer: {
+        "units": 8,
+        "memory_size": 4,
+        "num_heads": 2,
+        "max_epochs": 2,
+    },
+}
+WIDTH = {  # number of features each FAST transformer returns
+    MemorySelectorTransformer: 6,
+    DNCTransformer: 9,
+    MemoryAttentionTransformer: 8,
+}
+ALL = list(FAST)
+SEQUENCE = [DNCTransformer, MemoryAttentionTransformer]
+IDS = [cls.__name__ for cls in ALL]
+SEQ_IDS = [cls.__name__ for cls in SEQUENCE]
+
+
+def make(cls, **params):
+    return cls(**{"random_state": 0, **FAST[cls], **params})
+
+
+@pytest.fixture(scope="module")
+def tabular():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 5))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def sequences():
+    """(n_samples, n_channels, n_timepoints), the aeon layout."""
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(30, 3, 10))
+    y = (X[:, 0].mean(axis=1) > 0).astype(int)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(tabular):
+    """One supervised fit per transformer, shared by the read-only tests."""
+    X, y = tabular
+    return {cls: make(cls).fit(X, y) for cls in ALL}
+
+
+# ------------------------------------------------------------------ outputs
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_supervised_fit_gives_named_float_features(cls, fitted, tabular):
+    X, _ = tabular
+    est = fitted[cls]
+    Z = est.transform(X)
+    assert Z.shape == (len(X), WIDTH[cls])
+    assert Z.dtype == np.float32
+    assert np.all(np.isfinite(Z))
+    assert est.task_ == "classification"
+    assert est.classes_.tolist() == ["no", "yes"]
+    assert est.n_features_in_ == 5
+    prefix = cls.__name__.lower()
+    names = est.get_feature_names_out()
+    assert names.tolist() == [f"{prefix}{i}" for i in range(WIDTH[cls])]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_regression_target_trains_a_regression_head(cls, tabular):
+    X, _ = tabular
+    est = make(cls).fit(X, X[:, 0] * 1.5 + 0.25)
+    assert est.task_ == "regression"
+    assert est.transform(X).shape == (len(X), WIDTH[cls])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_fit_without_y_learns_to_reconstruct(cls, tabular):
+    X, y = tabular
+    est = make(cls).fit(X, y).fit(X)  # a refit drops what the old y left
+    assert est.task_ == "reconstruction"
+    assert not hasattr(est, "classes_")
+    # the head maps the features back to the standardised input
+    assert est.net_.module_.head.out_features == X.shape[1]
+    assert est.transform(X).shape == (len(X), WIDTH[cls])
+    losses = est.history_[:, "train_loss"]
+    assert all(np.isfinite(losses))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_unsupervised_pipeline(cls, tabular):
+    from sklearn.cluster import KMeans
+
+    X, _ = tabular
+    pipe = make_pipeline(StandardScaler(), make(cls), KMeans(2, n_init=2))
+    labels = pipe.fit_predict(X)
+    assert labels.shape == (len(X),)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_pandas_output(cls, fitted, tabular):
+    X, _ = tabular
+    est = clone(fitted[cls]).set_output(transform="pandas")
+    df = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    out = est.fit(df).transform(df)
+    assert isinstance(out, pd.DataFrame)
+    assert out.columns.tolist() == est.get_feature_names_out().tolist()
+    assert est.feature_names_in_.tolist() == df.columns.tolist()
+
+
+# ------------------------------------------------------------------ contract
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_random_state_reproducible(cls, fitted, tabular):
+    X, y = tabular
+    again = make(cls).fit(X, y)
+    np.testing.assert_array_equal(fitted[cls].transform(X), again.transform(X))
+    other = make(cls, random_state=1).fit(X, y)
+    assert not np.allclose(fitted[cls].transform(X), other.transform(X))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_pickle_round_trip(cls, fitted, tabular):
+    X, _ = tabular
+    loaded = pickle.loads(pickle.dumps(fitted[cls]))
+    np.testing.assert_array_equal(fitted[cls].transform(X), loaded.transform(X))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_input_not_modified(cls, tabular, sequences):
+    X, y = tabular
+    X32 = X.astype(np.float32)
+    before = X.copy(), X32.copy()
+    make(cls, standardize=False).fit(X32, y).transform(X32)
+    make(cls).fit(X, y).transform(X)
+    np.testing.assert_array_equal(X, before[0])
+    np.testing.assert_array_equal(X32, before[1])
+    if cls in SEQUENCE:
+        S, ys = sequences
+        S_before = S.copy()
+        make(cls).fit(S, ys).transform(S)
+        np.testing.assert_array_equal(S, S_before)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_not_fitted_and_wrong_width(cls, fitted, tabular):
+    X, _ = tabular
+    with pytest.raises(NotFittedError):
+        make(cls).transform(X)
+    with pytest.raises(ValueError, match="X has 4 features, but .* expecting 5"):
+        fitted[cls].transform(X[:, :4])
+
+
+COMMON_BAD = [
+    ({"max_epochs": 0}, "max_epochs"),
+    ({"lr": -1.0}, "lr"),
+    ({"standardize": "yes"}, "standardize"),
+]
+BAD = {
+    MemorySelectorTransformer: [
+        ({"out_features": 0}, "out_features"),
+        ({"memory_size": 2.5}, "memory_size"),
+        ({"embedding_size": -1}, "embedding_size"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"temperature": 0.0}, "temperature"),
+    ],
+    DNCTransformer: [
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"memory_size": 0}, "memory_size"),
+        ({"word_size": 1.5}, "word_size"),
+        ({"num_reads": 0}, "num_reads"),
+        ({"num_writes": -1}, "num_writes"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"clip_value": -2.0}, "clip_value"),
+    ],
+    MemoryAttentionTransformer: [
+        ({"units": 0}, "units"),
+        ({"units": 9, "num_heads": 2}, "divisible by num_heads"),
+        ({"memory_size": 0}, "memory_size"),
+        ({"depth": 0}, "depth"),
+        ({"pooling": "sum"}, "pooling"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "cls, params, word",
+    [(cls, p, w) for cls in ALL for p, w in COMMON_BAD + BAD[cls]],
+    ids=lambda v: v.__name__ if isinstance(v, type) else str(v),
+)
+def test_bad_parameters_are_named(cls, params, word, tabular):
+    X, y = tabular
+    with pytest.raises(ValueError, match=word):
+        make(cls, **params).fit(X, y)
+
+
+# ------------------------------------------------------------------ sequences
+@pytest.mark.parametrize("cls", SEQUENCE, ids=SEQ_IDS)
+def test_sequences_in_the_aeon_layout(cls, sequences):
+    X, y = sequences
+    est = make(cls).fit(X, y)
+    assert est.n_features_in_ == 3  # the channels
+    assert est.n_timepoints_in_ == 10
+    Z = est.transform(X)
+    assert Z.shape == (len(X), WIDTH[cls])
+    assert np.all(np.isfinite(Z))
+    # a model of the sequences, not of 2-D rows
+    unsup = make(cls).fit(X)
+    assert unsup.net_.module_.head.out_features == 3 * 10
+
+    with pytest.raises(ValueError, match="2 channels, but .* fitted on 3"):
+        est.transform(X[:, :2])
+    with pytest.raises(ValueError, match="9 time points, but .* fitted on 10"):
+        est.transform(X[:, :, :9])
+    with pytest.raises(ValueError, match="fitted on sequences"):
+        est.transform(X[:, :, 0])
+    with pytest.raises(ValueError, match="2-D .* or 3-D"):
+        make(cls).fit(X[..., None], y)
+
+    tabular_est = make(cls).fit(X[:, 0], y)
+    assert tabular_est.n_timepoints_in_ is None
+    with pytest.raises(ValueError, match="fitted on tabular input"):
+        tabular_est.transform(X[:, :, :3].transpose(0, 2, 1))
+
+
+def test_memory_selector_refuses_sequences(sequences):
+    X, y = sequences
+    with pytest.raises(ValueError, match="3-D"):
+        make(MemorySelectorTransformer).fit(X, y)
+
+
+def test_dnc_max_steps_windows_keep_every_value():
+    est = make(DNCTransformer, max_steps=4)
+    Z = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
+    steps = est._layout(Z)
+    # ceil(10 / 4) = 3 time points per window, ceil(10 / 3) = 4 windows
+    assert steps.shape == (2, 4, 3 * 3)
+    # window 0 holds time points 0, 1, 2 with their 3 channels each
+    np.testing.assert_array_equal(steps[0, 0], Z[0].T[:3].ravel())
+    np.testing.assert_array_equal(steps[1, 3, :3], Z[1, :, 9])
+    np.testing.assert_array_equal(steps[:, 3, 3:], 0.0)  # padding
+    # short sequences, and max_steps=None, read one time point per step
+    assert make(DNCTransformer, max_steps=None)._layout(Z).shape == (2, 10, 3)
+    assert est._layout(Z[:, :, :4]).shape == (2, 4, 3)
+    # 2-D rows are one-channel sequences
+    assert est._layout(Z[:, 0]).shape == (2, 4, 3)
+
+
+def test_attention_tokens_and_pooling(tabular, sequences):
+    X, y = tabular
+    est = make(MemoryAttentionTransformer, pooling="mean_max").fit(X, y)
+    assert est.transform(X).shape == (len(X), 2 * 8)
+    embedding = est.net_.module_.encoder.embedding
+    # tabular: one learned embedding of the value per feature, and positions
+    assert tuple(embedding.weight.shape) == (5, 1, 8)
+    assert tuple(embedding.position.shape) == (5, 8)
+    S, ys = sequences
+    seq = make(MemoryAttentionTransformer, pooling="max", depth=2).fit(S, ys)
+    assert seq.transform(S).shape == (len(S), 8)
+    embedding = seq.net_.module_.encoder.embedding
+    # sequences: time steps are tokens, their channels share one projection
+    assert tuple(embedding.linear.weight.shape) == (8, 3)
+    assert tuple(embedding.position.shape) == (10, 8)
+    assert len(seq.net_.module_.encoder.blocks) == 2
+
+
+# ------------------------------------------------------------------ memory
+def test_memory_selector_reports_the_chosen_slots(fitted, tabular):
+    X, _ = tabular
+    est = fitted[MemorySelectorTransformer]
+    slots, proba = est.select_memory(X, return_probabilities=True)
+    assert slots.shape == (len(X), 3) and slots.dtype == np.int64
+    assert proba.shape == (len(X), 3, 4)
+    np.testing.assert_allclose(proba.sum(axis=-1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(slots, proba.argmax(axis=-1))
+    np.testing.assert_array_equal(est.select_memory(X), slots)
+    assert est.memory_bank_.shape == (3, 4, 2)
+    # the features are the probability-weighted slots of each bank
+    expected = np.einsum("nom,ome->noe", proba, est.memory_bank_)
+    np.testing.assert_allclose(
+        est.transform(X), expected.reshape(len(X), -1), rtol=1e-4, atol=1e-5
+    )
+    with pytest.raises(NotFittedError):
+        make(MemorySelectorTransformer).select_memory(X)
+
+
+# ------------------------------------------------------------------ sklearn tools
+def test_grid_search_with_two_jobs(tabular):
+    X, y = tabular
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("features", make(MemorySelectorTransformer))]
+        + [("clf", LogisticRegression())]
+    )
+    grid = GridSearchCV(
+        pipe,
+        {"features": [make(cls) for cls in ALL]},
+        cv=2,
+        n_jobs=2,
+        error_score="raise",
+    ).fit(X, y)
+    assert len(grid.cv_results_["mean_test_score"]) == 3
+    assert grid.predict(X).shape == (len(X),)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_pipeline_with_caching(cls, tabular, sequences, tmp_path):
+    X, y = tabular if cls is MemorySelectorTransformer else sequences
+    pipe = Pipeline(
+        [("features", make(cls)), ("clf", LogisticRegression())],
+        memory=str(tmp_path),
+    )
+    first = pipe.fit(X, y).predict_proba(X)
+    assert any(tmp_path.iterdir())  # the fitted transformer was cached
+    second = clone(pipe).fit(X, y).predict_proba(X)  # loaded from the cache
+    np.testing.assert_array_equal(first, second)
