@@ -206,12 +206,22 @@ def print_madelon_row(r):
     )
 
 
-def run_moons(seeds, params, label):
+def run_moons(seeds, params, label, n_bare_epochs):
     rows = []
     for seed in seeds:
         X, y = moons(seed)
+        selector = StochasticGatesSelector(k=2, random_state=0, **params)
+        half = max(1, n_bare_epochs // 2)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            bare = bare_epoch_times(selector, X, y, half)
         start = time.perf_counter()
-        selector = StochasticGatesSelector(k=2, random_state=0, **params).fit(X, y)
+        selector.fit(X, y)
+        fit_seconds = time.perf_counter() - start
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            bare += bare_epoch_times(selector, X, y, n_bare_epochs - half)
+        epoch_times = selector.history_[:, "dur"]
         p = selector.gate_probabilities_
         rows.append(
             {
@@ -221,7 +231,12 @@ def run_moons(seeds, params, label):
                 "moon_probabilities": [round(float(v), 3) for v in p[:2]],
                 "max_noise_probability": round(float(p[2:].max()), 3),
                 "threshold_0.5_selects": np.flatnonzero(p >= 0.5).tolist(),
-                "fit_seconds": round(time.perf_counter() - start, 1),
+                "fit_seconds": round(fit_seconds, 1),
+                "epoch_seconds": round(float(np.median(epoch_times)), 4),
+                "bare_epoch_seconds": round(float(np.median(bare)), 4),
+                "ratio_to_bare_loop": round(
+                    float(np.median(epoch_times) / np.median(bare)), 3
+                ),
             }
         )
         r = rows[-1]
@@ -229,7 +244,10 @@ def run_moons(seeds, params, label):
             f"  {label}, seed {seed}: selected {r['selected']}, moon gates "
             f"{r['moon_probabilities']}, largest noise gate "
             f"{r['max_noise_probability']}, P >= 0.5: "
-            f"{r['threshold_0.5_selects']}, fit {r['fit_seconds']} s",
+            f"{r['threshold_0.5_selects']}, fit {r['fit_seconds']} s, "
+            f"{r['epoch_seconds'] * 1000:.0f} ms/epoch, bare loop "
+            f"{r['bare_epoch_seconds'] * 1000:.0f} ms/epoch, ratio "
+            f"{r['ratio_to_bare_loop']:.2f}",
             flush=True,
         )
     return rows
@@ -265,9 +283,13 @@ def main(argv=None):
         report["madelon"] = run_madelon(args.seeds, args.params, args.bare_epochs)
     if not args.no_moons:
         print("two moons + 18 noise columns (k=2):")
-        report["moons"] = run_moons(args.seeds, args.params, "defaults")
+        report["moons"] = run_moons(
+            args.seeds, args.params, "defaults", args.bare_epochs
+        )
         other = {**args.params, **args.moons_params}
-        report["moons"] += run_moons(args.seeds, other, json.dumps(args.moons_params))
+        report["moons"] += run_moons(
+            args.seeds, other, json.dumps(args.moons_params), args.bare_epochs
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

@@ -594,6 +594,10 @@ class NeuralEstimatorMixin:
                 callbacks=callbacks,
                 verbose=self.verbose,
                 device=device,
+                # with verbose=0 skorch's PrintLog still formats its table
+                # every epoch (a few ms each, as much as a small network's
+                # epoch); leave it out when nothing is printed
+                **({} if self.verbose else {"callbacks__print_log": None}),
                 **(net_params or {}),
             )
             net.fit(X, y)
