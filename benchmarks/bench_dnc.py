@@ -17,7 +17,7 @@ iteration.
 Run from the repository root::
 
     python benchmarks/bench_dnc.py                    # print the table
-    python benchmarks/bench_dnc.py --write docs/benchmarks_dnc.md
+    python benchmarks/bench_dnc.py --write docs/benchmarks/dnc.md
 
 The peer is the PyPI package ``dnc`` (install it with
 ``pip install --no-deps dnc`` so that it keeps your torch). Without it, the
