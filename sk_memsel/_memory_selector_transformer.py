@@ -56,11 +56,11 @@ class MemorySelectorTransformer(NeuralTransformerBase):
     standardize : bool, default=True
         Standardise each feature with the training mean and standard
         deviation before the network (a no-op after a StandardScaler).
-    max_epochs : int, default=60
+    max_epochs : int, default=30
         Number of passes over the training data.
     batch_size : int, default=64
         Samples per gradient step (``-1`` for all).
-    lr : float, default=0.01
+    lr : float, default=0.005
         Learning rate.
     optimizer : str or torch.optim.Optimizer class, default="adam"
         ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or a class.
@@ -145,9 +145,9 @@ embedding_size)
         hidden_size=64,
         temperature=1.0,
         standardize=True,
-        max_epochs=60,
+        max_epochs=30,
         batch_size=64,
-        lr=0.01,
+        lr=0.005,
         optimizer="adam",
         weight_decay=0.0,
         device="cpu",

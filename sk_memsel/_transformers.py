@@ -19,7 +19,6 @@ n_timepoints)`` arrays, the layout of aeon and sktime.
 """
 
 import numbers
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -29,15 +28,19 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils.validation import check_is_fitted
+from skorch.dataset import Dataset
 from torch import nn
 
-from ._base import NeuralEstimatorMixin
+from ._base import ArrayBatchIterator, NeuralEstimatorMixin
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
 
 class FeatureNet(nn.Module):
     """An encoder of learned features with a linear head for training.
+
+    ``forward`` (used in training) returns the head's output; the
+    transformers read the features from ``encoder`` directly.
 
     Parameters
     ----------
@@ -48,27 +51,15 @@ class FeatureNet(nn.Module):
     n_targets : int
         Width of the head's output (classes, regression outputs, or the
         flattened input for reconstruction).
-
-    Attributes
-    ----------
-    readout : str
-        What ``forward`` returns: ``"head"`` (the default, used in training)
-        the head's output; ``"features"`` the encoder's output; any other
-        name calls the encoder's method of that name on the input.
     """
 
     def __init__(self, encoder, n_features, n_targets):
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(n_features, n_targets)
-        self.readout = "head"
 
     def forward(self, x):
-        if self.readout == "head":
-            return self.head(self.encoder(x))
-        if self.readout == "features":
-            return self.encoder(x)
-        return getattr(self.encoder, self.readout)(x)
+        return self.head(self.encoder(x))
 
 
 def _shape_of(X):
@@ -244,23 +235,25 @@ default=None
         """Read fitted state out of the trained module (subclass hook)."""
 
     # ------------------------------------------------------------- reading
-    @contextmanager
-    def _readout(self, name):
-        module = self.net_.module_
-        previous = module.readout
-        module.readout = name
-        try:
-            yield
-        finally:
-            module.readout = previous
+    def _read(self, X, method="forward"):
+        """Run ``X`` through the fitted encoder (or one of its methods).
 
-    def _read(self, X, name):
-        """Run ``X`` through the fitted module with the given readout."""
+        The encoder is called directly, in eval mode and batch by batch, so
+        the fitted module is never modified and concurrent calls are safe.
+        """
         check_is_fitted(self, "net_")
         Z = self._prepare_input(X, reset=False)
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
-        with self._readout(name):
-            return self._forward(inputs)
+        encoder = self.net_.module_.encoder
+        encoder.eval()
+        function = getattr(encoder, method)
+        outputs = []
+        with torch.no_grad():
+            for Xb, _ in ArrayBatchIterator(
+                Dataset(inputs, None), batch_size=self._predict_batch_size()
+            ):
+                outputs.append(function(Xb.to(self.net_.device)).cpu())
+        return torch.cat(outputs).numpy()
 
     def transform(self, X):
         """Return the learned features of ``X``.
@@ -276,7 +269,7 @@ default=None
         X_new : ndarray of shape (n_samples, n_features_out), dtype float32
             The features; ``get_feature_names_out()`` names the columns.
         """
-        return self._read(X, "features")
+        return self._read(X)
 
     # ------------------------------------------------------------- tags
     def __sklearn_tags__(self):

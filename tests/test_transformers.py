@@ -315,6 +315,20 @@ def test_memory_selector_reports_the_chosen_slots(fitted, tabular):
         make(MemorySelectorTransformer).select_memory(X)
 
 
+def test_concurrent_reads_do_not_interfere(fitted, tabular):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, _ = tabular
+    est = fitted[MemorySelectorTransformer]
+    features, slots = est.transform(X), est.select_memory(X)
+    calls = [est.transform, est.select_memory] * 8
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda call: call(X), calls))
+    for call, result in zip(calls, results, strict=True):
+        expected = features if call == est.transform else slots
+        np.testing.assert_array_equal(result, expected)
+
+
 # ------------------------------------------------------------------ sklearn tools
 def test_grid_search_with_two_jobs(tabular):
     X, y = tabular
