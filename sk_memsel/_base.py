@@ -250,6 +250,9 @@ class ArrayBatchIterator:
         if self.shuffle:
             indices = indices[torch.randperm(n).numpy()]
         contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
+        if torch.is_tensor(X):
+            yield from self._tensor_batches(X, y, indices, contiguous)
+            return
         for start in range(0, n, bs):
             if contiguous:
                 rows = slice(start, start + bs)
@@ -259,6 +262,58 @@ class ArrayBatchIterator:
             Xb = _as_tensor(X[rows])
             yb = torch.zeros(len(Xb)) if y is None else _as_tensor(y[rows])
             yield Xb, yb
+
+    def _tensor_batches(self, X, y, indices, contiguous):
+        """Batches of a dataset already on its device (see ``_preload``).
+
+        The rows of every batch are worked out on the CPU, in the same order
+        as for arrays, and sent to the device in one copy per epoch; each batch
+        is then gathered on the device with no copy from the host.
+        """
+        n, bs = len(indices), self._batch_size()
+        if not contiguous:
+            order = np.concatenate(
+                [np.sort(indices[start : start + bs]) for start in range(0, n, bs)]
+            )
+            order = torch.from_numpy(order).to(X.device)
+        for start in range(0, n, bs):
+            rows = slice(start, start + bs) if contiguous else order[start : start + bs]
+            Xb = X[rows]
+            yb = torch.zeros(len(Xb), device=X.device) if y is None else y[rows]
+            yield Xb, yb
+
+
+#: device types on which an in-memory training set is copied to the device
+#: once per fit, so that batches are gathered there instead of being copied
+#: from the host one by one (the per-batch copies dominate small networks)
+_PRELOAD_DEVICE_TYPES = ("cuda",)
+
+#: the largest share of the GPU's free memory that the copy may take
+_PRELOAD_MEMORY_FRACTION = 0.25
+
+
+def _preload(X, y, device):
+    """Copy an in-memory training set to ``device`` as tensors.
+
+    Returns ``(X, y)`` as tensors on the device, or ``None`` when the data
+    stay where they are: on the CPU, for out-of-core arrays (read batch by
+    batch), and when the copy would take more than a quarter of the GPU's
+    free memory.
+    """
+    device = torch.device(device)
+    if device.type not in _PRELOAD_DEVICE_TYPES:
+        return None
+    arrays = [X] if y is None or y is X else [X, y]
+    if not all(type(a) is np.ndarray for a in arrays):
+        return None
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if sum(a.nbytes for a in arrays) > _PRELOAD_MEMORY_FRACTION * free:
+            return None
+    X_dev = _as_tensor(X).to(device)
+    if y is X:
+        return X_dev, X_dev
+    return X_dev, None if y is None else _as_tensor(y).to(device)
 
 
 class MemselNet(NeuralNet):
@@ -600,6 +655,9 @@ class NeuralEstimatorMixin:
                 **({} if self.verbose else {"callbacks__print_log": None}),
                 **(net_params or {}),
             )
+            preloaded = _preload(X, y, device)
+            if preloaded is not None:
+                X, y = preloaded
             net.fit(X, y)
         self.net_ = net
         return net

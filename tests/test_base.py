@@ -10,6 +10,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
+import sk_memsel._base as base
 from sk_memsel._base import (
     ArrayBatchIterator,
     MemselNet,
@@ -294,7 +295,6 @@ def test_pickle_round_trip_predicts_identically(data):
 
 
 def test_loading_an_incompatible_pickle_is_a_clear_error(data, monkeypatch):
-    import sk_memsel._base as base
 
     X, y = data
     blob = pickle.dumps(ToyRegressor(random_state=0).fit(X, y))
@@ -336,3 +336,55 @@ def test_array_iterator_shuffle_follows_torch_seed():
 
     assert torch.equal(order(0), order(0))
     assert not torch.equal(order(0), order(1))
+
+
+# ---------------------------------------------------------------- data on the device
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_tensor_dataset_gives_the_same_batches_as_arrays(shuffle):
+    # the path used when the training set was copied to the GPU once
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(37, 3)).astype(np.float32)
+    y = rng.randint(0, 3, size=37).astype(np.int64)
+    sub = [int(i) for i in rng.permutation(37)[:30]]
+
+    def batches(X, y):
+        torch.manual_seed(0)
+        ds = Subset(Dataset(X, y), sub)
+        return list(ArrayBatchIterator(ds, batch_size=8, shuffle=shuffle))
+
+    expected = batches(X, y)
+    got = batches(torch.from_numpy(X), torch.from_numpy(y))
+    assert len(got) == len(expected) == 4
+    for (Xa, ya), (Xb, yb) in zip(expected, got, strict=True):
+        assert torch.equal(Xa, Xb) and torch.equal(ya, yb)
+
+
+def test_preload_leaves_cpu_and_out_of_core_data_alone(tmp_path):
+    X = np.ones((4, 2), dtype=np.float32)
+    assert base._preload(X, X, "cpu") is None
+    mm = np.memmap(tmp_path / "x", dtype=np.float32, mode="w+", shape=(4, 2))
+    assert base._preload(mm, None, "cpu") is None
+
+
+@pytest.mark.parametrize("validation_fraction", [None, 0.25])
+def test_fit_with_the_training_set_on_the_device_equals_batch_copies(
+    data, monkeypatch, validation_fraction
+):
+    # no GPU here: the CPU is treated as a device that takes the one-off copy,
+    # so the whole preloaded path runs and must train exactly the same model
+    X, y = data
+    params = {"random_state": 0, "validation_fraction": validation_fraction}
+    expected = first_weight(ToyRegressor(**params).fit(X, y))
+    calls = []
+    preload = base._preload
+
+    def counting(*args):
+        out = preload(*args)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(base, "_PRELOAD_DEVICE_TYPES", ("cpu",))
+    monkeypatch.setattr(base, "_preload", counting)
+    got = first_weight(ToyRegressor(**params).fit(X, y))
+    assert calls == [True]
+    np.testing.assert_array_equal(expected, got)
