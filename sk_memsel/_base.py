@@ -17,6 +17,9 @@ everything those estimators have in common:
 
 import copy
 import numbers
+import os
+import re
+import sys
 from contextlib import contextmanager
 
 import numpy as np
@@ -31,7 +34,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import EarlyStopping, PrintLog
 from skorch.dataset import Dataset, ValidSplit
 from torch.utils.data import Subset
 
@@ -314,6 +317,32 @@ def _preload(X, y, device):
     if y is X:
         return X_dev, X_dev
     return X_dev, None if y is None else _as_tensor(y).to(device)
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _PrintLog(PrintLog):
+    """skorch's epoch table, coloured only on a terminal.
+
+    skorch colours the best value of each column with terminal escape codes,
+    which show up as garbage in log files, CI logs and notebooks' saved
+    output. They are kept only when standard output is a terminal and the
+    ``NO_COLOR`` environment variable (https://no-color.org) is not set.
+    """
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not _use_colour():
+            text = _ANSI_ESCAPE.sub("", text)
+        return text
+
+
+def _use_colour():
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
 
 
 class MemselNet(NeuralNet):
@@ -652,7 +681,7 @@ class NeuralEstimatorMixin:
                 # with verbose=0 skorch's PrintLog still formats its table
                 # every epoch (a few ms each, as much as a small network's
                 # epoch); leave it out when nothing is printed
-                **({} if self.verbose else {"callbacks__print_log": None}),
+                callbacks__print_log=_PrintLog() if self.verbose else None,
                 **(net_params or {}),
             )
             preloaded = _preload(X, y, device)

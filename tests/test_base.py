@@ -388,3 +388,24 @@ def test_fit_with_the_training_set_on_the_device_equals_batch_copies(
     got = first_weight(ToyRegressor(**params).fit(X, y))
     assert calls == [True]
     np.testing.assert_array_equal(expected, got)
+
+
+# ---------------------------------------------------------------- epoch table
+@pytest.mark.parametrize("terminal", [False, True])
+def test_epoch_table_is_coloured_only_on_a_terminal(
+    data, capsys, monkeypatch, terminal
+):
+    monkeypatch.setattr(base, "_use_colour", lambda: terminal)
+    X, y = data
+    ToyRegressor(verbose=1, max_epochs=3, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out
+    assert ("\x1b[" in out) is terminal
+
+
+def test_no_color_turns_colour_off(monkeypatch):
+    monkeypatch.setattr(base.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert base._use_colour()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not base._use_colour()
