@@ -109,25 +109,29 @@ class _CosineWeights(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        memory, keys, weights, memory_scale, key_scale, sharpening, dot = (
-            ctx.saved_tensors
-        )
-        # Through the softmax, then logits = d_hn * beta_h t_h * s_n.
-        grad_logits = torch.ops.aten._softmax_backward_data(
-            grad, weights, -1, weights.dtype
-        )
-        partial = grad_logits.mul_(memory_scale.unsqueeze(1))  # g_l s_n
-        grad_strengths = (partial * dot).sum(-1).mul_(key_scale)
-        grad_dot = partial.mul_(sharpening.unsqueeze(-1))
-        # d s_n / d m_n = -s_n^3 m_n and d t_h / d k_h = -t_h^3 k_h, so the
-        # norms contribute -(sum of g_dot * d) * scale^2 times the vector.
-        scaled = grad_dot * dot
-        key_coef = scaled.sum(-1).mul_(key_scale.square()).unsqueeze(-1)
-        memory_coef = scaled.sum(1).mul_(memory_scale.square()).unsqueeze(-1)
-        grad_keys = torch.bmm(grad_dot, memory).addcmul_(keys, key_coef, value=-1)
-        grad_memory = torch.bmm(grad_dot.transpose(1, 2), keys)
-        grad_memory.addcmul_(memory, memory_coef, value=-1)
-        return grad_memory, grad_keys, grad_strengths
+        return _cosine_backward(grad, *ctx.saved_tensors)
+
+
+def _cosine_backward(
+    grad, memory, keys, weights, memory_scale, key_scale, sharpening, dot
+):
+    """Gradients of (memory, keys, strengths) from that of the weights."""
+    # Through the softmax, then logits = d_hn * beta_h t_h * s_n.
+    grad_logits = torch.ops.aten._softmax_backward_data(
+        grad, weights, -1, weights.dtype
+    )
+    partial = grad_logits.mul_(memory_scale.unsqueeze(1))  # g_l s_n
+    grad_strengths = (partial * dot).sum(-1).mul_(key_scale)
+    grad_dot = partial.mul_(sharpening.unsqueeze(-1))
+    # d s_n / d m_n = -s_n^3 m_n and d t_h / d k_h = -t_h^3 k_h, so the
+    # norms contribute -(sum of g_dot * d) * scale^2 times the vector.
+    scaled = grad_dot * dot
+    key_coef = scaled.sum(-1).mul_(key_scale.square()).unsqueeze(-1)
+    memory_coef = scaled.sum(1).mul_(memory_scale.square()).unsqueeze(-1)
+    grad_keys = torch.bmm(grad_dot, memory).addcmul_(keys, key_coef, value=-1)
+    grad_memory = torch.bmm(grad_dot.transpose(1, 2), keys)
+    grad_memory.addcmul_(memory, memory_coef, value=-1)
+    return grad_memory, grad_keys, grad_strengths
 
 
 def _cosine_weights(memory: Tensor, keys: Tensor, strengths: Tensor) -> Tensor:
@@ -186,17 +190,21 @@ class _Allocation(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        free_list, sorted_usage, before, sorted_allocation = ctx.saved_tensors
-        grad_sorted = grad.gather(-1, free_list)
-        # d a_k / d s_m = -prod_{l<m} s_l        for k = m,
-        #               = a_k / s_m              for k > m  (s_m >= eps > 0).
-        weighted = grad_sorted * sorted_allocation
-        later = weighted.sum(-1, keepdim=True) - weighted.cumsum(-1)
-        grad_usage_sorted = later.div_(sorted_usage).sub_(grad_sorted * before)
-        grad_usage = torch.empty_like(grad_usage_sorted).scatter_(
-            -1, free_list, grad_usage_sorted
-        )
-        return grad_usage.mul_(1.0 - _EPSILON)
+        return _allocation_backward(grad, *ctx.saved_tensors)
+
+
+def _allocation_backward(grad, free_list, sorted_usage, before, sorted_allocation):
+    """Gradient of the usage from that of the allocation."""
+    grad_sorted = grad.gather(-1, free_list)
+    # d a_k / d s_m = -prod_{l<m} s_l        for k = m,
+    #               = a_k / s_m              for k > m  (s_m >= eps > 0).
+    weighted = grad_sorted * sorted_allocation
+    later = weighted.sum(-1, keepdim=True) - weighted.cumsum(-1)
+    grad_usage_sorted = later.div_(sorted_usage).sub_(grad_sorted * before)
+    grad_usage = torch.empty_like(grad_usage_sorted).scatter_(
+        -1, free_list, grad_usage_sorted
+    )
+    return grad_usage.mul_(1.0 - _EPSILON)
 
 
 def _allocation(usage: Tensor) -> Tensor:
@@ -277,43 +285,56 @@ class _LinkUpdateAndRead(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_link, grad_directional):
-        prev_link, w, p, r, link = ctx.saved_tensors
-        batch, num_writes, n = w.shape
-        num_reads = r.shape[1]
-        bw = batch * num_writes  # one (N, N) problem per sample and head
-        flat = link.view(bw, n, n)
-        reads = _per_write_head(r, num_writes)  # [B Wr, R, N]
-        grads = grad_directional.transpose(1, 2)  # [B, 2 Wr, R, N]
-        g_back = grads[:, :num_writes].reshape(bw, num_reads, n)
-        g_fwd = grads[:, num_writes:].reshape(bw, num_reads, n)
+        return _link_backward(
+            grad_link, grad_directional, *ctx.saved_tensors, ctx.needs_input_grad
+        )
 
-        grad_reads = None
-        if ctx.needs_input_grad[3]:
-            grad_reads = torch.bmm(g_back, flat.transpose(1, 2))
-            grad_reads.baddbmm_(g_fwd, flat)
-            grad_reads = grad_reads.view(batch, num_writes, num_reads, n).sum(1)
 
-        # Total gradient of the new link: its own plus the reads' (r^T g_back
-        # + g_fwd^T r), in one batched product; the diagonal was zeroed, so
-        # it passes no gradient.
-        left = torch.cat([reads, g_fwd], dim=1).transpose(1, 2)  # [B Wr, N, 2R]
-        right = torch.cat([g_back, reads], dim=1)  # [B Wr, 2R, N]
+def _link_backward(grad_link, grad_directional, prev_link, w, p, r, link, needs):
+    """Gradients of (prev_link, write_weights, prev_precedence, reads).
+
+    ``grad_link`` may be None (no gradient reaches the new link); ``needs``
+    says which of the four gradients to compute (None for the others).
+    """
+    batch, num_writes, n = w.shape
+    num_reads = r.shape[1]
+    bw = batch * num_writes  # one (N, N) problem per sample and head
+    flat = link.view(bw, n, n)
+    reads = _per_write_head(r, num_writes)  # [B Wr, R, N]
+    grads = grad_directional.transpose(1, 2)  # [B, 2 Wr, R, N]
+    g_back = grads[:, :num_writes].reshape(bw, num_reads, n)
+    g_fwd = grads[:, num_writes:].reshape(bw, num_reads, n)
+
+    grad_reads = None
+    if needs[3]:
+        grad_reads = torch.bmm(g_back, flat.transpose(1, 2))
+        grad_reads.baddbmm_(g_fwd, flat)
+        grad_reads = grad_reads.view(batch, num_writes, num_reads, n).sum(1)
+
+    # Total gradient of the new link: its own plus the reads' (r^T g_back
+    # + g_fwd^T r), in one batched product; the diagonal was zeroed, so
+    # it passes no gradient.
+    left = torch.cat([reads, g_fwd], dim=1).transpose(1, 2)  # [B Wr, N, 2R]
+    right = torch.cat([g_back, reads], dim=1)  # [B Wr, 2R, N]
+    if grad_link is None:
+        g = torch.bmm(left, right)
+    else:
         g = torch.baddbmm(grad_link.reshape(bw, n, n), left, right)
-        g.diagonal(dim1=-2, dim2=-1).zero_()
+    g.diagonal(dim1=-2, dim2=-1).zero_()
 
-        grad_prev_link = grad_w = grad_p = None
-        if ctx.needs_input_grad[0]:  # g * (1 - w_i - w_j)
-            grad_prev_link = torch.sub(1.0 - w.view(bw, n, 1), w.view(bw, 1, n))
-            grad_prev_link = grad_prev_link.mul_(g).view(batch, num_writes, n, n)
-        if ctx.needs_input_grad[2]:  # dp_j = sum_i g_ij w_i
-            grad_p = torch.bmm(w.view(bw, 1, n), g).view(batch, num_writes, n)
-        if ctx.needs_input_grad[1]:
-            # dw_k = sum_j g_kj (p_j - L_kj) - sum_i g_ik L_ik
-            grad_w = torch.bmm(g, p.reshape(bw, n, 1)).view(batch, num_writes, n)
-            g_times_link = g.mul_(prev_link.reshape(bw, n, n))  # g is done with
-            g_times_link = g_times_link.view(batch, num_writes, n, n)
-            grad_w -= g_times_link.sum(-1) + g_times_link.sum(-2)
-        return grad_prev_link, grad_w, grad_p, grad_reads
+    grad_prev_link = grad_w = grad_p = None
+    if needs[0]:  # g * (1 - w_i - w_j)
+        grad_prev_link = torch.sub(1.0 - w.view(bw, n, 1), w.view(bw, 1, n))
+        grad_prev_link = grad_prev_link.mul_(g).view(batch, num_writes, n, n)
+    if needs[2]:  # dp_j = sum_i g_ij w_i
+        grad_p = torch.bmm(w.view(bw, 1, n), g).view(batch, num_writes, n)
+    if needs[1]:
+        # dw_k = sum_j g_kj (p_j - L_kj) - sum_i g_ik L_ik
+        grad_w = torch.bmm(g, p.reshape(bw, n, 1)).view(batch, num_writes, n)
+        g_times_link = g.mul_(prev_link.reshape(bw, n, n))  # g is done with
+        g_times_link = g_times_link.view(batch, num_writes, n, n)
+        grad_w -= g_times_link.sum(-1) + g_times_link.sum(-2)
+    return grad_prev_link, grad_w, grad_p, grad_reads
 
 
 def _per_write_head(read_weights: Tensor, num_writes: int) -> Tensor:

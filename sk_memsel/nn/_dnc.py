@@ -13,17 +13,23 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from ._addressing import (
     CosineWeights,
     Freeness,
     TemporalLinkage,
     TemporalLinkageState,
+    _allocation_backward,
+    _allocation_forward,
     _check_positive_int,
-    _cosine_weights,
-    _erase_and_write,
-    _usage,
-    _write_allocation_weights,
+    _cosine_backward,
+    _cosine_forward,
+    _link_backward,
+    _link_forward,
+    _needs_grad,
+    _precedence,
+    _prod_over_heads,
 )
 
 __all__ = ["AccessState", "DNC", "DNCState", "MemoryAccess"]
@@ -35,6 +41,324 @@ def _detach(value):
         return value.detach()
     parts = [_detach(v) for v in value]
     return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+
+
+# --- one memory step as a single autograd Function ---------------------------
+#
+# A training step of the memory is about a hundred small tensor operations.
+# Recorded one by one, each also costs autograd a graph node, saved tensors
+# and a call in the backward pass. _AccessStep runs the forward as plain
+# tensor code and the backward as the hand-written derivative of the whole
+# step (reusing the backward passes of the addressing Functions), so autograd
+# sees one node per step. tests/nn/test_dnc.py checks it with gradcheck.
+
+
+def _prod_except(x: Tensor) -> Tensor:
+    """For x of shape (B, H, ...), the product over dim 1 of all entries but h.
+
+    Built from prefix and suffix products, so it stays exact when an entry
+    is 0 (no division).
+    """
+    if x.shape[1] == 1:
+        return torch.ones_like(x)
+    ones = torch.ones_like(x[:, :1])
+    prefix = torch.cat([ones, torch.cumprod(x[:, :-1], dim=1)], dim=1)
+    suffix = torch.cumprod(x[:, 1:].flip(1), dim=1).flip(1)
+    return prefix * torch.cat([suffix, ones], dim=1)
+
+
+def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    """a + b, where None stands for a zero gradient."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usage0):
+    """One memory step, from the interface vector before its activations.
+
+    ``sizes`` is ``(num_writes, num_reads, word_size, blocks)``. Returns the
+    outputs ``(read_words, memory, read_weights, write_weights, link,
+    precedence, usage)`` and a dict of the intermediate tensors that the
+    backward pass needs.
+    """
+    wr, r, w, blocks = sizes
+    batch = interface.shape[0]
+    linear, gates_pre, strengths_pre, modes_pre = torch.split(interface, blocks, -1)
+    gates = torch.sigmoid(gates_pre)
+    modes = torch.softmax(modes_pre.reshape(batch, r, 2 * wr + 1), dim=-1)
+    values, write_keys, read_keys = torch.split(linear, [wr * w, wr * w, r * w], -1)
+    erase, free_gate, allocation_gate, write_gate = torch.split(
+        gates, [wr * w, r, wr, wr], -1
+    )
+    write_strengths, read_strengths = torch.split(
+        F.softplus(strengths_pre), [wr, r], -1
+    )
+    values = values.reshape(batch, wr, w)
+    erase = erase.reshape(batch, wr, w)
+    write_keys = write_keys.reshape(batch, wr, w)
+    read_keys = read_keys.reshape(batch, r, w)
+
+    # Usage: the previous writes, then the slots freed by the read heads.
+    if wr == 1:
+        written = write0.squeeze(1)
+    else:
+        written = 1.0 - torch.prod(1.0 - write0, dim=1)
+    usage_written = torch.addcmul(usage0, written, 1.0 - usage0)
+    free_terms = 1.0 - free_gate.unsqueeze(-1) * read0  # (B, R, N)
+    kept = free_terms.squeeze(1) if r == 1 else torch.prod(free_terms, dim=1)
+    usage = usage_written * kept
+
+    # Write weights: allocation head after head, mixed with content lookup.
+    write_content, *cosine_write = _cosine_forward(memory0, write_keys, write_strengths)
+    gated = allocation_gate * write_gate
+    allocations, allocation_saved, allocation_usages = [], [], []
+    u = usage
+    for i in range(wr):
+        allocation_i, *saved = _allocation_forward(u)
+        allocations.append(allocation_i)
+        allocation_saved.extend(saved)
+        allocation_usages.append(u)
+        if i + 1 < wr:  # the next head sees this head's write
+            u = torch.addcmul(u, gated[:, i : i + 1] * allocation_i, 1.0 - u)
+    if wr == 1:
+        allocation = allocations[0].unsqueeze(1)
+    else:
+        allocation = torch.stack(allocations, dim=1)
+    diff = allocation - write_content
+    mixed = torch.addcmul(write_content, allocation_gate.unsqueeze(-1), diff)
+    write_weights = write_gate.unsqueeze(-1) * mixed
+
+    # Erase and write (as _erase_and_write).
+    slots_first = write_weights.transpose(1, 2)  # (B, N, Wr)
+    if wr == 1:
+        erase_factors = slots_first * erase  # (B, N, W)
+        memory = torch.addcmul(memory0, memory0, erase_factors, value=-1.0)
+        memory = torch.addcmul(memory, slots_first, values)
+    else:
+        erase_factors = 1.0 - write_weights.unsqueeze(-1) * erase.unsqueeze(-2)
+        memory = torch.baddbmm(
+            memory0 * _prod_over_heads(erase_factors), slots_first, values
+        )
+
+    # Links, precedence, then the read weights over the new memory.
+    link, directional = _link_forward(link0, write_weights, prec0, read0)
+    precedence = _precedence(write_weights, prec0)
+    read_content, *cosine_read = _cosine_forward(memory, read_keys, read_strengths)
+    candidates = torch.cat([directional, read_content.unsqueeze(2)], dim=2)
+    num_modes, n = candidates.shape[2], candidates.shape[3]
+    read_weights = torch.bmm(
+        modes.reshape(batch * r, 1, num_modes),
+        candidates.view(batch * r, num_modes, n),
+    ).view(batch, r, n)
+    read_words = torch.bmm(read_weights, memory)
+    outputs = (read_words, memory, read_weights, write_weights, link, precedence, usage)
+    saved = {
+        "inputs": (memory0, read0, write0, link0, prec0, usage0),
+        "controls": (
+            gates,
+            strengths_pre,
+            modes,
+            values,
+            erase,
+            free_gate,
+            allocation_gate,
+            write_gate,
+            write_keys,
+            read_keys,
+        ),
+        "usage": (written, usage_written, free_terms, kept),
+        "write": (allocation, diff, mixed, gated, erase_factors),
+        "read": (candidates,),
+        "cosine_write": (write_content, *cosine_write),
+        "cosine_read": (read_content, *cosine_read),
+        "allocation": (*allocation_saved, *allocation_usages),
+    }
+    return outputs, saved
+
+
+class _AccessStep(torch.autograd.Function):
+    """One step of :class:`MemoryAccess` with a hand-written backward pass.
+
+    Inputs: the sizes, the interface vector before its activations (B, I)
+    and the previous memory, read weights, write weights, link, precedence
+    and usage. Outputs: the read words and the new state, in that order.
+    """
+
+    @staticmethod
+    def forward(ctx, sizes, *tensors):
+        ctx.set_materialize_grads(False)
+        outputs, saved = _access_forward(sizes, *tensors)
+        ctx.sizes = sizes
+        ctx.groups = [(key, len(value)) for key, value in saved.items()]
+        flat = [t for value in saved.values() for t in value]
+        ctx.save_for_backward(*flat, outputs[1], outputs[2], outputs[3], outputs[4])
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads):
+        tensors = list(ctx.saved_tensors)
+        saved, start = {}, 0
+        for key, size in ctx.groups:
+            saved[key] = tensors[start : start + size]
+            start += size
+        memory, read_weights, write_weights, link = tensors[start:]
+        gradients = _access_backward(
+            ctx.sizes,
+            saved,
+            (memory, read_weights, write_weights, link),
+            grads,
+            ctx.needs_input_grad[5],
+        )
+        return (None, *gradients)
+
+
+def _access_backward(sizes, saved, outputs, grads, needs_link):
+    """Gradients of the inputs of :func:`_access_forward` (see _AccessStep)."""
+    wr, r, w, _ = sizes
+    memory, read_weights, write_weights, link = outputs
+    g_words, g_memory, g_read, g_write, g_link, g_prec, g_usage = grads
+    memory0, read0, write0, link0, prec0, usage0 = saved["inputs"]
+    (
+        gates,
+        strengths_pre,
+        modes,
+        values,
+        erase,
+        free_gate,
+        allocation_gate,
+        write_gate,
+        write_keys,
+        read_keys,
+    ) = saved["controls"]
+    written, usage_written, free_terms, kept = saved["usage"]
+    allocation, diff, mixed, gated, erase_factors = saved["write"]
+    (candidates,) = saved["read"]
+    batch, n = read_weights.shape[0], read_weights.shape[2]
+    num_modes = candidates.shape[2]
+
+    # Read words r = w_r M, then the mix of the read modes.
+    if g_words is not None:
+        g_part = torch.bmm(g_words, memory.transpose(1, 2))
+        g_read = g_part if g_read is None else g_part.add_(g_read)
+        g_part = torch.bmm(read_weights.transpose(1, 2), g_words)
+        g_memory = g_part if g_memory is None else g_part.add_(g_memory)
+    if g_read is None:
+        g_read = torch.zeros_like(read_weights)
+    g_modes = torch.bmm(
+        candidates.view(batch * r, num_modes, n), g_read.reshape(batch * r, n, 1)
+    ).view(batch, r, num_modes)
+    g_candidates = modes.unsqueeze(-1) * g_read.unsqueeze(2)  # (B, R, K, N)
+    g_memory_part, g_read_keys, g_read_strengths = _cosine_backward(
+        g_candidates[:, :, -1], memory, read_keys, *saved["cosine_read"]
+    )
+    g_memory = g_memory_part if g_memory is None else g_memory_part.add_(g_memory)
+
+    # Precedence p = (1 - sum w) p0 + w, and the link update with its reads.
+    g_prec0 = None
+    if g_prec is not None:
+        remaining = 1.0 - write_weights.sum(-1, keepdim=True)
+        g_prec0 = g_prec * remaining
+        g_write = _add(g_write, g_prec - (g_prec * prec0).sum(-1, keepdim=True))
+    g_link0, g_w, g_p, g_read0 = _link_backward(
+        g_link,
+        g_candidates[:, :, :-1],
+        link0,
+        write_weights,
+        prec0,
+        read0,
+        link,
+        (needs_link, True, True, True),
+    )
+    g_prec0 = _add(g_prec0, g_p)
+    g_write = _add(g_write, g_w)
+
+    # Erase and write.
+    if wr == 1:
+        # M = M0 - M0 * (s e) + s v, with s the write weights as a column.
+        g_memory0 = torch.addcmul(g_memory, g_memory, erase_factors, value=-1.0)
+        g_scaled = g_memory * memory0
+        g_slots = torch.baddbmm(
+            torch.bmm(g_memory, values.transpose(1, 2)),
+            g_scaled,
+            erase.transpose(1, 2),
+            alpha=-1.0,
+        )  # (B, N, 1)
+        g_write = g_write + g_slots.transpose(1, 2)
+        g_erase = torch.bmm(write_weights, g_scaled).neg_()
+    else:
+        # M = M0 * prod_i f_i + sum_i w_i v_i^T, with f_i = 1 - w_i e_i^T.
+        g_memory0 = g_memory * _prod_over_heads(erase_factors)
+        g_factors = (g_memory * memory0).unsqueeze(1) * _prod_except(erase_factors)
+        g_write = g_write + torch.bmm(values, g_memory.transpose(1, 2))
+        g_write = g_write - (g_factors * erase.unsqueeze(-2)).sum(-1)
+        g_erase = (g_factors * write_weights.unsqueeze(-1)).sum(-2).neg_()
+    g_values = torch.bmm(write_weights, g_memory)
+
+    # Write weights w = g_w (c + g_a (a - c)).
+    g_write_gate = (g_write * mixed).sum(-1)
+    g_mixed = g_write * write_gate.unsqueeze(-1)
+    g_allocation_gate = (g_mixed * diff).sum(-1)
+    g_allocation = g_mixed * allocation_gate.unsqueeze(-1)
+    g_write_content = g_mixed - g_allocation
+
+    # Allocation, last head first: u_{i+1} = u_i + (1 - u_i) g_i a_i.
+    allocation_saved = saved["allocation"]
+    g_u = None
+    g_gated = []
+    for i in reversed(range(wr)):
+        g_a = g_allocation[:, i]
+        if i + 1 < wr:
+            u_i = allocation_saved[4 * wr + i]
+            a_i = allocation[:, i]
+            free = 1.0 - u_i
+            g_a = torch.addcmul(g_a, g_u * gated[:, i : i + 1], free)
+            g_gated.append((g_u * a_i * free).sum(-1))
+            g_direct = g_u - g_u * gated[:, i : i + 1] * a_i
+        g_usage_i = _allocation_backward(g_a, *allocation_saved[4 * i : 4 * i + 4])
+        g_u = g_usage_i if i + 1 == wr else g_usage_i.add_(g_direct)
+    if wr > 1:
+        g_gated = torch.stack([*reversed(g_gated), torch.zeros_like(g_gated[0])], 1)
+        g_allocation_gate = torch.addcmul(g_allocation_gate, g_gated, write_gate)
+        g_write_gate = torch.addcmul(g_write_gate, g_gated, allocation_gate)
+    g_memory_part, g_write_keys, g_write_strengths = _cosine_backward(
+        g_write_content, memory0, write_keys, *saved["cosine_write"]
+    )
+    g_memory0 = g_memory_part.add_(g_memory0)
+
+    # Usage u = (u0 + w (1 - u0)) * prod_j (1 - f_j r0_j).
+    g_usage = _add(g_usage, g_u)
+    g_usage_written = g_usage * kept
+    g_kept = (g_usage * usage_written).unsqueeze(1)
+    g_terms = g_kept if r == 1 else g_kept * _prod_except(free_terms)
+    g_free = (g_terms * read0).sum(-1).neg_()
+    g_read0 = torch.addcmul(g_read0, g_terms, free_gate.unsqueeze(-1), value=-1.0)
+    g_usage0 = g_usage_written * (1.0 - written)
+    g_written = (g_usage_written * (1.0 - usage0)).unsqueeze(1)
+    g_write0 = g_written if wr == 1 else g_written * _prod_except(1.0 - write0)
+
+    # Through the activations, back to the interface vector.
+    g_gates = torch.cat(
+        [g_erase.reshape(batch, -1), g_free, g_allocation_gate, g_write_gate], -1
+    )
+    g_strengths = torch.cat([g_write_strengths, g_read_strengths], -1)
+    g_interface = torch.cat(
+        [
+            g_values.reshape(batch, -1),
+            g_write_keys.reshape(batch, -1),
+            g_read_keys.reshape(batch, -1),
+            torch.ops.aten.sigmoid_backward(g_gates, gates),
+            torch.ops.aten.softplus_backward(g_strengths, strengths_pre, 1.0, 20.0),
+            torch.ops.aten._softmax_backward_data(
+                g_modes, modes, -1, modes.dtype
+            ).reshape(batch, -1),
+        ],
+        -1,
+    )
+    return g_interface, g_memory0, g_read0, g_write0, g_link0, g_prec0, g_usage0
 
 
 class AccessState(NamedTuple):
@@ -132,12 +456,13 @@ class MemoryAccess(nn.Module):
     keeps the link matrices of every step for the backward pass, so the cost
     grows with the square of the memory size times the sequence length.
 
-    Speed: the content weighting, the allocation and the link update (with
-    the directional reads) run as autograd Functions with hand-written
-    backward passes, which need fewer and larger tensor operations than
-    autograd through the formulas; ``torch.autograd.gradcheck`` checks them
-    in the test suite. They give first-order gradients; without autograd
-    (``torch.no_grad()``) the plain forward code runs.
+    Speed: a step after the interface layer (steps 1 to 6 and the
+    activations) is one autograd Function with a hand-written backward pass,
+    built from those of the content weighting, the allocation and the link
+    update; autograd then records one node per step instead of about a
+    hundred small operations. ``torch.autograd.gradcheck`` checks it in the
+    test suite. It gives first-order gradients; without autograd
+    (``torch.no_grad()``) the same forward code runs outside the Function.
 
     References
     ----------
@@ -192,6 +517,7 @@ class MemoryAccess(nn.Module):
         self._blocks = [wr * w + wr * w + r * w, wr * w + r + wr + wr, wr + r]
         self._blocks.append(r * (2 * wr + 1))
         self.interface_size = sum(self._blocks)
+        self._sizes = (wr, r, w, tuple(self._blocks))
         if input_size is None:
             self.interface = nn.LazyLinear(self.interface_size)
         else:
@@ -255,22 +581,6 @@ class MemoryAccess(nn.Module):
             "read_strengths": read_strengths,  # after softplus
         }
 
-    def _write_weights(
-        self, controls: dict[str, Tensor], memory: Tensor, usage: Tensor
-    ) -> Tensor:
-        """Write weighting of each head, shape (B, Wr, N)."""
-        content = _cosine_weights(
-            memory, controls["write_keys"], controls["write_strengths"]
-        )
-        allocation_gate = controls["allocation_gate"]
-        write_gate = controls["write_gate"]
-        allocation = _write_allocation_weights(usage, allocation_gate * write_gate)
-        # g_w (g_a a + (1 - g_a) c) = g_w (c + g_a (a - c))
-        mixed = torch.addcmul(
-            content, allocation_gate.unsqueeze(-1), allocation - content
-        )
-        return write_gate.unsqueeze(-1) * mixed
-
     def forward(
         self, inputs: Tensor, prev_state: AccessState | None = None
     ) -> tuple[Tensor, AccessState]:
@@ -318,40 +628,28 @@ class MemoryAccess(nn.Module):
         self, inputs: Tensor, prev_state: AccessState
     ) -> tuple[Tensor, AccessState]:
         """One step without the input checks of :meth:`forward`."""
-        controls = self._split(inputs)
-        usage = _usage(
-            prev_state.write_weights,
-            controls["free_gate"],
-            prev_state.read_weights,
-            prev_state.usage,
-        )
-        write_weights = self._write_weights(controls, prev_state.memory, usage)
-        memory = _erase_and_write(
-            prev_state.memory,
-            write_weights,
-            controls["erase_vectors"],
-            controls["write_vectors"],
-        )
         linkage = prev_state.linkage
         if linkage is None:  # as in the reference text's initial state
             linkage = self.linkage.initial_state(
                 inputs.shape[0], device=inputs.device, dtype=inputs.dtype
             )
-        linkage, directional = self.linkage._update_and_read(
-            write_weights, linkage, prev_state.read_weights
+        args = (
+            self.interface(inputs),
+            prev_state.memory,
+            prev_state.read_weights,
+            prev_state.write_weights,
+            linkage.link,
+            linkage.precedence_weights,
+            prev_state.usage,
         )
-        # Mix the 2 Wr + 1 read modes of each read head in one product:
-        # [B R, 1, 2 Wr + 1] @ [B R, 2 Wr + 1, N].
-        content = _cosine_weights(
-            memory, controls["read_keys"], controls["read_strengths"]
+        if _needs_grad(*args):
+            outputs = _AccessStep.apply(self._sizes, *args)
+        else:
+            outputs = _access_forward(self._sizes, *args)[0]
+        read_words, memory, read_weights, write_weights, link, precedence, usage = (
+            outputs
         )
-        candidates = torch.cat([directional, content.unsqueeze(2)], dim=2)
-        batch, num_reads, num_modes, n = candidates.shape
-        read_weights = torch.bmm(
-            controls["read_mode"].reshape(batch * num_reads, 1, num_modes),
-            candidates.view(batch * num_reads, num_modes, n),
-        ).view(batch, num_reads, n)
-        read_words = torch.bmm(read_weights, memory)
+        linkage = TemporalLinkageState(link, precedence)
         state = AccessState(memory, read_weights, write_weights, linkage, usage)
         return read_words, state
 
