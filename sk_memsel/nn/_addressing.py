@@ -39,6 +39,32 @@ __all__ = [
 _EPSILON = 1e-6
 
 
+_CONSTANTS: dict = {}
+
+
+def _constants(like: Tensor):
+    """The numbers 1, eps and 1 - eps as 0-dim tensors like ``like``.
+
+    On a CPU an operation between a tensor and a Python number costs two to
+    three times one between two tensors (the number is wrapped in a new
+    tensor and converted every time), and a DNC step has dozens of them, so
+    the hot code uses these cached tensors instead. Under ``torch.compile``
+    they are plain numbers, which the compiler folds into its kernels.
+    """
+    if torch.compiler.is_compiling():
+        return 1.0, _EPSILON, 1.0 - _EPSILON
+    key = (like.dtype, like.device)
+    constants = _CONSTANTS.get(key)
+    if constants is None:
+        with torch.inference_mode(False):  # usable outside inference mode too
+            constants = tuple(
+                torch.tensor(value, dtype=like.dtype, device=like.device)
+                for value in (1.0, _EPSILON, 1.0 - _EPSILON)
+            )
+        _CONSTANTS[key] = constants
+    return constants
+
+
 def _check_positive_int(name: str, value: object) -> int:
     """Return ``value`` if it is a positive int, else raise a ValueError."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -84,8 +110,9 @@ def _needs_grad(*tensors: Tensor) -> bool:
 
 
 def _cosine_forward(memory: Tensor, keys: Tensor, strengths: Tensor):
-    memory_scale = torch.rsqrt(memory.square().sum(-1) + _EPSILON)  # s_n
-    key_scale = torch.rsqrt(keys.square().sum(-1) + _EPSILON)  # t_h
+    _, eps, _ = _constants(memory)
+    memory_scale = torch.rsqrt((memory * memory).sum(-1) + eps)  # s_n
+    key_scale = torch.rsqrt((keys * keys).sum(-1) + eps)  # t_h
     sharpening = key_scale * strengths  # beta_h t_h
     dot = torch.bmm(keys, memory.transpose(1, 2))  # d_hn
     logits = dot * sharpening.unsqueeze(-1)
@@ -126,8 +153,8 @@ def _cosine_backward(
     # d s_n / d m_n = -s_n^3 m_n and d t_h / d k_h = -t_h^3 k_h, so the
     # norms contribute -(sum of g_dot * d) * scale^2 times the vector.
     scaled = grad_dot * dot
-    key_coef = scaled.sum(-1).mul_(key_scale.square()).unsqueeze(-1)
-    memory_coef = scaled.sum(1).mul_(memory_scale.square()).unsqueeze(-1)
+    key_coef = scaled.sum(-1).mul_(key_scale * key_scale).unsqueeze(-1)
+    memory_coef = scaled.sum(1).mul_(memory_scale * memory_scale).unsqueeze(-1)
     grad_keys = torch.bmm(grad_dot, memory).addcmul_(keys, key_coef, value=-1)
     grad_memory = torch.bmm(grad_dot.transpose(1, 2), keys)
     grad_memory.addcmul_(memory, memory_coef, value=-1)
@@ -145,9 +172,10 @@ def _usage(
     write_weights: Tensor, free_gate: Tensor, read_weights: Tensor, prev_usage: Tensor
 ) -> Tensor:
     """Usage after the previous step's writes, then its freed reads."""
-    written = 1.0 - _prod_over_heads(1.0 - write_weights)
-    usage = torch.addcmul(prev_usage, written, 1.0 - prev_usage)  # u + w - u w
-    kept = 1.0 - free_gate.unsqueeze(-1) * read_weights
+    one, _, _ = _constants(prev_usage)
+    written = one - _prod_over_heads(one - write_weights)
+    usage = torch.addcmul(prev_usage, written, one - prev_usage)  # u + w - u w
+    kept = one - free_gate.unsqueeze(-1) * read_weights
     return usage * _prod_over_heads(kept)
 
 
@@ -164,10 +192,11 @@ def _prod_over_heads(x: Tensor) -> Tensor:
 
 
 def _allocation_forward(usage: Tensor):
-    usage = usage * (1.0 - _EPSILON) + _EPSILON
+    one, eps, keep = _constants(usage)
+    usage = usage * keep + eps
     sorted_usage, free_list = torch.sort(usage, dim=-1)
     before = _exclusive_cumprod(sorted_usage)
-    sorted_allocation = (1.0 - sorted_usage) * before
+    sorted_allocation = (one - sorted_usage) * before
     # Undo the sort: the weight of the k-th least used slot goes back to that
     # slot's index.
     allocation = torch.empty_like(usage).scatter_(-1, free_list, sorted_allocation)
@@ -204,7 +233,7 @@ def _allocation_backward(grad, free_list, sorted_usage, before, sorted_allocatio
     grad_usage = torch.empty_like(grad_usage_sorted).scatter_(
         -1, free_list, grad_usage_sorted
     )
-    return grad_usage.mul_(1.0 - _EPSILON)
+    return grad_usage.mul_(_constants(grad_usage)[2])
 
 
 def _allocation(usage: Tensor) -> Tensor:
@@ -223,7 +252,7 @@ def _write_allocation_weights(usage: Tensor, write_gates: Tensor) -> Tensor:
         allocations.append(allocation)
         if i + 1 < num_writes:  # the next head sees this head's write
             gated = write_gates[:, i : i + 1] * allocation
-            usage = torch.addcmul(usage, gated, 1.0 - usage)
+            usage = torch.addcmul(usage, gated, _constants(usage)[0] - usage)
     if num_writes == 1:
         return allocations[0].unsqueeze(1)
     return torch.stack(allocations, dim=1)
@@ -235,7 +264,8 @@ def _link_forward(
     batch, num_writes, n = write_weights.shape
     num_reads = reads.shape[1]
     w_i = write_weights.unsqueeze(-1)
-    link = torch.sub(1.0 - w_i, write_weights.unsqueeze(-2))  # 1 - w_i - w_j
+    link = torch.sub(_constants(w_i)[0] - w_i, write_weights.unsqueeze(-2))
+    # link = 1 - w_i - w_j
     link.mul_(prev_link).addcmul_(w_i, prev_precedence.unsqueeze(-2))
     link.diagonal(dim1=-2, dim2=-1).zero_()
     flat = link.view(batch * num_writes, n, n)
@@ -324,7 +354,8 @@ def _link_backward(grad_link, grad_directional, prev_link, w, p, r, link, needs)
 
     grad_prev_link = grad_w = grad_p = None
     if needs[0]:  # g * (1 - w_i - w_j)
-        grad_prev_link = torch.sub(1.0 - w.view(bw, n, 1), w.view(bw, 1, n))
+        one = _constants(w)[0]
+        grad_prev_link = torch.sub(one - w.view(bw, n, 1), w.view(bw, 1, n))
         grad_prev_link = grad_prev_link.mul_(g).view(batch, num_writes, n, n)
     if needs[2]:  # dp_j = sum_i g_ij w_i
         grad_p = torch.bmm(w.view(bw, 1, n), g).view(batch, num_writes, n)
@@ -348,7 +379,7 @@ def _per_write_head(read_weights: Tensor, num_writes: int) -> Tensor:
 
 def _precedence(write_weights: Tensor, prev_precedence: Tensor) -> Tensor:
     """p = (1 - sum w) p + w, for each write head."""
-    remaining = 1.0 - write_weights.sum(-1, keepdim=True)
+    remaining = _constants(write_weights)[0] - write_weights.sum(-1, keepdim=True)
     return torch.addcmul(write_weights, remaining, prev_precedence)
 
 
@@ -423,7 +454,7 @@ def _erase_and_write(
         kept = torch.addcmul(memory, memory, slots_first * erase, value=-1.0)
         return torch.addcmul(kept, slots_first, values)
     weighted_erase = address.unsqueeze(-1) * erase.unsqueeze(-2)
-    kept = memory * _prod_over_heads(1.0 - weighted_erase)
+    kept = memory * _prod_over_heads(_constants(memory)[0] - weighted_erase)
     return torch.baddbmm(kept, slots_first, values)
 
 

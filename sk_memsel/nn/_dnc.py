@@ -23,6 +23,7 @@ from ._addressing import (
     _allocation_backward,
     _allocation_forward,
     _check_positive_int,
+    _constants,
     _cosine_backward,
     _cosine_forward,
     _link_backward,
@@ -86,6 +87,7 @@ def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usag
     """
     wr, r, w, blocks = sizes
     batch = interface.shape[0]
+    one, _, _ = _constants(interface)
     linear, gates_pre, strengths_pre, modes_pre = torch.split(interface, blocks, -1)
     gates = torch.sigmoid(gates_pre)
     modes = torch.softmax(modes_pre.reshape(batch, r, 2 * wr + 1), dim=-1)
@@ -105,9 +107,9 @@ def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usag
     if wr == 1:
         written = write0.squeeze(1)
     else:
-        written = 1.0 - torch.prod(1.0 - write0, dim=1)
-    usage_written = torch.addcmul(usage0, written, 1.0 - usage0)
-    free_terms = 1.0 - free_gate.unsqueeze(-1) * read0  # (B, R, N)
+        written = one - torch.prod(one - write0, dim=1)
+    usage_written = torch.addcmul(usage0, written, one - usage0)
+    free_terms = one - free_gate.unsqueeze(-1) * read0  # (B, R, N)
     kept = free_terms.squeeze(1) if r == 1 else torch.prod(free_terms, dim=1)
     usage = usage_written * kept
 
@@ -122,7 +124,7 @@ def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usag
         allocation_saved.extend(saved)
         allocation_usages.append(u)
         if i + 1 < wr:  # the next head sees this head's write
-            u = torch.addcmul(u, gated[:, i : i + 1] * allocation_i, 1.0 - u)
+            u = torch.addcmul(u, gated[:, i : i + 1] * allocation_i, one - u)
     if wr == 1:
         allocation = allocations[0].unsqueeze(1)
     else:
@@ -138,7 +140,7 @@ def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usag
         memory = torch.addcmul(memory0, memory0, erase_factors, value=-1.0)
         memory = torch.addcmul(memory, slots_first, values)
     else:
-        erase_factors = 1.0 - write_weights.unsqueeze(-1) * erase.unsqueeze(-2)
+        erase_factors = one - write_weights.unsqueeze(-1) * erase.unsqueeze(-2)
         memory = torch.baddbmm(
             memory0 * _prod_over_heads(erase_factors), slots_first, values
         )
@@ -239,6 +241,7 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
     (candidates,) = saved["read"]
     batch, n = read_weights.shape[0], read_weights.shape[2]
     num_modes = candidates.shape[2]
+    one, _, _ = _constants(memory)
 
     # Read words r = w_r M, then the mix of the read modes.
     if g_words is not None:
@@ -260,7 +263,7 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
     # Precedence p = (1 - sum w) p0 + w, and the link update with its reads.
     g_prec0 = None
     if g_prec is not None:
-        remaining = 1.0 - write_weights.sum(-1, keepdim=True)
+        remaining = one - write_weights.sum(-1, keepdim=True)
         g_prec0 = g_prec * remaining
         g_write = _add(g_write, g_prec - (g_prec * prec0).sum(-1, keepdim=True))
     g_link0, g_w, g_p, g_read0 = _link_backward(
@@ -314,7 +317,7 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
         if i + 1 < wr:
             u_i = allocation_saved[4 * wr + i]
             a_i = allocation[:, i]
-            free = 1.0 - u_i
+            free = one - u_i
             g_a = torch.addcmul(g_a, g_u * gated[:, i : i + 1], free)
             g_gated.append((g_u * a_i * free).sum(-1))
             g_direct = g_u - g_u * gated[:, i : i + 1] * a_i
@@ -336,9 +339,9 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
     g_terms = g_kept if r == 1 else g_kept * _prod_except(free_terms)
     g_free = (g_terms * read0).sum(-1).neg_()
     g_read0 = torch.addcmul(g_read0, g_terms, free_gate.unsqueeze(-1), value=-1.0)
-    g_usage0 = g_usage_written * (1.0 - written)
-    g_written = (g_usage_written * (1.0 - usage0)).unsqueeze(1)
-    g_write0 = g_written if wr == 1 else g_written * _prod_except(1.0 - write0)
+    g_usage0 = g_usage_written * (one - written)
+    g_written = (g_usage_written * (one - usage0)).unsqueeze(1)
+    g_write0 = g_written if wr == 1 else g_written * _prod_except(one - write0)
 
     # Through the activations, back to the interface vector.
     g_gates = torch.cat(
