@@ -1,6 +1,7 @@
 """Feature selection with stochastic gates (STG and hard-concrete L0 gates)."""
 
 import copy
+import math
 import numbers
 from operator import methodcaller
 
@@ -10,9 +11,11 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_scalar
+from skorch.callbacks import Callback
 
-from ._base import NeuralEstimatorMixin
+from ._base import NeuralEstimatorMixin, _seed_from, _seeded
 from ._callbacks import EpochRecorder
 from .nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
@@ -23,6 +26,39 @@ _GATES = ("gaussian", "hard_concrete")
 
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+#: optimizer steps of ``max_epochs="auto"`` (see the docstring of max_epochs)
+AUTO_STEPS = 4000
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
+
+
+def auto_epochs(n_train, batch_size):
+    """Epochs that make about ``AUTO_STEPS`` optimizer steps on ``n_train`` rows.
+
+    >>> auto_epochs(2000, 256), auto_epochs(1000, 256), auto_epochs(60000, 256)
+    (500, 1000, 18)
+    """
+    per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
+    return max(1, math.ceil(AUTO_STEPS / max(per_epoch, 1)))
+
+
+class _EpochBudget(Callback):
+    """Set the net's number of epochs when training begins.
+
+    ``max_epochs="auto"`` is resolved from the number of training rows, known
+    only at fit time; this callback hands the resolved number to skorch (its
+    ``fit_loop`` reads ``net.max_epochs`` after ``on_train_begin``).
+    """
+
+    def __init__(self, n_epochs):
+        self.n_epochs = n_epochs
+
+    def on_train_begin(self, net, **kwargs):
+        net.max_epochs = self.n_epochs
 
 
 def _can_predict_proba(estimator):
@@ -89,8 +125,15 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
     task : {"auto", "classification", "regression"}, default="auto"
         Learning task. ``"auto"`` treats integer, boolean and string targets
         as class labels and other numbers as a regression target.
-    max_epochs : int, default=300
-        Number of passes over the training data.
+    max_epochs : int or "auto", default="auto"
+        Number of passes over the training data. ``"auto"`` trains for about
+        4,000 optimizer steps whatever the size of the data:
+        ``ceil(4000 / n_batches)`` epochs, ``n_batches`` being the
+        mini-batches per epoch of the training rows (500 epochs on 2,000 rows
+        with the default ``batch_size``, 1,000 on 1,000 rows, 18 on 60,000).
+        The gates need steps, not epochs: see ``gate_lr``. A default counted
+        in epochs gave small data sets too few steps (300 epochs on 1,000
+        rows left the gates of pure-noise features at P(open) 0.35).
     batch_size : int, default=256
         Mini-batch size; ``-1`` uses the whole training set per step.
     lr : float, default=3e-3
@@ -100,8 +143,13 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         Gates that learn more slowly than the network open or close on what
         a network already trained on all features makes of each feature.
         With Adam, a gate's parameter moves by at most about ``gate_lr`` per
-        step, so ``gate_lr * max_epochs * n_batches`` bounds how far the gates
-        can travel from their start (0.5).
+        step, so ``gate_lr`` times the number of steps bounds how far the
+        gates can travel from their start. A Gaussian gate starts at
+        ``mu=0.5`` (P(open) 0.63 with ``sigma=1.5``) and is below P(open) 0.1
+        at ``mu < -1.28 * sigma``: 2.4 away, which took about 3,000 steps on
+        two moons with noise columns (hence the 4,000 steps of
+        ``max_epochs="auto"``). Raise ``max_epochs`` or ``gate_lr`` together
+        with ``sigma``.
     optimizer : str or torch.optim.Optimizer class, default="adam"
         ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or an optimizer class.
     weight_decay : float, default=0.0
@@ -244,7 +292,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         temperature=2.0 / 3.0,
         groups=None,
         task="auto",
-        max_epochs=300,
+        max_epochs="auto",
         batch_size=256,
         lr=3e-3,
         gate_lr=1e-3,
@@ -282,6 +330,21 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         self.n_iter_no_change = n_iter_no_change
 
     # ------------------------------------------------------------------ checks
+    def _check_common_params(self):
+        if not _is_auto(self.max_epochs):
+            if isinstance(self.max_epochs, str):
+                raise ValueError(
+                    f"max_epochs={self.max_epochs!r} is not known; use a positive "
+                    "integer or 'auto'."
+                )
+            return super()._check_common_params()
+        # the shared checks want an integer: check the other parameters on a
+        # stand-in that differs only there
+        stand_in = copy.copy(self)
+        stand_in.max_epochs = 1
+        NeuralEstimatorMixin._check_common_params(stand_in)
+        self._device = stand_in._device
+
     def _check_params(self):
         self._check_common_params()
         if self.gate not in _GATES:
@@ -374,26 +437,18 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
             ) from exc
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y):
-        """Train the gated network on ``(X, y)`` and read off the gates.
+    def _n_epochs(self, n_samples):
+        """Epochs to train on ``n_samples`` rows: ``max_epochs``, or the auto rule."""
+        if not _is_auto(self.max_epochs):
+            return int(self.max_epochs)
+        n_train = n_samples
+        if self.validation_fraction is not None:
+            # skorch's ValidSplit holds out ceil(fraction * n) rows
+            n_train -= math.ceil(self.validation_fraction * n_samples)
+        return auto_epochs(n_train, self.batch_size)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training input; it is not modified.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Class labels or regression target(s).
-
-        Returns
-        -------
-        self : StochasticGatesSelector
-        """
-        self._check_params()
-        X = self._validate_X(X, reset=True)
-        labels, codes = self._group_codes(X.shape[1])
-        self._check_selection(len(labels), self.groups is not None)
-        target = self._prepare_target(X, y, task=self.task)
-        n_features, n_gates = X.shape[1], len(labels)
+    def _build(self, n_features, n_gates, codes, n_epochs):
+        """Return the ``build`` function that ``_train`` calls."""
 
         def build():
             mask = None if self.groups is None else torch.as_tensor(codes)
@@ -426,8 +481,22 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
                     "penalty": methodcaller("penalty"),
                 }
             )
-            return module, self._criterion(), [("gate_recorder", recorder)]
+            return (
+                module,
+                self._criterion(),
+                [
+                    ("epoch_budget", _EpochBudget(n_epochs)),
+                    ("gate_recorder", recorder),
+                ],
+            )
 
+        return build
+
+    def _fit_new_net(self, X, target):
+        """Build a new gated network and train it on ``(X, target)``."""
+        labels, codes = self._group_codes(X.shape[1])
+        self._check_selection(len(labels), self.groups is not None)
+        build = self._build(X.shape[1], len(labels), codes, self._n_epochs(X.shape[0]))
         stratify = target if self.task_ == "classification" else None
         # the gates get a learning rate of their own (see gate_lr)
         param_groups = [("gates.*", {"lr": float(self.gate_lr)})]
@@ -438,20 +507,233 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
         )
+        self.groups_ = labels
+        self._codes = codes
+        self._n_training_calls = 1
+        self._read_gates()
 
+    def _read_gates(self):
+        """Set the fitted gate attributes from the trained network."""
         # read in float64, so that gates far open (or closed) do not round to
         # the same probability and tie
         gates = copy.deepcopy(self.net_.module_.gates).cpu().double()
         with torch.no_grad():
             probs = gates.get_active_probs().numpy()
             values = gates.get_gate_values().numpy()
-        self.groups_ = labels
-        self._codes = codes
+        codes = self._codes
         self.group_probabilities_ = probs
         self.gate_probabilities_ = probs[codes]
         self.gate_values_ = values[codes]
         self.feature_importances_ = self.gate_probabilities_.copy()
+
+    def fit(self, X, y):
+        """Train a new gated network on ``(X, y)`` and read off the gates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training input; it is not modified.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels or regression target(s).
+
+        Returns
+        -------
+        self : StochasticGatesSelector
+        """
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        target = self._prepare_target(X, y, task=self.task)
+        self._fit_new_net(X, target)
         return self
+
+    def partial_fit(self, X, y, classes=None):
+        """Train on ``(X, y)``, continuing from the previous fit if there is one.
+
+        The first call on an unfitted selector builds the network and trains
+        it exactly as :meth:`fit` does. Every later call (after
+        ``partial_fit`` or ``fit``) trains the same network, gates and
+        optimizer state (Adam's moment estimates included) for ``max_epochs``
+        more epochs on the new ``(X, y)``, then updates
+        ``gate_probabilities_``, the support and ``history_``. With
+        ``max_epochs="auto"`` each call trains for about 4,000 optimizer steps
+        on its own data; ``max_epochs=1`` gives scikit-learn's convention of
+        one pass over the data per call, for streaming data in chunks.
+        :meth:`fit` always starts again from new weights.
+
+        The network's parameters (``hidden_layer_sizes``, ``gate``,
+        ``sigma``, ``lr``, ``groups``, ...) are those of the first call;
+        changing them with ``set_params`` takes effect at the next
+        :meth:`fit`. ``max_epochs``, ``k`` and ``threshold`` are read at every
+        call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training input, with the columns (and column names) of the first
+            call; it is not modified.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels or regression target(s).
+        classes : array-like of shape (n_classes,) or None, default=None
+            Every class label that may appear in any call, as in
+            scikit-learn's ``partial_fit``; give it on the first call when a
+            chunk may lack some classes. ``None`` on the first call takes the
+            classes of that call's ``y``, as :meth:`fit` does; a later label
+            outside ``classes_`` is an error. Later calls may omit it or must
+            repeat it. Not used for regression.
+
+        Returns
+        -------
+        self : StochasticGatesSelector
+        """
+        if not hasattr(self, "net_"):
+            self._check_params()
+            X = self._validate_X(X, reset=True)
+            target = self._first_partial_target(X, y, classes)
+            self._fit_new_net(X, target)
+            return self
+        self._check_same_feature_names(X)
+        X = self._validate_X(X, reset=False)
+        target = self._next_partial_target(X, y, classes)
+        n_epochs = self._n_epochs(X.shape[0])
+        net = self.net_
+        dict(net.callbacks_)["epoch_budget"].n_epochs = n_epochs
+        # a fresh random stream per call, derived from random_state and the
+        # number of calls so far: the same calls give the same result, also
+        # when the selector was pickled in between
+        seed = np.random.SeedSequence(
+            [_seed_from(self.random_state), self._n_training_calls]
+        ).generate_state(1)[0]
+        with _seeded(int(seed), net.device):
+            net.partial_fit(X, target)
+        self._n_training_calls += 1
+        self._read_gates()
+        return self
+
+    def _first_partial_target(self, X, y, classes):
+        """Training target of the first ``partial_fit`` call."""
+        if classes is None:
+            # as fit does: the classes are those of this y (scikit-learn's
+            # checks call partial_fit without classes on estimators that are
+            # not classifiers); a later label outside them is an error
+            return self._prepare_target(X, y, task=self.task)
+        if self.task == "regression":
+            raise ValueError(
+                "classes= was given, but task='regression'; classes are only for "
+                "classification."
+            )
+        classes = np.asarray(classes)
+        if classes.ndim != 1:
+            raise ValueError(
+                f"classes must be a 1-D list of labels, got shape {classes.shape}."
+            )
+        classes = np.unique(classes)
+        if len(classes) < 2:
+            raise ValueError(
+                f"classes={classes.tolist()!r} has fewer than two labels; "
+                "classification needs at least two."
+            )
+        self.classes_ = classes
+        self.task_ = "classification"
+        self.n_outputs_ = 1
+        return self._encode_classes(X, y)
+
+    def _next_partial_target(self, X, y, classes):
+        """Training target of a ``partial_fit`` call after the first."""
+        if self.task_ == "regression":
+            if classes is not None:
+                raise ValueError(
+                    "classes= was given, but this selector was fitted for "
+                    "regression; classes are only for classification."
+                )
+            return self._scale_regression_target(X, y)
+        if classes is not None and not np.array_equal(
+            np.unique(np.asarray(classes)), self.classes_
+        ):
+            raise ValueError(
+                f"classes={np.asarray(classes).tolist()!r} is not the set of "
+                f"classes of the first call, {self.classes_.tolist()!r}."
+            )
+        return self._encode_classes(X, y)
+
+    def _check_y_length(self, X, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None."
+            )
+        y = np.asarray(y)
+        if len(y) != X.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
+            )
+        return y
+
+    def _encode_classes(self, X, y):
+        """Class codes of ``y`` in ``classes_``; an error for unknown labels."""
+        y = self._check_y_length(X, y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(
+                f"Classification needs a 1-D y of class labels; got y with shape "
+                f"{y.shape}."
+            )
+        check_classification_targets(y)
+        known = np.isin(y, self.classes_)
+        if not known.all():
+            unknown = np.unique(y[~known])
+            raise ValueError(
+                f"y contains labels that are not in classes: "
+                f"{unknown.tolist()[:10]!r}; the classes fixed by the first call "
+                f"are {self.classes_.tolist()!r}. Give every label that any "
+                "chunk may hold with classes= on the first call to partial_fit, "
+                "or fit again."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _scale_regression_target(self, X, y):
+        """Standardise ``y`` with the mean and scale of the first call."""
+        y = self._check_y_length(X, y)
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "A regression target y must be numeric; it contains values "
+                "that are not numbers."
+            ) from exc
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity; remove or impute them.")
+        y2 = y.reshape(len(y), -1)
+        if y2.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y2.shape[1]} target(s), but the selector was fitted on "
+                f"{self.n_outputs_}."
+            )
+        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
+
+    def _check_same_feature_names(self, X):
+        """partial_fit needs the same columns as the first call, names included."""
+        # validate_data compares the names when both have them; it only warns
+        # when one has names and the other not, which in a stream of chunks
+        # would let columns be mixed up silently
+        fitted_names = hasattr(self, "feature_names_in_")
+        columns = getattr(X, "columns", None)
+        given_names = (
+            columns is not None
+            and len(columns) > 0
+            and all(isinstance(c, str) for c in columns)
+        )
+        if fitted_names and not given_names:
+            raise ValueError(
+                "X has no column names, but the selector was first fitted on a "
+                "DataFrame with column names; pass the same DataFrame columns "
+                "to every partial_fit call."
+            )
+        if given_names and not fitted_names:
+            raise ValueError(
+                "X has column names, but the selector was first fitted without "
+                "them; pass the same kind of input to every partial_fit call."
+            )
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):

@@ -321,3 +321,220 @@ def test_cuda(data):
     assert next(selector.net_.module_.parameters()).is_cuda
     assert selector.transform(X).shape == (240, 2)
     assert isinstance(selector.gate_probabilities_, np.ndarray)
+
+
+# ---------------------------------------------------------------- training length
+def test_auto_epochs_make_a_fixed_number_of_steps():
+    from sk_memsel._gates import AUTO_STEPS, auto_epochs
+
+    assert auto_epochs(2000, 256) == 500  # 8 batches per epoch
+    assert auto_epochs(1000, 256) == 1000  # 4 batches per epoch
+    assert auto_epochs(60000, 256) == 18
+    assert auto_epochs(100, -1) == AUTO_STEPS  # one batch per epoch
+    # the held-out rows of early stopping do not count
+    selector = StochasticGatesSelector(validation_fraction=0.2)
+    assert selector._n_epochs(1000) == auto_epochs(800, 256)
+    assert StochasticGatesSelector(max_epochs=7)._n_epochs(1000) == 7
+
+
+def test_auto_epochs_in_a_fit():
+    # 2,000 one-row batches per epoch: "auto" trains two epochs, 4,000 steps
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 3))
+    y = (X[:, 0] > 0).astype(int)
+    params = {**FAST, "max_epochs": "auto", "batch_size": 1}
+    selector = StochasticGatesSelector(k=1, **params).fit(X, y)
+    assert len(selector.history_) == 2
+    steps = [s["step"] for s in selector.net_.optimizer_.state.values()]
+    assert all(int(s) == 4000 for s in steps)
+    assert selector.max_epochs == "auto"  # the parameter is left as given
+
+
+def test_bad_max_epochs_word(data):
+    X, y = data
+    with pytest.raises(ValueError, match="max_epochs='many'"):
+        StochasticGatesSelector(**{**FAST, "max_epochs": "many"}).fit(X, y)
+
+
+# ---------------------------------------------------------------- partial_fit
+def _adam_steps(selector):
+    return {int(s["step"]) for s in selector.net_.optimizer_.state.values()}
+
+
+def test_partial_fit_first_call_is_fit(data):
+    X, y = data
+    a = StochasticGatesSelector(k=2, **FAST).partial_fit(X, y, classes=[1, 0])
+    b = StochasticGatesSelector(k=2, **FAST).fit(X, y)
+    np.testing.assert_array_equal(a.gate_probabilities_, b.gate_probabilities_)
+    np.testing.assert_array_equal(a.classes_, [0, 1])
+    assert len(a.history_) == FAST["max_epochs"]
+
+
+def test_partial_fit_continues_the_same_network(data):
+    X, y = data
+    first, second = slice(0, 120), slice(120, None)
+    selector = StochasticGatesSelector(k=2, **FEW)
+    selector.partial_fit(X[first], y[first], classes=[0, 1])
+    mu = selector.net_.module_.gates.mu
+    after_first = selector.gate_probabilities_.copy()
+    steps = _adam_steps(selector)
+    assert len(steps) == 1  # every parameter took the same number of steps
+    selector.partial_fit(X[second], y[second])
+    # the same gate parameter, trained further: not new gates
+    assert selector.net_.module_.gates.mu is mu
+    assert not np.array_equal(selector.gate_probabilities_, after_first)
+    # the optimizer went on counting (a new one would start again from 0)
+    assert _adam_steps(selector) == {2 * steps.pop()}
+    assert len(selector.history_) == 2 * FEW["max_epochs"]
+    np.testing.assert_allclose(
+        selector.history_[-1, "expected_open_gates"],
+        selector.gate_probabilities_.sum(),
+        rtol=1e-5,
+    )
+    # training on the first half left its mark
+    fresh = StochasticGatesSelector(k=2, **FEW).fit(X[second], y[second])
+    assert not np.allclose(fresh.gate_probabilities_, selector.gate_probabilities_)
+
+
+def test_partial_fit_learns_from_the_chunks(data):
+    # one pass per call over chunks of 60 rows: the gates end as a fit would
+    X, y = data
+    selector = StochasticGatesSelector(k=2, **{**FAST, "max_epochs": 1})
+    for _ in range(30):
+        for start in range(0, 240, 60):
+            rows = slice(start, start + 60)
+            selector.partial_fit(X[rows], y[rows], classes=[0, 1])
+    assert selector.get_support(indices=True).tolist() == [0, 1]
+    assert len(selector.history_) == 120
+    p = selector.gate_probabilities_
+    assert p[:2].min() > 0.9 and p[2:].max() < 0.1
+
+
+def test_partial_fit_reads_max_epochs_at_every_call(data):
+    X, y = data
+    selector = StochasticGatesSelector(k=2, **FEW).partial_fit(X, y, classes=[0, 1])
+    selector.set_params(max_epochs=1).partial_fit(X, y)
+    assert len(selector.history_) == FEW["max_epochs"] + 1
+
+
+def test_partial_fit_same_calls_same_result_pickled_or_not(data):
+    X, y = data
+    chunks = [slice(0, 80), slice(80, 160), slice(160, 240)]
+
+    def run(pickle_between):
+        selector = StochasticGatesSelector(k=2, **FEW)
+        for rows in chunks:
+            if pickle_between:
+                selector = pickle.loads(pickle.dumps(selector))
+            selector.partial_fit(X[rows], y[rows], classes=[0, 1])
+        return selector
+
+    a, b, c = run(False), run(False), run(True)
+    np.testing.assert_array_equal(a.gate_probabilities_, b.gate_probabilities_)
+    np.testing.assert_array_equal(a.gate_probabilities_, c.gate_probabilities_)
+    np.testing.assert_array_equal(a.predict_proba(X), c.predict_proba(X))
+
+
+def test_partial_fit_after_fit_continues_and_fit_starts_afresh(data):
+    X, y = data
+    fresh = StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    selector = StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    selector.partial_fit(X, y)
+    assert len(selector.history_) == 2 * FEW["max_epochs"]
+    assert not np.array_equal(selector.gate_probabilities_, fresh.gate_probabilities_)
+    selector.partial_fit(X, y).fit(X, y)
+    assert len(selector.history_) == FEW["max_epochs"]
+    np.testing.assert_array_equal(
+        selector.gate_probabilities_, fresh.gate_probabilities_
+    )
+    # and partial_fit after that fit counts its calls from the start again
+    selector.partial_fit(X, y)
+    again = StochasticGatesSelector(k=2, **FEW).fit(X, y).partial_fit(X, y)
+    np.testing.assert_array_equal(
+        selector.gate_probabilities_, again.gate_probabilities_
+    )
+
+
+def test_partial_fit_string_labels_and_a_chunk_without_every_class(data):
+    X, y01 = data
+    labels = np.array(["no", "yes"])
+    y = labels[y01]
+    only_no = y == "no"
+    selector = StochasticGatesSelector(k=2, **FEW)
+    selector.partial_fit(X[only_no], y[only_no], classes=["yes", "no"])
+    selector.partial_fit(X, y, classes=np.array(["no", "yes"]))
+    np.testing.assert_array_equal(selector.classes_, labels)
+    assert set(selector.predict(X)) <= set(labels)
+    assert selector.predict_proba(X).shape == (240, 2)
+
+
+def test_partial_fit_regression_keeps_the_first_scaling(regression_fit):
+    X, y, _ = regression_fit
+    selector = StochasticGatesSelector(k=2, **FAST).partial_fit(X[:100], y[:100])
+    assert selector.task_ == "regression" and not hasattr(selector, "classes_")
+    mean, scale = selector._y_mean.copy(), selector._y_scale.copy()
+    selector.partial_fit(X[100:], y[100:])
+    np.testing.assert_array_equal(selector._y_mean, mean)
+    np.testing.assert_array_equal(selector._y_scale, scale)
+    assert selector.get_support(indices=True).tolist() == [2, 4]
+    assert selector.score(X, y) > 0.8
+    with pytest.raises(ValueError, match="2 target"):
+        selector.partial_fit(X, np.c_[y, y])
+    with pytest.raises(ValueError, match="only for classification"):
+        selector.partial_fit(X, y, classes=[0, 1])
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1]), np.array(["a", "b"])])
+def test_partial_fit_classes_of_the_first_call(data, labels):
+    X, y01 = data
+    y = labels[y01]
+    # without classes=, the first call takes the classes of its y, as fit does
+    selector = StochasticGatesSelector(k=2, **FEW).partial_fit(X, y)
+    np.testing.assert_array_equal(selector.classes_, labels)
+    assert selector.task_ == "classification"
+    # so a label that only a later chunk holds is an error, pointing at classes=
+    y3 = np.where(np.arange(len(y)) < 20, "c" if labels.dtype.kind == "U" else 9, y)
+    with pytest.raises(ValueError, match="classes=") as info:
+        selector.partial_fit(X, y3)
+    assert "not in classes" in str(info.value)
+    with pytest.raises(ValueError, match="single class"):
+        StochasticGatesSelector(k=2, **FEW).partial_fit(X[y01 == 0], y[y01 == 0])
+    with pytest.raises(ValueError, match="only for classification"):
+        StochasticGatesSelector(k=2, task="regression", **FEW).partial_fit(
+            X, y01, classes=[0, 1]
+        )
+    with pytest.raises(ValueError, match="at least two"):
+        StochasticGatesSelector(k=2, **FEW).partial_fit(X, y01, classes=[1])
+    with pytest.raises(ValueError, match="1-D list"):
+        StochasticGatesSelector(k=2, **FEW).partial_fit(X, y01, classes=[[0, 1]])
+
+
+def test_partial_fit_bad_later_calls(data):
+    X, y = data
+    selector = StochasticGatesSelector(k=2, **FEW).partial_fit(X, y, classes=[0, 1])
+    probs = selector.gate_probabilities_.copy()
+    with pytest.raises(ValueError, match=r"not in classes: \[2\]"):
+        selector.partial_fit(X, np.where(y == 1, 2, 0))
+    with pytest.raises(ValueError, match="not the set of classes"):
+        selector.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="expecting 8 features"):
+        selector.partial_fit(X[:, :5], y)
+    with pytest.raises(ValueError, match="240 samples but y has 239"):
+        selector.partial_fit(X, y[:-1])
+    with pytest.raises(ValueError, match="was first fitted without"):
+        selector.partial_fit(pd.DataFrame(X, columns=list("abcdefgh")), y)
+    # nothing was trained by the failed calls
+    np.testing.assert_array_equal(selector.gate_probabilities_, probs)
+    assert len(selector.history_) == FEW["max_epochs"]
+
+
+def test_partial_fit_feature_names_must_match(data):
+    X, y = data
+    frame = pd.DataFrame(X, columns=list("abcdefgh"))
+    selector = StochasticGatesSelector(k=2, **FEW).partial_fit(frame, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="feature names"):
+        selector.partial_fit(frame.rename(columns={"a": "z"}), y)
+    with pytest.raises(ValueError, match="no column names"):
+        selector.partial_fit(X, y)
+    selector.partial_fit(frame, y)
+    assert selector.get_feature_names_out().shape == (2,)
