@@ -35,6 +35,14 @@ from ._addressing import (
 
 __all__ = ["AccessState", "DNC", "DNCState", "MemoryAccess"]
 
+# The overloads themselves: calling them skips the overload resolution of
+# torch.ops.aten.<name>(...), a noticeable cost on operations this small.
+_SIGMOID_BACKWARD = torch.ops.aten.sigmoid_backward.default
+_SOFTPLUS_BACKWARD = torch.ops.aten.softplus_backward.default
+_SOFTMAX_BACKWARD = torch.ops.aten._softmax_backward_data.default
+_TANH_BACKWARD = torch.ops.aten.tanh_backward.default
+_HARDTANH_BACKWARD = torch.ops.aten.hardtanh_backward.default
+
 
 def _detach(value):
     """Detach every tensor of a (nested) tuple of tensors."""
@@ -353,15 +361,176 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
             g_values.reshape(batch, -1),
             g_write_keys.reshape(batch, -1),
             g_read_keys.reshape(batch, -1),
-            torch.ops.aten.sigmoid_backward(g_gates, gates),
-            torch.ops.aten.softplus_backward(g_strengths, strengths_pre, 1.0, 20.0),
-            torch.ops.aten._softmax_backward_data(
-                g_modes, modes, -1, modes.dtype
-            ).reshape(batch, -1),
+            _SIGMOID_BACKWARD(g_gates, gates),
+            _SOFTPLUS_BACKWARD(g_strengths, strengths_pre, 1.0, 20.0),
+            _SOFTMAX_BACKWARD(g_modes, modes, -1, modes.dtype).reshape(batch, -1),
         ],
         -1,
     )
     return g_interface, g_memory0, g_read0, g_write0, g_link0, g_prec0, g_usage0
+
+
+# --- the whole sequence as a single autograd Function ------------------------
+#
+# The LSTM controller adds about fifteen small operations per step, and with
+# autograd each weight gets its own gradient product at every step.
+# _DNCSequence runs the controller and the memory over all steps as plain
+# tensor code and differentiates them by hand, step by step backwards
+# (backpropagation through time); the weight gradients are then one product
+# over all steps at once.
+
+
+def _sequence_forward(config, keep, input_gates, recurrent, weight, bias, *state):
+    """Run the controller and the memory over all steps.
+
+    ``config`` is ``(hidden_size, clip_value, access sizes)``; ``input_gates``
+    (B, T, 4 H) holds the input half of the LSTM gate products and the biases;
+    ``recurrent`` (R W + H, 4 H) maps ``[r_{t-1}, h_{t-1}]`` to the rest;
+    ``weight`` and ``bias`` are the interface layer's. ``state`` is ``(h, c,
+    read_flat, memory, read_weights, write_weights, link, precedence,
+    usage)``. Returns the outputs and, if ``keep``, per step what the
+    backward pass needs.
+    """
+    hidden_size, clip_value, sizes = config
+    h, c, read_flat, *access_state = state
+    split = [2 * hidden_size, hidden_size, hidden_size]
+    weight_t = weight.t()
+    hidden, reads, steps = [], [], []
+    for step_gates in input_gates.unbind(1):
+        controller_in = torch.cat([read_flat, h], dim=1)
+        gates = torch.addmm(step_gates, controller_in, recurrent)
+        in_forget, candidate, out_gate = gates.split(split, dim=1)
+        in_forget = torch.sigmoid(in_forget)
+        in_gate, forget_gate = in_forget.chunk(2, dim=1)
+        candidate = torch.tanh(candidate)
+        out_gate = torch.sigmoid(out_gate)
+        c_prev = c
+        c = torch.addcmul(forget_gate * c, in_gate, candidate)
+        tanh_c = torch.tanh(c)
+        h = out_gate * tanh_c
+        drive = h
+        if clip_value is not None:
+            drive = F.hardtanh(h, -clip_value, clip_value)
+        interface = torch.addmm(bias, drive, weight_t)
+        outputs, saved = _access_forward(sizes, interface, *access_state)
+        read_words, *access_state = outputs
+        read_flat = read_words.flatten(1)
+        hidden.append(h)
+        reads.append(read_flat)
+        controller = (controller_in, in_forget, candidate, c_prev, out_gate, tanh_c)
+        if keep:
+            steps.append((controller, drive, h, saved, outputs[1:5]))
+    outputs = (
+        torch.stack(hidden, dim=1),
+        torch.stack(reads, dim=1),
+        h,
+        c,
+        read_words,
+        *access_state,
+    )
+    return outputs, steps
+
+
+class _DNCSequence(torch.autograd.Function):
+    """:func:`_sequence_forward` with a hand-written backward pass.
+
+    Outputs: hidden states (B, T, H), read words (B, T, R W), then the final
+    h, c, read words (B, R, W), memory, read weights, write weights, link,
+    precedence and usage.
+    """
+
+    @staticmethod
+    def forward(ctx, config, *tensors):
+        ctx.set_materialize_grads(False)
+        outputs, steps = _sequence_forward(config, True, *tensors)
+        ctx.config = config
+        flat, layout = [], []
+        for controller, drive, h, saved, access_outputs in steps:
+            flat.extend(controller)
+            flat.extend((drive, h))
+            flat.extend(access_outputs)
+            for value in saved.values():
+                flat.extend(value)
+        for key, value in steps[0][3].items():
+            layout.append((key, len(value)))
+        ctx.layout = layout
+        ctx.num_steps = len(steps)
+        ctx.save_for_backward(tensors[1], tensors[2], *flat)
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads):
+        hidden_size, clip_value, sizes = ctx.config
+        recurrent, weight, *flat = ctx.saved_tensors
+        g_hidden, g_reads, g_h, g_c, g_words, *g_state = grads
+        per_step = 12 + sum(size for _, size in ctx.layout)
+        g_hidden = [None] * ctx.num_steps if g_hidden is None else g_hidden.unbind(1)
+        g_reads = [None] * ctx.num_steps if g_reads is None else g_reads.unbind(1)
+        g_read_flat = None if g_words is None else g_words.flatten(1)
+        read_size = recurrent.shape[0] - hidden_size
+        recurrent_t = recurrent.t()
+        g_gates, g_interfaces, controller_ins, drives = [], [], [], []
+        for t in reversed(range(ctx.num_steps)):
+            step = flat[t * per_step : (t + 1) * per_step]
+            controller_in, in_forget, candidate, c_prev, out_gate, tanh_c = step[:6]
+            drive, h = step[6:8]
+            access_outputs = step[8:12]
+            saved, start = {}, 12
+            for key, size in ctx.layout:
+                saved[key] = step[start : start + size]
+                start += size
+            g_read_flat = _add(g_reads[t], g_read_flat)
+            g_read_words = None
+            if g_read_flat is not None:
+                g_read_words = g_read_flat.view(h.shape[0], sizes[1], sizes[2])
+            needs_link = t > 0 or ctx.needs_input_grad[11]
+            g_interface, *g_state = _access_backward(
+                sizes, saved, access_outputs, (g_read_words, *g_state), needs_link
+            )
+            g_drive = torch.mm(g_interface, weight)
+            if clip_value is not None:
+                g_drive = _HARDTANH_BACKWARD(g_drive, h, -clip_value, clip_value)
+            g_h = _add(_add(g_h, g_hidden[t]), g_drive)
+            # h = o tanh(c), c = f c_prev + i g.
+            g_c = _add(_TANH_BACKWARD(g_h * out_gate, tanh_c), g_c)
+            in_gate, forget_gate = in_forget.chunk(2, dim=1)
+            g_in_forget = torch.cat([g_c * candidate, g_c * c_prev], dim=1)
+            step_gates = torch.cat(
+                [
+                    _SIGMOID_BACKWARD(g_in_forget, in_forget),
+                    _TANH_BACKWARD(g_c * in_gate, candidate),
+                    _SIGMOID_BACKWARD(g_h * tanh_c, out_gate),
+                ],
+                dim=1,
+            )
+            g_c = g_c * forget_gate
+            g_controller_in = torch.mm(step_gates, recurrent_t)
+            g_read_flat = g_controller_in[:, :read_size]
+            g_h = g_controller_in[:, read_size:]
+            g_gates.append(step_gates)
+            g_interfaces.append(g_interface)
+            controller_ins.append(controller_in)
+            drives.append(drive)
+        # Weight gradients: one product over all steps (in reverse order, as
+        # collected; the sums do not depend on the order).
+        g_input_gates = torch.stack(g_gates[::-1], dim=1)
+        g_gates = torch.cat(g_gates)
+        g_recurrent = torch.mm(torch.cat(controller_ins).t(), g_gates)
+        g_interfaces = torch.cat(g_interfaces)
+        g_weight = torch.mm(g_interfaces.t(), torch.cat(drives))
+        g_bias = g_interfaces.sum(0)
+        return (
+            None,
+            g_input_gates,
+            g_recurrent,
+            g_weight,
+            g_bias,
+            g_h,
+            g_c,
+            g_read_flat,
+            *g_state,
+        )
 
 
 class AccessState(NamedTuple):
@@ -744,6 +913,14 @@ class DNC(nn.Module):
     is computed for all time steps in one product; the parameters are those
     of :attr:`controller` and the results those of calling it.
 
+    Speed: with autograd on, the loop over the time steps (controller and
+    memory) is one autograd Function with a hand-written backward pass
+    through time, which reuses that of :class:`MemoryAccess` and computes
+    each weight's gradient in one product over all steps. The test suite
+    checks it against autograd through :class:`torch.nn.LSTMCell` and
+    :class:`MemoryAccess` step by step, and by finite differences. It gives
+    first-order gradients (no double backward).
+
     Inputs are batch first, ``(batch, time, features)``. Passing the
     returned state back in continues the sequences exactly where they
     stopped, so a long sequence can be run in chunks (use
@@ -868,6 +1045,8 @@ class DNC(nn.Module):
                 f"{self.input_size}), got {tuple(x.shape)}."
             )
         batch = x.shape[0]
+        if x.shape[1] == 0:
+            raise ValueError("x must hold at least one time step, got 0.")
         if state is None:
             state = self.initial_state(batch, device=x.device, dtype=x.dtype)
         elif state.read_words.shape[0] != batch:
@@ -885,30 +1064,38 @@ class DNC(nn.Module):
             bias = cell.bias_ih + cell.bias_hh
         input_gates = F.linear(x, cell.weight_ih[:, :n_in], bias)
         recurrent = torch.cat([cell.weight_ih[:, n_in:], cell.weight_hh], dim=1).t()
-        hidden_size = self.hidden_size
-        split = [2 * hidden_size, hidden_size, hidden_size]
-        read_flat = read_words.flatten(1)
-        hidden, reads = [], []
-        # unbind, not x[:, t]: the backward of one unbind is one stack, that
-        # of every x[:, t] a zero tensor the size of the whole sequence.
-        for step_gates in input_gates.unbind(1):
-            gates = torch.addmm(step_gates, torch.cat([read_flat, h], dim=1), recurrent)
-            in_forget, candidate, out_gate = gates.split(split, dim=1)
-            in_gate, forget_gate = torch.sigmoid(in_forget).chunk(2, dim=1)
-            c = torch.addcmul(forget_gate * c, in_gate, torch.tanh(candidate))
-            h = torch.sigmoid(out_gate) * torch.tanh(c)
-            drive = h
-            if self.clip_value is not None:  # hardtanh is clamp, with a leaner grad
-                drive = F.hardtanh(h, -self.clip_value, self.clip_value)
-            read_words, access_state = self.access._step(drive, access_state)
-            read_flat = read_words.flatten(1)
-            hidden.append(h)
-            reads.append(read_flat)
-        # One output product over all steps instead of one per step.
-        features = torch.cat(
-            [torch.stack(hidden, dim=1), torch.stack(reads, dim=1)], dim=-1
+        linkage = access_state.linkage
+        if linkage is None:  # as in the reference text's initial state
+            linkage = self.access.linkage.initial_state(
+                batch, device=x.device, dtype=x.dtype
+            )
+        tensors = (
+            input_gates,
+            recurrent,
+            self.access.interface.weight,
+            self.access.interface.bias,
+            h,
+            c,
+            read_words.flatten(1),
+            access_state.memory,
+            access_state.read_weights,
+            access_state.write_weights,
+            linkage.link,
+            linkage.precedence_weights,
+            access_state.usage,
         )
+        config = (self.hidden_size, self.clip_value, self.access._sizes)
+        if _needs_grad(*tensors):
+            results = _DNCSequence.apply(config, *tensors)
+        else:
+            results = _sequence_forward(config, False, *tensors)[0]
+        hidden, reads, h, c, read_words, memory, *rest = results
+        read_weights, write_weights, link, precedence, usage = rest
+        # One output product over all steps instead of one per step.
+        features = torch.cat([hidden, reads], dim=-1)
         outputs = F.linear(features, self.output.weight, self.output.bias)
+        linkage = TemporalLinkageState(link, precedence)
+        access_state = AccessState(memory, read_weights, write_weights, linkage, usage)
         return outputs, DNCState((h, c), access_state, read_words)
 
     def extra_repr(self) -> str:

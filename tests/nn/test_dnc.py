@@ -376,6 +376,70 @@ def test_dnc_matches_manual_loop():
     _assert_states_close(state.access, access_state)
 
 
+def _nontrivial_state(dnc, batch, seed):
+    """A DNC state after a few steps, as fresh leaves that require grad."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, dnc.input_size, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        _, state = dnc(x)
+    return torch.utils._pytree.tree_map(lambda t: t.clone().requires_grad_(), state)
+
+
+@pytest.mark.parametrize("num_writes,clip_value", [(1, None), (2, 0.3)])
+def test_dnc_gradients_match_the_step_by_step_loop(num_writes, clip_value):
+    # The whole-sequence Function against autograd through nn.LSTMCell and
+    # MemoryAccess step by step: gradients of the inputs, of the initial
+    # state and of every parameter, with a loss on the outputs and on every
+    # part of the final state.
+    torch.manual_seed(11)
+    dnc = _dnc(num_writes=num_writes, clip_value=clip_value).double()
+    x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    state = _nontrivial_state(dnc, 2, seed=12)
+    leaves = [x, *torch.utils._pytree.tree_leaves(state), *dnc.parameters()]
+
+    def loss(outputs, final):
+        g = torch.Generator().manual_seed(13)
+        total = 0.0
+        for t in [outputs, *torch.utils._pytree.tree_leaves(final)]:
+            total = total + (t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum()
+        return total
+
+    outputs, final = dnc(x, state)
+    got = torch.autograd.grad(loss(outputs, final), leaves)
+
+    (h, c), access_state, read = state
+    read = read.flatten(1)
+    steps = []
+    for t in range(x.shape[1]):
+        h, c = dnc.controller(torch.cat([x[:, t], read], -1), (h, c))
+        drive = h if clip_value is None else h.clamp(-clip_value, clip_value)
+        words, access_state = dnc.access(drive, access_state)
+        read = words.flatten(1)
+        steps.append(dnc.output(torch.cat([h, read], -1)))
+    ref_final = DNCState((h, c), access_state, words)
+    ref_outputs = torch.stack(steps, 1)
+    torch.testing.assert_close(outputs, ref_outputs)
+    expected = torch.autograd.grad(loss(ref_outputs, ref_final), leaves)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_dnc_gradcheck():
+    # Finite differences for the inputs and the initial state.
+    torch.manual_seed(14)
+    dnc = _dnc(num_writes=2, memory_size=4, clip_value=0.5).double()
+    x = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    state_leaves, spec = torch.utils._pytree.tree_flatten(
+        _nontrivial_state(dnc, 2, seed=15)
+    )
+
+    def run(x, *leaves):
+        outputs, final = dnc(x, torch.utils._pytree.tree_unflatten(leaves, spec))
+        return (outputs, *torch.utils._pytree.tree_leaves(final))
+
+    assert torch.autograd.gradcheck(run, (x, *state_leaves), fast_mode=True)
+
+
 def test_dnc_shapes_and_defaults():
     dnc = DNC(input_size=3, hidden_size=8)
     outputs, state = dnc(torch.randn(4, 7, 3))
@@ -440,6 +504,8 @@ def test_dnc_bad_arguments():
     dnc = _dnc()
     with pytest.raises(ValueError, match=r"x must have shape \(batch, time, 3\), got"):
         dnc(torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="at least one time step"):
+        dnc(torch.zeros(2, 0, 3))
     _, state = dnc(torch.zeros(2, 1, 3))
     with pytest.raises(ValueError, match="state is for a batch of 2"):
         dnc(torch.zeros(3, 1, 3), state)
