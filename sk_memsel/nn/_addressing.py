@@ -109,9 +109,17 @@ def _needs_grad(*tensors: Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def _cosine_forward(memory: Tensor, keys: Tensor, strengths: Tensor):
+def _cosine_forward(
+    memory: Tensor, keys: Tensor, strengths: Tensor, memory_scale: Tensor | None = None
+):
+    """Content weights and what their backward pass needs.
+
+    ``memory_scale`` (B, N), if given, is ``1 / |m_n|_eps`` for this memory,
+    known from an earlier lookup on it.
+    """
     _, eps, _ = _constants(memory)
-    memory_scale = torch.rsqrt((memory * memory).sum(-1) + eps)  # s_n
+    if memory_scale is None:
+        memory_scale = torch.rsqrt((memory * memory).sum(-1) + eps)  # s_n
     key_scale = torch.rsqrt((keys * keys).sum(-1) + eps)  # t_h
     sharpening = key_scale * strengths  # beta_h t_h
     dot = torch.bmm(keys, memory.transpose(1, 2))  # d_hn

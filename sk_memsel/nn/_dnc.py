@@ -85,10 +85,14 @@ def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return a + b
 
 
-def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usage0):
+def _access_forward(
+    sizes, interface, memory0, read0, write0, link0, prec0, usage0, memory_scale0=None
+):
     """One memory step, from the interface vector before its activations.
 
-    ``sizes`` is ``(num_writes, num_reads, word_size, blocks)``. Returns the
+    ``sizes`` is ``(num_writes, num_reads, word_size, blocks)``;
+    ``memory_scale0``, if given, is the inverse norm of the slots of
+    ``memory0`` from the previous step's read lookup. Returns the
     outputs ``(read_words, memory, read_weights, write_weights, link,
     precedence, usage)`` and a dict of the intermediate tensors that the
     backward pass needs.
@@ -122,7 +126,9 @@ def _access_forward(sizes, interface, memory0, read0, write0, link0, prec0, usag
     usage = usage_written * kept
 
     # Write weights: allocation head after head, mixed with content lookup.
-    write_content, *cosine_write = _cosine_forward(memory0, write_keys, write_strengths)
+    write_content, *cosine_write = _cosine_forward(
+        memory0, write_keys, write_strengths, memory_scale0
+    )
     gated = allocation_gate * write_gate
     allocations, allocation_saved, allocation_usages = [], [], []
     u = usage
@@ -253,10 +259,14 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
 
     # Read words r = w_r M, then the mix of the read modes.
     if g_words is not None:
-        g_part = torch.bmm(g_words, memory.transpose(1, 2))
-        g_read = g_part if g_read is None else g_part.add_(g_read)
-        g_part = torch.bmm(read_weights.transpose(1, 2), g_words)
-        g_memory = g_part if g_memory is None else g_part.add_(g_memory)
+        if g_read is None:
+            g_read = torch.bmm(g_words, memory.transpose(1, 2))
+        else:
+            g_read = torch.baddbmm(g_read, g_words, memory.transpose(1, 2))
+        if g_memory is None:
+            g_memory = torch.bmm(read_weights.transpose(1, 2), g_words)
+        else:
+            g_memory = torch.baddbmm(g_memory, read_weights.transpose(1, 2), g_words)
     if g_read is None:
         g_read = torch.zeros_like(read_weights)
     g_modes = torch.bmm(
@@ -396,6 +406,7 @@ def _sequence_forward(config, keep, input_gates, recurrent, weight, bias, *state
     split = [2 * hidden_size, hidden_size, hidden_size]
     weight_t = weight.t()
     hidden, reads, steps = [], [], []
+    memory_scale = None  # of the memory, from the last read lookup
     for step_gates in input_gates.unbind(1):
         controller_in = torch.cat([read_flat, h], dim=1)
         gates = torch.addmm(step_gates, controller_in, recurrent)
@@ -412,7 +423,8 @@ def _sequence_forward(config, keep, input_gates, recurrent, weight, bias, *state
         if clip_value is not None:
             drive = F.hardtanh(h, -clip_value, clip_value)
         interface = torch.addmm(bias, drive, weight_t)
-        outputs, saved = _access_forward(sizes, interface, *access_state)
+        outputs, saved = _access_forward(sizes, interface, *access_state, memory_scale)
+        memory_scale = saved["cosine_read"][1]
         read_words, *access_state = outputs
         read_flat = read_words.flatten(1)
         hidden.append(h)
