@@ -49,10 +49,14 @@ def _constants(like: Tensor):
     three times one between two tensors (the number is wrapped in a new
     tensor and converted every time), and a DNC step has dozens of them, so
     the hot code uses these cached tensors instead. Under ``torch.compile``
-    they are plain numbers, which the compiler folds into its kernels.
+    they are made afresh (constants in the compiled graph, which the
+    compiler folds into its kernels), as the cache is invisible to it.
     """
     if torch.compiler.is_compiling():
-        return 1.0, _EPSILON, 1.0 - _EPSILON
+        return tuple(
+            torch.full((), value, dtype=like.dtype, device=like.device)
+            for value in (1.0, _EPSILON, 1.0 - _EPSILON)
+        )
     key = (like.dtype, like.device)
     constants = _CONSTANTS.get(key)
     if constants is None:
@@ -159,9 +163,11 @@ def _cosine_backward(
     grad_strengths = (partial * dot).sum(-1).mul_(key_scale)
     grad_dot = partial.mul_(sharpening.unsqueeze(-1))
     # d s_n / d m_n = -s_n^3 m_n and d t_h / d k_h = -t_h^3 k_h, so the
-    # norms contribute -(sum of g_dot * d) * scale^2 times the vector.
+    # norms contribute -(sum of g_dot * d) * scale^2 times the vector; summed
+    # over the slots, g_dot * d = beta_h t_h * (g_l s_n d), which is
+    # sharpening * grad_strengths / t_h.
     scaled = grad_dot * dot
-    key_coef = scaled.sum(-1).mul_(key_scale * key_scale).unsqueeze(-1)
+    key_coef = (grad_strengths * sharpening).mul_(key_scale).unsqueeze(-1)
     memory_coef = scaled.sum(1).mul_(memory_scale * memory_scale).unsqueeze(-1)
     grad_keys = torch.bmm(grad_dot, memory).addcmul_(keys, key_coef, value=-1)
     grad_memory = torch.bmm(grad_dot.transpose(1, 2), keys)
@@ -201,7 +207,7 @@ def _prod_over_heads(x: Tensor) -> Tensor:
 
 def _allocation_forward(usage: Tensor):
     one, eps, keep = _constants(usage)
-    usage = usage * keep + eps
+    usage = torch.addcmul(eps, usage, keep)
     sorted_usage, free_list = torch.sort(usage, dim=-1)
     before = _exclusive_cumprod(sorted_usage)
     sorted_allocation = (one - sorted_usage) * before
@@ -266,16 +272,23 @@ def _write_allocation_weights(usage: Tensor, write_gates: Tensor) -> Tensor:
     return torch.stack(allocations, dim=1)
 
 
+def _link_update(
+    prev_link: Tensor, write_weights: Tensor, prev_precedence: Tensor
+) -> Tensor:
+    """L_ij = (1 - w_i - w_j) L0_ij + w_i p_j, with a zero diagonal."""
+    w_i = write_weights.unsqueeze(-1)
+    link = torch.sub(_constants(w_i)[0] - w_i, write_weights.unsqueeze(-2))
+    link.mul_(prev_link).addcmul_(w_i, prev_precedence.unsqueeze(-2))
+    link.diagonal(dim1=-2, dim2=-1).zero_()
+    return link
+
+
 def _link_forward(
     prev_link: Tensor, write_weights: Tensor, prev_precedence: Tensor, reads: Tensor
 ) -> tuple[Tensor, Tensor]:
     batch, num_writes, n = write_weights.shape
     num_reads = reads.shape[1]
-    w_i = write_weights.unsqueeze(-1)
-    link = torch.sub(_constants(w_i)[0] - w_i, write_weights.unsqueeze(-2))
-    # link = 1 - w_i - w_j
-    link.mul_(prev_link).addcmul_(w_i, prev_precedence.unsqueeze(-2))
-    link.diagonal(dim1=-2, dim2=-1).zero_()
+    link = _link_update(prev_link, write_weights, prev_precedence)
     flat = link.view(batch * num_writes, n, n)
     reads = _per_write_head(reads, num_writes)  # [B Wr, R, N]
     backward = torch.bmm(reads, flat).view(batch, num_writes, num_reads, n)

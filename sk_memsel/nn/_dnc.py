@@ -28,8 +28,8 @@ from ._addressing import (
     _cosine_forward,
     _link_backward,
     _link_forward,
+    _link_update,
     _needs_grad,
-    _precedence,
     _prod_over_heads,
 )
 
@@ -120,8 +120,8 @@ def _access_forward(
         written = write0.squeeze(1)
     else:
         written = one - torch.prod(one - write0, dim=1)
-    usage_written = torch.addcmul(usage0, written, one - usage0)
-    free_terms = one - free_gate.unsqueeze(-1) * read0  # (B, R, N)
+    usage_written = torch.lerp(usage0, one, written)  # u0 + w (1 - u0)
+    free_terms = torch.addcmul(one, free_gate.unsqueeze(-1), read0, value=-1.0)
     kept = free_terms.squeeze(1) if r == 1 else torch.prod(free_terms, dim=1)
     usage = usage_written * kept
 
@@ -160,10 +160,20 @@ def _access_forward(
         )
 
     # Links, precedence, then the read weights over the new memory.
-    link, directional = _link_forward(link0, write_weights, prec0, read0)
-    precedence = _precedence(write_weights, prec0)
+    remaining = one - write_weights.sum(-1, keepdim=True)
+    precedence = torch.addcmul(write_weights, remaining, prec0)  # as _precedence
+    if wr == 1:  # as _link_forward, with fewer reshapes
+        link = _link_update(link0, write_weights, prec0)
+        flat = link.squeeze(1)
+        backward_reads = torch.bmm(read0, flat)
+        forward_reads = torch.bmm(read0, flat.transpose(1, 2))
+    else:
+        link, directional = _link_forward(link0, write_weights, prec0, read0)
     read_content, *cosine_read = _cosine_forward(memory, read_keys, read_strengths)
-    candidates = torch.cat([directional, read_content.unsqueeze(2)], dim=2)
+    if wr == 1:
+        candidates = torch.stack([backward_reads, forward_reads, read_content], 2)
+    else:
+        candidates = torch.cat([directional, read_content.unsqueeze(2)], dim=2)
     num_modes, n = candidates.shape[2], candidates.shape[3]
     read_weights = torch.bmm(
         modes.reshape(batch * r, 1, num_modes),
@@ -186,7 +196,7 @@ def _access_forward(
             read_keys,
         ),
         "usage": (written, usage_written, free_terms, kept),
-        "write": (allocation, diff, mixed, gated, erase_factors),
+        "write": (allocation, diff, mixed, gated, erase_factors, remaining),
         "read": (candidates,),
         "cosine_write": (write_content, *cosine_write),
         "cosine_read": (read_content, *cosine_read),
@@ -251,7 +261,7 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
         read_keys,
     ) = saved["controls"]
     written, usage_written, free_terms, kept = saved["usage"]
-    allocation, diff, mixed, gated, erase_factors = saved["write"]
+    allocation, diff, mixed, gated, erase_factors, remaining = saved["write"]
     (candidates,) = saved["read"]
     batch, n = read_weights.shape[0], read_weights.shape[2]
     num_modes = candidates.shape[2]
@@ -281,7 +291,6 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
     # Precedence p = (1 - sum w) p0 + w, and the link update with its reads.
     g_prec0 = None
     if g_prec is not None:
-        remaining = one - write_weights.sum(-1, keepdim=True)
         g_prec0 = g_prec * remaining
         g_write = _add(g_write, g_prec - (g_prec * prec0).sum(-1, keepdim=True))
     g_link0, g_w, g_p, g_read0 = _link_backward(
