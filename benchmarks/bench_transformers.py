@@ -19,7 +19,8 @@ default parameters (only ``random_state`` set):
 Fit times are wall-clock seconds of the whole pipeline's ``fit`` (for the
 PCA pipelines, the median of 5 fits, as one fit takes well under a second);
 the ratio is against the PCA pipeline of the same row, measured in the same
-run.
+run. ``--threads`` limits torch and numpy / scikit-learn (BLAS, OpenMP)
+alike.
 ``--unsupervised`` adds rows where the transformer is fitted without ``y``
 (reconstruction), the LogisticRegression still with it.
 
@@ -43,6 +44,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sk_memsel import (
     DNCTransformer,
@@ -195,9 +197,18 @@ def main():
         default="all",
     )
     parser.add_argument("--unsupervised", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="threads for torch and for numpy / scikit-learn",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # the same number of threads for numpy / scikit-learn (BLAS, OpenMP), so
+    # that the PCA pipelines and the LogisticRegression of every pipeline
+    # run under the same limit as the transformers
+    threadpool_limits(args.threads)
     print(
         f"# python {platform.python_version()}, torch {torch.__version__}, "
         f"{args.threads} threads, {os.cpu_count()} CPUs, "

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
 
 from sk_memsel import (
     DNCTransformer,
@@ -347,14 +348,59 @@ def test_grid_search_with_two_jobs(tabular):
     assert grid.predict(X).shape == (len(X),)
 
 
+@pytest.mark.parametrize("cls", SEQUENCE, ids=SEQ_IDS)
+def test_grid_search_with_two_jobs_on_sequences(cls, sequences):
+    X, y = sequences
+    pipe = make_pipeline(make(cls), LogisticRegression())
+    step = pipe.steps[0][0]
+    grid = GridSearchCV(
+        pipe, {f"{step}__max_epochs": [1, 2]}, cv=2, n_jobs=2, error_score="raise"
+    ).fit(X, y)
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+    assert grid.best_estimator_[0].n_timepoints_in_ == X.shape[2]
+    assert grid.predict(X).shape == (len(X),)
+
+
+@pytest.mark.parametrize("cls", SEQUENCE, ids=SEQ_IDS)
+def test_pandas_output_of_sequences(cls, sequences):
+    X, y = sequences
+    est = make(cls).set_output(transform="pandas").fit(X, y)
+    out = est.transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert out.shape == (len(X), WIDTH[cls])
+    assert out.columns.tolist() == est.get_feature_names_out().tolist()
+    assert (out.dtypes == np.float32).all()
+
+
+class _CountTrainings(Callback):
+    """Append one line to ``path`` whenever a training starts."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_train_begin(self, net, **kwargs):
+        with open(self.path, "a") as f:
+            f.write("fit\n")
+
+
 @pytest.mark.parametrize("cls", ALL, ids=IDS)
 def test_pipeline_with_caching(cls, tabular, sequences, tmp_path):
     X, y = tabular if cls is MemorySelectorTransformer else sequences
+    log = tmp_path / "trainings.txt"
+    cache = tmp_path / "cache"
     pipe = Pipeline(
-        [("features", make(cls)), ("clf", LogisticRegression())],
-        memory=str(tmp_path),
+        [
+            ("features", make(cls, callbacks=[_CountTrainings(str(log))])),
+            ("clf", LogisticRegression()),
+        ],
+        memory=str(cache),
     )
     first = pipe.fit(X, y).predict_proba(X)
-    assert any(tmp_path.iterdir())  # the fitted transformer was cached
-    second = clone(pipe).fit(X, y).predict_proba(X)  # loaded from the cache
+    assert log.read_text().splitlines() == ["fit"]
+    second = clone(pipe).fit(X, y).predict_proba(X)
+    # the fitted transformer came from the cache: no second training
+    assert log.read_text().splitlines() == ["fit"]
     np.testing.assert_array_equal(first, second)
+    # another parameter is another cache entry
+    clone(pipe).set_params(features__max_epochs=1).fit(X, y)
+    assert log.read_text().splitlines() == ["fit", "fit"]
