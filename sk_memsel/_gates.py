@@ -591,21 +591,25 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
             target = self._first_partial_target(X, y, classes)
             self._fit_new_net(X, target)
             return self
+        self._check_common_params()  # max_epochs may have been changed
         self._check_same_feature_names(X)
         X = self._validate_X(X, reset=False)
         target = self._next_partial_target(X, y, classes)
         n_epochs = self._n_epochs(X.shape[0])
         net = self.net_
-        dict(net.callbacks_)["epoch_budget"].n_epochs = n_epochs
+        budget = dict(net.callbacks_).get("epoch_budget")
+        if budget is not None:  # keeps net.max_epochs telling the last call's
+            budget.n_epochs = n_epochs
         # a fresh random stream per call, derived from random_state and the
         # number of calls so far: the same calls give the same result, also
         # when the selector was pickled in between
+        calls = getattr(self, "_n_training_calls", 1)
         seed = np.random.SeedSequence(
-            [_seed_from(self.random_state), self._n_training_calls]
+            [_seed_from(self.random_state), calls]
         ).generate_state(1)[0]
         with _seeded(int(seed), net.device):
-            net.partial_fit(X, target)
-        self._n_training_calls += 1
+            net.partial_fit(X, target, epochs=n_epochs)
+        self._n_training_calls = calls + 1
         self._read_gates()
         return self
 

@@ -415,6 +415,9 @@ def test_partial_fit_reads_max_epochs_at_every_call(data):
     selector = StochasticGatesSelector(k=2, **FEW).partial_fit(X, y, classes=[0, 1])
     selector.set_params(max_epochs=1).partial_fit(X, y)
     assert len(selector.history_) == FEW["max_epochs"] + 1
+    with pytest.raises(ValueError, match="max_epochs"):
+        selector.set_params(max_epochs=0).partial_fit(X, y)
+    assert len(selector.history_) == FEW["max_epochs"] + 1
 
 
 def test_partial_fit_same_calls_same_result_pickled_or_not(data):
