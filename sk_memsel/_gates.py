@@ -276,6 +276,20 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
     3
     >>> int(selector.set_params(k=None, threshold=0.5).get_support().sum())
     2
+
+    ``partial_fit`` trains the same network further, ``max_epochs`` epochs on
+    each new chunk:
+
+    >>> stream = StochasticGatesSelector(
+    ...     k=2, hidden_layer_sizes=(), batch_size=50, max_epochs=25,
+    ...     gate_lr=0.02, random_state=0,
+    ... )
+    >>> for rows in (slice(0, 100), slice(100, 200)):
+    ...     _ = stream.partial_fit(X[rows], y[rows], classes=[0, 1])
+    >>> len(stream.history_)
+    50
+    >>> stream.get_support(indices=True)
+    array([0, 1])
     """
 
     def __init__(
