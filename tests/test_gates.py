@@ -337,17 +337,22 @@ def test_auto_epochs_make_a_fixed_number_of_steps():
     assert StochasticGatesSelector(max_epochs=7)._n_epochs(1000) == 7
 
 
-def test_auto_epochs_in_a_fit():
-    # 2,000 one-row batches per epoch: "auto" trains two epochs, 4,000 steps
+def test_auto_epochs_in_a_fit(monkeypatch):
+    import sk_memsel._gates as gates_module
+
+    # 40 steps instead of 4,000 keeps the test fast; 20 batches per epoch
+    monkeypatch.setattr(gates_module, "AUTO_STEPS", 40)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(2000, 3))
     y = (X[:, 0] > 0).astype(int)
-    params = {**FAST, "max_epochs": "auto", "batch_size": 1}
+    params = {**FAST, "max_epochs": "auto", "batch_size": 100}
     selector = StochasticGatesSelector(k=1, **params).fit(X, y)
     assert len(selector.history_) == 2
-    steps = [s["step"] for s in selector.net_.optimizer_.state.values()]
-    assert all(int(s) == 4000 for s in steps)
+    assert _adam_steps(selector) == {40}
     assert selector.max_epochs == "auto"  # the parameter is left as given
+    # with early stopping's 20 % held out: 16 batches per epoch, 3 epochs
+    selector.set_params(validation_fraction=0.2, n_iter_no_change=5).fit(X, y)
+    assert len(selector.history_) == 3
 
 
 def test_bad_max_epochs_word(data):
