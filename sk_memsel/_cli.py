@@ -285,10 +285,17 @@ def run_select(args):
     else:
         what = f"to predict {target!r} ({args.task})"
     label = "stochastic gates" if method == "gates" else "Concrete Autoencoder"
+    from ._gates import AUTO_STEPS
+
+    epochs = (
+        f"about {AUTO_STEPS:,} training steps"
+        if selector.max_epochs == "auto"
+        else f"{selector.max_epochs} epochs"
+    )
     _progress(
         f"selecting {k} of {n_features} feature columns of {args.input} "
-        f"({n_samples} rows) with the {label}, {what}, {selector.max_epochs} "
-        "epochs; features standardised for training."
+        f"({n_samples} rows) with the {label}, {what}, {epochs}; "
+        "features standardised for training."
     )
     X_scaled = pd.DataFrame(StandardScaler().fit_transform(X), columns=names)
     start = time.perf_counter()
@@ -490,7 +497,7 @@ def _build_parser():
     )
     from . import __version__
     from ._concrete import ConcreteAutoencoderSelector
-    from ._gates import StochasticGatesSelector
+    from ._gates import AUTO_STEPS
 
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -549,7 +556,7 @@ def _build_parser():
         metavar="N",
         help="training epochs (default: the selector's own, "
         f"{ConcreteAutoencoderSelector().max_epochs} for concrete, "
-        f"{StochasticGatesSelector().max_epochs} for gates)",
+        f"for gates as many as make about {AUTO_STEPS:,} training steps)",
     )
     select.add_argument(
         "--quiet", "-q", action="store_true", help="no progress on stderr"
