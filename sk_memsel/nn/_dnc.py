@@ -242,6 +242,34 @@ class _AccessStep(torch.autograd.Function):
         return (None, *gradients)
 
 
+def _single_link_backward(g_link, g_back, g_fwd, link0, w, p, r, link, needs_link):
+    """``_link_backward`` for one write head, with fewer reshapes.
+
+    Links are (B, 1, N, N); ``w`` and ``p`` (B, 1, N); the previous reads
+    ``r`` and the gradients of the backward and forward reads (B, R, N).
+    """
+    flat = link.squeeze(1)
+    g_read0 = torch.bmm(g_back, flat.transpose(1, 2)).baddbmm_(g_fwd, flat)
+    # Total gradient of the new link: its own plus the reads'.
+    left = torch.cat([r, g_fwd], dim=1).transpose(1, 2)  # (B, N, 2R)
+    right = torch.cat([g_back, r], dim=1)  # (B, 2R, N)
+    if g_link is None:
+        g = torch.bmm(left, right)
+    else:
+        g = torch.baddbmm(g_link.squeeze(1), left, right)
+    g.diagonal(dim1=-2, dim2=-1).zero_()
+    g_link0 = None
+    if needs_link:  # g * (1 - w_i - w_j)
+        one = _constants(w)[0]
+        g_link0 = torch.sub(one - w.transpose(1, 2), w).mul_(g).unsqueeze(1)
+    g_p = torch.bmm(w, g)  # sum_i g_ij w_i
+    # dw_k = sum_j g_kj (p_j - L0_kj) - sum_i g_ik L0_ik
+    g_w = torch.bmm(p, g.transpose(1, 2))
+    g_times_link = g.mul_(link0.squeeze(1))  # g is done with
+    g_w -= (g_times_link.sum(-1) + g_times_link.sum(-2)).unsqueeze(1)
+    return g_link0, g_w, g_p, g_read0
+
+
 def _access_backward(sizes, saved, outputs, grads, needs_link):
     """Gradients of the inputs of :func:`_access_forward` (see _AccessStep)."""
     wr, r, w, _ = sizes
@@ -293,16 +321,29 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
     if g_prec is not None:
         g_prec0 = g_prec * remaining
         g_write = _add(g_write, g_prec - (g_prec * prec0).sum(-1, keepdim=True))
-    g_link0, g_w, g_p, g_read0 = _link_backward(
-        g_link,
-        g_candidates[:, :, :-1],
-        link0,
-        write_weights,
-        prec0,
-        read0,
-        link,
-        (needs_link, True, True, True),
-    )
+    if wr == 1:
+        g_link0, g_w, g_p, g_read0 = _single_link_backward(
+            g_link,
+            g_candidates[:, :, 0],
+            g_candidates[:, :, 1],
+            link0,
+            write_weights,
+            prec0,
+            read0,
+            link,
+            needs_link,
+        )
+    else:
+        g_link0, g_w, g_p, g_read0 = _link_backward(
+            g_link,
+            g_candidates[:, :, :-1],
+            link0,
+            write_weights,
+            prec0,
+            read0,
+            link,
+            (needs_link, True, True, True),
+        )
     g_prec0 = _add(g_prec0, g_p)
     g_write = _add(g_write, g_w)
 
