@@ -22,7 +22,13 @@ the ratio is against the PCA pipeline of the same row, measured in the same
 run. ``--threads`` limits torch and numpy / scikit-learn (BLAS, OpenMP)
 alike.
 ``--unsupervised`` adds rows where the transformer is fitted without ``y``
-(reconstruction), the LogisticRegression still with it.
+(reconstruction), the LogisticRegression still with it. ``--transformers``
+runs some of the transformers only, and ``--params`` changes parameters from
+their defaults (for the comparisons of the benchmark page), e.g.::
+
+    python benchmarks/bench_transformers.py --data basic_motions \
+        --transformers DNCTransformer --params '{"hidden_size": 24}' \
+        --random-states 0 1 2 3 4 5 6 7 8 9 --threads 1
 
 Run from the repository root::
 
@@ -89,18 +95,18 @@ def flatten(X):
     return X.reshape(len(X), -1)
 
 
-def run_digits(seed, unsupervised):
+def run_digits(seed, unsupervised, names, params):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
     rows = []
-    for cls in TABULAR:
+    for cls in (c for c in TABULAR if c.__name__ in names):
         variants = [("supervised", False)] + (
             [("unsupervised", True)] if unsupervised else []
         )
         for mode, unsup in variants:
-            transformer = cls(random_state=seed)
+            transformer = cls(random_state=seed, **params)
             step = _Unsupervised(transformer) if unsup else transformer
             pipe = make_pipeline(
                 StandardScaler(), step, LogisticRegression(max_iter=2000)
@@ -131,18 +137,18 @@ def run_digits(seed, unsupervised):
     return rows
 
 
-def run_basic_motions(seed, unsupervised):
+def run_basic_motions(seed, unsupervised, names, params):
     from aeon.datasets import load_basic_motions
 
     X_train, y_train = load_basic_motions(split="train")
     X_test, y_test = load_basic_motions(split="test")
     rows = []
-    for cls in SEQUENCES:
+    for cls in (c for c in SEQUENCES if c.__name__ in names):
         variants = [("supervised", False)] + (
             [("unsupervised", True)] if unsupervised else []
         )
         for mode, unsup in variants:
-            transformer = cls(random_state=seed)
+            transformer = cls(random_state=seed, **params)
             step = _Unsupervised(transformer) if unsup else transformer
             pipe = make_pipeline(step, LogisticRegression(max_iter=2000))
             t_fit = timed_fit(pipe, X_train, y_train)
@@ -203,6 +209,19 @@ def main():
     )
     parser.add_argument("--unsupervised", action="store_true")
     parser.add_argument(
+        "--transformers",
+        nargs="+",
+        choices=[cls.__name__ for cls in TABULAR],
+        default=[cls.__name__ for cls in TABULAR],
+        help="run these transformers only",
+    )
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="JSON of parameters changed from the defaults",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=2,
@@ -219,12 +238,15 @@ def main():
         f"{args.threads} threads, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f} at start"
     )
+    names, params = set(args.transformers), args.params
+    if params:
+        print(f"# parameters changed from the defaults: {json.dumps(params)}")
     rows = []
     for seed in args.random_states:
         if args.data in ("digits", "all"):
-            rows += run_digits(seed, args.unsupervised)
+            rows += run_digits(seed, args.unsupervised, names, params)
         if args.data in ("basic_motions", "all"):
-            rows += run_basic_motions(seed, args.unsupervised)
+            rows += run_basic_motions(seed, args.unsupervised, names, params)
     summary(rows)
     print(f"# load average {os.getloadavg()[0]:.1f} at the end")
     return rows
