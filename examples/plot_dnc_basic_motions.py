@@ -13,8 +13,6 @@ channels, 100 time points) of four activities: standing, walking, running
 and playing badminton; 40 series to train on, 40 to test.
 """
 
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 from aeon.datasets import load_basic_motions
@@ -25,10 +23,6 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from sk_memsel import DNCTransformer
 
-# The documentation build sets SK_MEMSEL_FAST_EXAMPLES=1: fewer epochs, so
-# that the whole gallery runs in minutes.
-FAST = os.environ.get("SK_MEMSEL_FAST_EXAMPLES") == "1"
-
 X_train, y_train = load_basic_motions(split="train")
 X_test, y_test = load_basic_motions(split="test")
 print("train:", X_train.shape, "test:", X_test.shape)
@@ -36,17 +30,12 @@ print("train:", X_train.shape, "test:", X_test.shape)
 # %%
 # The DNC in a pipeline
 # ---------------------
-# ``max_steps=10`` reads the 100 time points in 10 steps of 10 time points
-# each. The pipeline passes the labels, so the DNC learns to summarise the
-# series for the classification.
-dnc = DNCTransformer(
-    hidden_size=32,
-    memory_size=16,
-    word_size=8,
-    max_steps=10,
-    max_epochs=8 if FAST else 30,
-    random_state=0,
-)
+# With the defaults (``max_steps=8``) the DNC reads the 100 time points in 8
+# steps of 13 time points (78 values) each, with a controller of 48 units.
+# The pipeline passes the labels, so the DNC learns to summarise the series
+# for the classification. The defaults reach 0.90 to 0.975 test accuracy over
+# ``random_state`` 0 to 19 (:doc:`../benchmarks/transformers`).
+dnc = DNCTransformer(random_state=0)
 pipeline = make_pipeline(dnc, LogisticRegression(max_iter=2000))
 pipeline.fit(X_train, y_train)
 print(
