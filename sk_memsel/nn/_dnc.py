@@ -787,7 +787,11 @@ class MemoryAccess(nn.Module):
         )
 
     def _split(self, inputs: Tensor) -> dict[str, Tensor]:
-        """Turn inputs of shape (B, input_size) into the interface parts."""
+        """Turn inputs of shape (B, input_size) into the interface parts.
+
+        The same layout as :func:`_access_forward` reads, by name; the step
+        itself does not use it (the tests' reference step does).
+        """
         batch = inputs.shape[0]
         wr, r, w = self.num_writes, self.num_reads, self.word_size
         linear, gates, strengths, modes = torch.split(
