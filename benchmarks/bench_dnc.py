@@ -18,6 +18,7 @@ Run from the repository root::
 
     python benchmarks/bench_dnc.py                    # print the table
     python benchmarks/bench_dnc.py --write docs/benchmarks/dnc.md
+    python benchmarks/bench_dnc.py --compiled --sizes 16 --threads 1
 
 The peer is the PyPI package ``dnc`` (install it with
 ``pip install --no-deps dnc`` so that it keeps your torch). Without it, the
@@ -190,6 +191,45 @@ def measure_throughput(impls, config, repeats, warmup=2):
     return result
 
 
+def measure_compiled(config, repeats, warmup=2):
+    """Forward-only steps/s of ``torch.compile(DNC)`` against eager and peer.
+
+    The compiled model is sk_memsel's DNC as a user would compile it
+    (``torch.compile`` with the default inductor backend); the first call,
+    which compiles, is timed on its own. Then the three alternate as in
+    :func:`measure_throughput`. Returns the compile time in seconds, the
+    best steps/s of each and the median paired ratios against the peer.
+    """
+    torch.manual_seed(0)
+    x = _inputs(config)
+    peer = "dnc" if _dnc_peer_available() else "unvectorised"
+    eager = build("sk_memsel", config)
+    models = {
+        "compiled": torch.compile(eager),
+        "eager": eager,
+        peer: build(peer, config),
+    }
+    start = time.perf_counter()
+    _iteration(models["compiled"], x, train=False)
+    compile_s = time.perf_counter() - start
+    for _ in range(warmup):
+        for model in models.values():
+            _iteration(model, x, train=False)
+    times = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            _iteration(model, x, train=False)
+            times[name].append(time.perf_counter() - start)
+    result = {"compile_s": compile_s, "peer": peer}
+    for name in models:
+        result[name] = config["steps"] / min(times[name])
+        result[f"{name}_paired"] = statistics.median(
+            b / a for a, b in zip(times[name], times[peer], strict=True)
+        )
+    return result
+
+
 def _status_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -296,6 +336,12 @@ def main(argv=None):
     )
     parser.add_argument("--peer", choices=["auto", "dnc", "unvectorised"])
     parser.add_argument("--write", type=Path, help="Markdown file for the results")
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="only time torch.compile(DNC) forward passes against eager and peer "
+        "(inductor; the compile takes minutes); prints, never writes",
+    )
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -310,6 +356,11 @@ def main(argv=None):
         )
         return
 
+    if args.compiled:
+        if args.write:
+            parser.error("--compiled prints its table; it does not write a page")
+        _main_compiled(args)
+        return
     load_before = os.getloadavg()[0]
     peer = args.peer or "auto"
     if peer == "auto":
@@ -354,6 +405,36 @@ def main(argv=None):
     print(f"1-minute load average: {load} ({os.cpu_count()} CPUs)")
     if args.write:
         _write_doc(args, peer, tables, load)
+
+
+def _main_compiled(args):
+    load_before = os.getloadavg()[0]
+    torch.set_num_threads(args.threads[0])
+    print(
+        "| N | compile s | compiled steps/s | eager steps/s | peer steps/s "
+        "| compiled / peer (paired) | eager / peer (paired) |\n"
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
+    for n in args.sizes:
+        config = {
+            "memory_size": n,
+            "batch_size": args.batch_size,
+            "steps": args.steps,
+            "input_size": args.input_size,
+            "hidden_size": args.hidden_size,
+            "word_size": args.word_size,
+            "num_reads": args.num_reads,
+        }
+        r = measure_compiled(config, args.repeats)
+        peer = r["peer"]
+        print(
+            f"| {n} | {r['compile_s']:.0f} | {r['compiled']:.1f} | {r['eager']:.1f} "
+            f"| {r[peer]:.1f} | {r['compiled_paired']:.2f} "
+            f"| {r['eager_paired']:.2f} |",
+            flush=True,
+        )
+    load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"torch.set_num_threads({args.threads[0]}); 1-minute load average: {load}")
 
 
 def _peer_version(peer):
