@@ -198,6 +198,20 @@ def _as_tensor(a):
     return torch.from_numpy(a)
 
 
+def _numeric_target(y):
+    """A regression target as float64 of shape (n_samples, n_outputs), checked."""
+    try:
+        y = y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "A regression target y must be numeric; it contains values "
+            "that are not numbers."
+        ) from exc
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity; remove or impute them.")
+    return y.reshape(len(y), -1)
+
+
 class ArrayBatchIterator:
     """Iterate over mini-batches of an in-memory dataset by slicing arrays.
 
@@ -575,16 +589,7 @@ class NeuralEstimatorMixin:
             self.task_ = "classification"
             self.n_outputs_ = 1
             return encoder.transform(y).astype(np.int64)
-        try:
-            y = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "A regression target y must be numeric; it contains values "
-                "that are not numbers."
-            ) from exc
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; remove or impute them.")
-        y2 = y.reshape(len(y), -1)
+        y2 = _numeric_target(y)
         self.task_ = "regression"
         self.n_outputs_ = y2.shape[1]
         self._y_mean = y2.mean(axis=0)

@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_scalar
 from skorch.callbacks import Callback
 
-from ._base import NeuralEstimatorMixin, _seed_from, _seeded
+from ._base import NeuralEstimatorMixin, _numeric_target, _seed_from, _seeded
 from ._callbacks import EpochRecorder
 from .nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
@@ -711,17 +711,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
 
     def _scale_regression_target(self, X, y):
         """Standardise ``y`` with the mean and scale of the first call."""
-        y = self._check_y_length(X, y)
-        try:
-            y = y.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "A regression target y must be numeric; it contains values "
-                "that are not numbers."
-            ) from exc
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y contains NaN or infinity; remove or impute them.")
-        y2 = y.reshape(len(y), -1)
+        y2 = _numeric_target(self._check_y_length(X, y))
         if y2.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {y2.shape[1]} target(s), but the selector was fitted on "
