@@ -408,8 +408,21 @@ class NeuralEstimatorMixin:
     )
 
     # ------------------------------------------------------------------ checks
+    #: whether ``max_epochs="auto"`` is allowed; such a class resolves it at
+    #: fit time and passes the number of epochs to :meth:`_train`
+    _auto_max_epochs = False
+
     def _check_common_params(self):
-        check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
+        if isinstance(self.max_epochs, str):
+            if not (self._auto_max_epochs and self.max_epochs == "auto"):
+                allowed = "a positive integer" + (
+                    " or 'auto'" if self._auto_max_epochs else ""
+                )
+                raise ValueError(
+                    f"max_epochs={self.max_epochs!r} is not known; use {allowed}."
+                )
+        else:
+            check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
         if self.batch_size != -1:
             check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
         check_scalar(
@@ -615,7 +628,7 @@ class NeuralEstimatorMixin:
         return values.ravel() if self.n_outputs_ == 1 else values
 
     # ------------------------------------------------------------------ training
-    def _train(self, build, X, y, *, stratify=None, net_params=None):
+    def _train(self, build, X, y, *, stratify=None, net_params=None, max_epochs=None):
         """Build a module and train it on ``(X, y)`` with a seeded skorch net.
 
         Parameters
@@ -634,6 +647,10 @@ class NeuralEstimatorMixin:
             common parameters do not cover, e.g. a learning rate of its own for
             some parameters: ``{"optimizer__param_groups": [("select.*",
             {"lr": 0.02})]}``. They must not repeat the arguments set here.
+        max_epochs : int or None
+            Number of epochs; ``None`` uses the ``max_epochs`` parameter
+            (classes that allow ``max_epochs="auto"`` pass the resolved
+            number).
 
         Returns
         -------
@@ -674,7 +691,7 @@ class NeuralEstimatorMixin:
                 optimizer=self._optimizer_class(),
                 optimizer__weight_decay=self.weight_decay,
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=self.max_epochs if max_epochs is None else max_epochs,
                 batch_size=self.batch_size,
                 iterator_train=ArrayBatchIterator,
                 iterator_train__shuffle=True,

@@ -13,9 +13,14 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_scalar
-from skorch.callbacks import Callback
 
-from ._base import NeuralEstimatorMixin, _numeric_target, _seed_from, _seeded
+from ._base import (
+    NeuralEstimatorMixin,
+    _numeric_target,
+    _preload,
+    _seed_from,
+    _seeded,
+)
 from ._callbacks import EpochRecorder
 from .nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
@@ -44,21 +49,6 @@ def auto_epochs(n_train, batch_size):
     """
     per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
     return max(1, math.ceil(AUTO_STEPS / max(per_epoch, 1)))
-
-
-class _EpochBudget(Callback):
-    """Set the net's number of epochs when training begins.
-
-    ``max_epochs="auto"`` is resolved from the number of training rows, known
-    only at fit time; this callback hands the resolved number to skorch (its
-    ``fit_loop`` reads ``net.max_epochs`` after ``on_train_begin``).
-    """
-
-    def __init__(self, n_epochs):
-        self.n_epochs = n_epochs
-
-    def on_train_begin(self, net, **kwargs):
-        net.max_epochs = self.n_epochs
 
 
 def _can_predict_proba(estimator):
@@ -292,6 +282,8 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
     array([0, 1])
     """
 
+    _auto_max_epochs = True  # "auto": about AUTO_STEPS optimizer steps
+
     def __init__(
         self,
         k=None,
@@ -344,21 +336,6 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         self.n_iter_no_change = n_iter_no_change
 
     # ------------------------------------------------------------------ checks
-    def _check_common_params(self):
-        if not _is_auto(self.max_epochs):
-            if isinstance(self.max_epochs, str):
-                raise ValueError(
-                    f"max_epochs={self.max_epochs!r} is not known; use a positive "
-                    "integer or 'auto'."
-                )
-            return super()._check_common_params()
-        # the shared checks want an integer: check the other parameters on a
-        # stand-in that differs only there
-        stand_in = copy.copy(self)
-        stand_in.max_epochs = 1
-        NeuralEstimatorMixin._check_common_params(stand_in)
-        self._device = stand_in._device
-
     def _check_params(self):
         self._check_common_params()
         if self.gate not in _GATES:
@@ -461,7 +438,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
             n_train -= math.ceil(self.validation_fraction * n_samples)
         return auto_epochs(n_train, self.batch_size)
 
-    def _build(self, n_features, n_gates, codes, n_epochs):
+    def _build(self, n_features, n_gates, codes):
         """Return the ``build`` function that ``_train`` calls."""
 
         def build():
@@ -495,14 +472,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
                     "penalty": methodcaller("penalty"),
                 }
             )
-            return (
-                module,
-                self._criterion(),
-                [
-                    ("epoch_budget", _EpochBudget(n_epochs)),
-                    ("gate_recorder", recorder),
-                ],
-            )
+            return module, self._criterion(), [("gate_recorder", recorder)]
 
         return build
 
@@ -510,7 +480,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         """Build a new gated network and train it on ``(X, target)``."""
         labels, codes = self._group_codes(X.shape[1])
         self._check_selection(len(labels), self.groups is not None)
-        build = self._build(X.shape[1], len(labels), codes, self._n_epochs(X.shape[0]))
+        build = self._build(X.shape[1], len(labels), codes)
         stratify = target if self.task_ == "classification" else None
         # the gates get a learning rate of their own (see gate_lr)
         param_groups = [("gates.*", {"lr": float(self.gate_lr)})]
@@ -520,6 +490,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
             target,
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
+            max_epochs=self._n_epochs(X.shape[0]),
         )
         self.groups_ = labels
         self._codes = codes
@@ -611,9 +582,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         target = self._next_partial_target(X, y, classes)
         n_epochs = self._n_epochs(X.shape[0])
         net = self.net_
-        budget = dict(net.callbacks_).get("epoch_budget")
-        if budget is not None:  # keeps net.max_epochs telling the last call's
-            budget.n_epochs = n_epochs
+        net.max_epochs = n_epochs  # what the net reports: the last call's epochs
         # a fresh random stream per call, derived from random_state and the
         # number of calls so far: the same calls give the same result, also
         # when the selector was pickled in between
@@ -621,6 +590,9 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         seed = np.random.SeedSequence(
             [_seed_from(self.random_state), calls]
         ).generate_state(1)[0]
+        preloaded = _preload(X, target, net.device)
+        if preloaded is not None:  # on a GPU: this call's data copied once
+            X, target = preloaded
         with _seeded(int(seed), net.device):
             net.partial_fit(X, target, epochs=n_epochs)
         self._n_training_calls = calls + 1

@@ -136,6 +136,10 @@ def test_cuda_fit_and_cpu_predict_agree(data):
     [
         ({"max_epochs": 0}, "max_epochs"),
         ({"max_epochs": 2.5}, "max_epochs"),
+        (
+            {"max_epochs": "auto"},
+            "max_epochs=.auto. is not known; use a positive integer\\.",
+        ),
         ({"batch_size": 0}, "batch_size"),
         ({"lr": 0.0}, "lr"),
         ({"lr": -1.0}, "lr"),
