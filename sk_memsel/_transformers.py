@@ -19,6 +19,7 @@ n_timepoints)`` arrays, the layout of aeon and sktime.
 """
 
 import numbers
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
@@ -77,6 +78,7 @@ class NeuralTransformerBase(
     TransformerMixin,
     NeuralEstimatorMixin,
     BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base of the neural transformers (see the module docstring).
 
@@ -97,8 +99,9 @@ class NeuralTransformerBase(
     def _check_params(self):
         """Check the subclass's own parameters."""
 
-    def _build_encoder(self, input_shape):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _build_encoder(self, input_shape):
+        """Return ``(encoder, n_features_out)`` for inputs ``(batch, *input_shape)``."""
 
     def _layout(self, Z):
         """Module input from the standardised input (identity by default)."""

@@ -404,3 +404,10 @@ def test_pipeline_with_caching(cls, tabular, sequences, tmp_path):
     # another parameter is another cache entry
     clone(pipe).set_params(features__max_epochs=1).fit(X, y)
     assert log.read_text().splitlines() == ["fit", "fit"]
+
+
+def test_the_transformer_base_class_is_abstract():
+    from sk_memsel._transformers import NeuralTransformerBase
+
+    with pytest.raises(TypeError, match="abstract"):
+        NeuralTransformerBase()

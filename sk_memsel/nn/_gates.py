@@ -23,6 +23,7 @@ optional grouping of several input elements under one gate through a
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
@@ -58,7 +59,7 @@ def _check_positive_real(name: str, value: object) -> float:
     return float(value)
 
 
-class StochasticGatesBase(nn.Module):
+class StochasticGatesBase(nn.Module, ABC):
     """Base class of the stochastic gate layers.
 
     Subclasses define the gate distribution through three methods:
@@ -133,15 +134,17 @@ class StochasticGatesBase(nn.Module):
         self.register_buffer("mask", mask)
 
     # ----------------------------------------------------- distribution hooks
+    @abstractmethod
     def _sample_gate_values(self, batch_size: int) -> Tensor:
-        raise NotImplementedError
+        """Unclamped training sample of the gates; shape (batch_size, n_gates)."""
 
+    @abstractmethod
     def _deterministic_gate_values(self) -> Tensor:
-        raise NotImplementedError
+        """Unclamped eval-mode gate values; shape (n_gates,)."""
 
+    @abstractmethod
     def get_active_probs(self) -> Tensor:
         """Probability that each gate is open, ``P(z > 0)``; shape (n_gates,)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------- public API
     def get_gate_values(self) -> Tensor:

@@ -249,3 +249,10 @@ def test_gated_mlp_shapes_and_penalty():
     assert [type(m).__name__ for m in linear.body] == ["Linear"]
     with pytest.raises(ValueError, match="activation"):
         GatedMLP(GaussianStochasticGates(6), 6, 1, activation="sigmoid")
+
+
+def test_the_gate_base_class_is_abstract():
+    from sk_memsel.nn._gates import StochasticGatesBase
+
+    with pytest.raises(TypeError, match="abstract"):
+        StochasticGatesBase(3)
