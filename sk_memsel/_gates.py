@@ -569,6 +569,20 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         Returns
         -------
         self : StochasticGatesSelector
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_memsel import StochasticGatesSelector
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(200, 6))
+        >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
+        >>> selector = StochasticGatesSelector(k=2, max_epochs=1, batch_size=50,
+        ...                                    random_state=0)
+        >>> for chunk in np.array_split(np.arange(200), 4):  # data in 4 chunks
+        ...     _ = selector.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+        >>> len(selector.history_), selector.get_support(indices=True).shape
+        (4, (2,))
         """
         if not hasattr(self, "net_"):
             self._check_params()
