@@ -95,76 +95,29 @@ def flatten(X):
     return X.reshape(len(X), -1)
 
 
-def run_digits(seed, unsupervised, names, params):
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=0
+def compare(data, splits, classes, seed, unsupervised, params, pipeline, baseline):
+    """Rows of one data set: each transformer's pipeline against its baseline.
+
+    ``pipeline(step)`` puts the transformer step in its pipeline;
+    ``baseline(k)`` returns the baseline pipeline for a transformer of output
+    width ``k`` and the baseline's own width.
+    """
+    X_train, X_test, y_train, y_test = splits
+    variants = [("supervised", False)] + (
+        [("unsupervised", True)] if unsupervised else []
     )
     rows = []
-    for cls in (c for c in TABULAR if c.__name__ in names):
-        variants = [("supervised", False)] + (
-            [("unsupervised", True)] if unsupervised else []
-        )
+    for cls in classes:
         for mode, unsup in variants:
             transformer = cls(random_state=seed, **params)
-            step = _Unsupervised(transformer) if unsup else transformer
-            pipe = make_pipeline(
-                StandardScaler(), step, LogisticRegression(max_iter=2000)
-            )
+            pipe = pipeline(_Unsupervised(transformer) if unsup else transformer)
             t_fit = timed_fit(pipe, X_train, y_train)
             k = width(pipe, X_test)
-            pca = make_pipeline(
-                StandardScaler(),
-                PCA(n_components=k, random_state=seed),
-                LogisticRegression(max_iter=2000),
-            )
-            t_pca = timed_fit(pca, X_train, y_train, repeats=5)
-            rows.append(
-                {
-                    "data": "digits",
-                    "transformer": cls.__name__,
-                    "mode": mode,
-                    "seed": seed,
-                    "width": k,
-                    "baseline_width": k,
-                    "accuracy": float(pipe.score(X_test, y_test)),
-                    "baseline_accuracy": float(pca.score(X_test, y_test)),
-                    "fit_s": t_fit,
-                    "baseline_fit_s": t_pca,
-                }
-            )
-            print(json.dumps(rows[-1]), flush=True)
-    return rows
-
-
-def run_basic_motions(seed, unsupervised, names, params):
-    from aeon.datasets import load_basic_motions
-
-    X_train, y_train = load_basic_motions(split="train")
-    X_test, y_test = load_basic_motions(split="test")
-    rows = []
-    for cls in (c for c in SEQUENCES if c.__name__ in names):
-        variants = [("supervised", False)] + (
-            [("unsupervised", True)] if unsupervised else []
-        )
-        for mode, unsup in variants:
-            transformer = cls(random_state=seed, **params)
-            step = _Unsupervised(transformer) if unsup else transformer
-            pipe = make_pipeline(step, LogisticRegression(max_iter=2000))
-            t_fit = timed_fit(pipe, X_train, y_train)
-            k = width(pipe, X_test)
-            # PCA cannot give more components than there are training series
-            k_base = min(k, len(X_train))
-            base = make_pipeline(
-                FunctionTransformer(flatten),
-                StandardScaler(),
-                PCA(n_components=k_base, random_state=seed),
-                LogisticRegression(max_iter=2000),
-            )
+            base, k_base = baseline(k)
             t_base = timed_fit(base, X_train, y_train, repeats=5)
             rows.append(
                 {
-                    "data": "BasicMotions",
+                    "data": data,
                     "transformer": cls.__name__,
                     "mode": mode,
                     "seed": seed,
@@ -178,6 +131,51 @@ def run_basic_motions(seed, unsupervised, names, params):
             )
             print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def run_digits(seed, unsupervised, names, params):
+    X, y = load_digits(return_X_y=True)
+    splits = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+    def pipeline(step):
+        return make_pipeline(StandardScaler(), step, LogisticRegression(max_iter=2000))
+
+    def baseline(k):
+        pca = PCA(n_components=k, random_state=seed)
+        return make_pipeline(
+            StandardScaler(), pca, LogisticRegression(max_iter=2000)
+        ), k
+
+    classes = [c for c in TABULAR if c.__name__ in names]
+    return compare(
+        "digits", splits, classes, seed, unsupervised, params, pipeline, baseline
+    )
+
+
+def run_basic_motions(seed, unsupervised, names, params):
+    from aeon.datasets import load_basic_motions
+
+    X_train, y_train = load_basic_motions(split="train")
+    X_test, y_test = load_basic_motions(split="test")
+
+    def pipeline(step):
+        return make_pipeline(step, LogisticRegression(max_iter=2000))
+
+    def baseline(k):
+        # PCA cannot give more components than there are training series
+        k_base = min(k, len(X_train))
+        return make_pipeline(
+            FunctionTransformer(flatten),
+            StandardScaler(),
+            PCA(n_components=k_base, random_state=seed),
+            LogisticRegression(max_iter=2000),
+        ), k_base
+
+    classes = [c for c in SEQUENCES if c.__name__ in names]
+    splits = (X_train, X_test, y_train, y_test)
+    return compare(
+        "BasicMotions", splits, classes, seed, unsupervised, params, pipeline, baseline
+    )
 
 
 def summary(rows):
