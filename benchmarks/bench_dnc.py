@@ -371,15 +371,7 @@ def main(argv=None):
         torch.set_num_threads(threads)
         rows = []
         for n in args.sizes:
-            config = {
-                "memory_size": n,
-                "batch_size": args.batch_size,
-                "steps": args.steps,
-                "input_size": args.input_size,
-                "hidden_size": args.hidden_size,
-                "word_size": args.word_size,
-                "num_reads": args.num_reads,
-            }
+            config = _config(args, n)
             speed = measure_throughput(impls, config, args.repeats)
             for mode in ("train", "forward"):
                 train = mode == "train"
@@ -407,6 +399,19 @@ def main(argv=None):
         _write_doc(args, peer, tables, load)
 
 
+def _config(args, memory_size):
+    """The model and data sizes of one benchmark cell."""
+    return {
+        "memory_size": memory_size,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "input_size": args.input_size,
+        "hidden_size": args.hidden_size,
+        "word_size": args.word_size,
+        "num_reads": args.num_reads,
+    }
+
+
 def _main_compiled(args):
     load_before = os.getloadavg()[0]
     torch.set_num_threads(args.threads[0])
@@ -416,15 +421,7 @@ def _main_compiled(args):
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     for n in args.sizes:
-        config = {
-            "memory_size": n,
-            "batch_size": args.batch_size,
-            "steps": args.steps,
-            "input_size": args.input_size,
-            "hidden_size": args.hidden_size,
-            "word_size": args.word_size,
-            "num_reads": args.num_reads,
-        }
+        config = _config(args, n)
         r = measure_compiled(config, args.repeats)
         peer = r["peer"]
         print(
