@@ -7,7 +7,12 @@ everything those estimators have in common:
 
 - the common parameters (``max_epochs``, ``batch_size``, ``lr``, ``optimizer``,
   ``weight_decay``, ``device``, ``random_state``, ``verbose``, ``callbacks``,
-  ``validation_fraction``, ``n_iter_no_change``) and their checks;
+  ``validation_fraction``, ``n_iter_no_change``, ``n_threads``) and their
+  checks;
+- the thread policy: small networks train on one PyTorch thread, and torch's
+  own setting is restored afterwards;
+- the record of why training stopped (``n_epochs_``, ``"stop_reason"`` in
+  the history) and the progress line of ``verbose=1``;
 - input validation through :func:`sklearn.utils.validation.validate_data`;
 - target preparation (classification or regression inferred from ``y``);
 - seeding from ``random_state`` without touching the caller's global RNG;
@@ -16,6 +21,7 @@ everything those estimators have in common:
 """
 
 import copy
+import math
 import numbers
 import os
 import re
@@ -38,7 +44,7 @@ from skorch.callbacks import EarlyStopping, PrintLog
 from skorch.dataset import Dataset, ValidSplit
 from torch.utils.data import Subset
 
-from ._callbacks import FiniteLossGuard
+from ._callbacks import FiniteLossGuard, ProgressLine
 
 __all__ = [
     "ArrayBatchIterator",
@@ -143,6 +149,49 @@ def _seeded(random_state, device):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(_seed_from(random_state))
         yield
+
+
+#: multiply-adds per optimizer step (batch rows times the module's weights)
+#: below which a network trains on one thread. On 2 cores, idle, a second
+#: thread made a step 0.97-1.14x as fast for networks of 0.07-9 million
+#: multiply-adds per step and 1.54x at 65 million (the MNIST concrete
+#: autoencoder); with both cores busy with other work, two threads made every
+#: size slower, small networks 2 to 70 times slower
+#: (benchmarks/bench_threads.py).
+_SMALL_NETWORK_WORK = 2**25
+
+
+@contextmanager
+def _torch_threads(n_threads):
+    """Run a block with ``n_threads`` intra-op PyTorch threads (``None``: as is).
+
+    torch's setting is restored on exit. It belongs to the calling thread (a
+    thread started later inherits it), so fits running in parallel threads,
+    as in Dask workers, each keep their own.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    if n_threads != previous:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def auto_epochs(n_train, batch_size, steps):
+    """Epochs that make about ``steps`` optimizer steps on ``n_train`` rows.
+
+    >>> auto_epochs(2000, 256, 4000), auto_epochs(1000, 256, 4000)
+    (500, 1000)
+    >>> auto_epochs(60000, 256, 4000), auto_epochs(100, -1, 4000)
+    (18, 4000)
+    """
+    per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
+    return max(1, math.ceil(steps / max(per_epoch, 1)))
 
 
 def _unwrap_dataset(dataset):
@@ -359,6 +408,36 @@ def _use_colour():
     return bool(isatty and isatty())
 
 
+#: the values of ``"stop_reason"`` in the history, with their meaning
+STOP_REASONS = {
+    "settled": "the selection stopped changing",
+    "max_epochs": "max_epochs epochs were trained",
+    "no_improvement": "the validation loss stopped improving",
+    "interrupted": "training was interrupted",
+}
+
+
+def _record_stop_reason(net, first_epoch, max_epochs):
+    """Record in the last history row why the epochs from ``first_epoch`` ended.
+
+    A callback that stops training records its own reason (``"settled"``);
+    otherwise the reason follows from the number of epochs trained and from
+    skorch's early stopping.
+    """
+    if len(net.history) == 0 or "stop_reason" in net.history[-1]:
+        return
+    if len(net.history) - first_epoch >= max_epochs:
+        reason = "max_epochs"
+    elif any(
+        isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
+        for _, cb in net.callbacks_
+    ):
+        reason = "no_improvement"
+    else:
+        reason = "interrupted"
+    net.history.record("stop_reason", reason)
+
+
 class MemselNet(NeuralNet):
     """skorch net with the sk_memsel extra-loss hook.
 
@@ -367,7 +446,17 @@ class MemselNet(NeuralNet):
     surrogate of the stochastic gates, the diversity term of the concrete
     selector). Validation losses are the criterion alone, so early stopping
     watches the fit to the data.
+
+    A callback ends training by recording a ``"stop_reason"`` in the
+    history during ``on_epoch_end``: once every callback has seen that epoch,
+    the net raises :class:`KeyboardInterrupt`, which skorch's ``fit`` takes
+    as the end of training (as for its own ``EarlyStopping``).
     """
+
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_epoch_end" and "stop_reason" in self.history[-1]:
+            raise KeyboardInterrupt
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = super().get_loss(y_pred, y_true, X=X, training=training)
@@ -405,18 +494,20 @@ class NeuralEstimatorMixin:
         "callbacks",
         "validation_fraction",
         "n_iter_no_change",
+        "n_threads",
     )
 
     # ------------------------------------------------------------------ checks
-    #: whether ``max_epochs="auto"`` is allowed; such a class resolves it at
-    #: fit time and passes the number of epochs to :meth:`_train`
-    _auto_max_epochs = False
+    #: optimizer steps that ``max_epochs="auto"`` allows, or ``None`` where
+    #: "auto" is not allowed; such a class resolves it with :meth:`_n_epochs`
+    #: at fit time and passes the number of epochs to :meth:`_train`
+    _auto_steps = None
 
     def _check_common_params(self):
         if isinstance(self.max_epochs, str):
-            if not (self._auto_max_epochs and self.max_epochs == "auto"):
+            if not (self._auto_steps and self.max_epochs == "auto"):
                 allowed = "a positive integer" + (
-                    " or 'auto'" if self._auto_max_epochs else ""
+                    " or 'auto'" if self._auto_steps else ""
                 )
                 raise ValueError(
                     f"max_epochs={self.max_epochs!r} is not known; use {allowed}."
@@ -442,6 +533,14 @@ class NeuralEstimatorMixin:
             check_scalar(
                 self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1
             )
+        if isinstance(self.n_threads, str):
+            if self.n_threads != "auto":
+                raise ValueError(
+                    f"n_threads={self.n_threads!r} is not known; use a positive "
+                    "integer, 'auto' or None."
+                )
+        elif self.n_threads is not None:
+            check_scalar(self.n_threads, "n_threads", numbers.Integral, min_val=1)
         self._optimizer_class()
         if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
             raise ValueError(
@@ -628,6 +727,20 @@ class NeuralEstimatorMixin:
         return values.ravel() if self.n_outputs_ == 1 else values
 
     # ------------------------------------------------------------------ training
+    def _n_epochs(self, n_samples):
+        """Most epochs on ``n_samples`` rows: ``max_epochs``, or the auto rule.
+
+        ``max_epochs="auto"`` allows about ``_auto_steps`` optimizer steps,
+        whatever the number of rows (see :func:`auto_epochs`).
+        """
+        if not (isinstance(self.max_epochs, str) and self.max_epochs == "auto"):
+            return int(self.max_epochs)
+        n_train = n_samples
+        if self.validation_fraction is not None:
+            # skorch's ValidSplit holds out ceil(fraction * n) rows
+            n_train -= math.ceil(self.validation_fraction * n_samples)
+        return auto_epochs(n_train, self.batch_size, self._auto_steps)
+
     def _train(self, build, X, y, *, stratify=None, net_params=None, max_epochs=None):
         """Build a module and train it on ``(X, y)`` with a seeded skorch net.
 
@@ -648,18 +761,21 @@ class NeuralEstimatorMixin:
             some parameters: ``{"optimizer__param_groups": [("select.*",
             {"lr": 0.02})]}``. They must not repeat the arguments set here.
         max_epochs : int or None
-            Number of epochs; ``None`` uses the ``max_epochs`` parameter
-            (classes that allow ``max_epochs="auto"`` pass the resolved
-            number).
+            Most epochs; ``None`` uses the ``max_epochs`` parameter (classes
+            that allow ``max_epochs="auto"`` pass the resolved number).
 
         Returns
         -------
         net : MemselNet
-            The fitted net (also stored as ``net_``).
+            The fitted net (also stored as ``net_``). Sets ``n_epochs_`` and
+            ``n_threads_``, and records ``"stop_reason"`` in the last row of
+            the history.
         """
         device = self._device
+        max_epochs = self.max_epochs if max_epochs is None else max_epochs
         with _seeded(self.random_state, device):
             module, criterion, extra_callbacks = build()
+            n_threads = self._resolve_n_threads(module, X, device)
             callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
             train_split = None
             if self.validation_fraction is not None:
@@ -685,13 +801,15 @@ class NeuralEstimatorMixin:
                 else:
                     name = f"user_{i}_{type(cb).__name__}"
                 callbacks.append((name, copy.deepcopy(cb)))
+            if self.verbose == 1:
+                callbacks.append(("progress", ProgressLine(type(self).__name__)))
             net = MemselNet(
                 module=module,
                 criterion=criterion,
                 optimizer=self._optimizer_class(),
                 optimizer__weight_decay=self.weight_decay,
                 lr=self.lr,
-                max_epochs=self.max_epochs if max_epochs is None else max_epochs,
+                max_epochs=max_epochs,
                 batch_size=self.batch_size,
                 iterator_train=ArrayBatchIterator,
                 iterator_train__shuffle=True,
@@ -700,25 +818,45 @@ class NeuralEstimatorMixin:
                 callbacks=callbacks,
                 verbose=self.verbose,
                 device=device,
-                # with verbose=0 skorch's PrintLog still formats its table
-                # every epoch (a few ms each, as much as a small network's
-                # epoch); leave it out when nothing is printed
-                callbacks__print_log=_PrintLog() if self.verbose else None,
+                # verbose=1 shows one progress line; the per-epoch table of
+                # skorch only from verbose=2 (with verbose=0 skorch's PrintLog
+                # would still format its table every epoch, a few ms each)
+                callbacks__print_log=_PrintLog() if self.verbose >= 2 else None,
                 **(net_params or {}),
             )
             preloaded = _preload(X, y, device)
             if preloaded is not None:
                 X, y = preloaded
-            net.fit(X, y)
+            with _torch_threads(n_threads):
+                net.fit(X, y)
+        _record_stop_reason(net, 0, max_epochs)
         self.net_ = net
+        self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
+        self.n_epochs_ = len(net.history)
         return net
+
+    def _resolve_n_threads(self, module, X, device):
+        """PyTorch threads for training ``module`` on ``X`` (``None``: as set).
+
+        ``"auto"``: one thread when a step's work, the rows of a batch times
+        the module's weights, is below ``_SMALL_NETWORK_WORK``, and torch's
+        current setting otherwise. Only the CPU is concerned.
+        """
+        if self.n_threads is None or torch.device(device).type != "cpu":
+            return None
+        if not (isinstance(self.n_threads, str) and self.n_threads == "auto"):
+            return int(self.n_threads)
+        n_rows = X.shape[0]
+        batch = n_rows if self.batch_size == -1 else min(self.batch_size, n_rows)
+        weights = sum(p.numel() for p in module.parameters())
+        return 1 if batch * weights < _SMALL_NETWORK_WORK else None
 
     def _forward(self, X):
         """Run the fitted module on ``X`` in eval mode; numpy output(s)."""
         check_is_fitted(self, "net_")
         self.net_.module_.eval()
         outputs = []
-        with torch.no_grad():
+        with torch.no_grad(), self._fitted_threads():
             for Xb, _ in ArrayBatchIterator(
                 Dataset(X, None), batch_size=self._predict_batch_size()
             ):
@@ -733,6 +871,13 @@ class NeuralEstimatorMixin:
         if not outputs:
             return np.empty((0,), dtype=np.float32)
         return torch.cat(outputs).numpy()
+
+    def _fitted_threads(self):
+        """The thread setting of the fit, for prediction (see ``n_threads``)."""
+        n_threads = getattr(self, "n_threads_", None)
+        if self.n_threads is None or str(self.net_.device).startswith("cuda"):
+            n_threads = None
+        return _torch_threads(n_threads)
 
     def _predict_batch_size(self):
         return 4096 if self.batch_size == -1 else max(self.batch_size, 1024)

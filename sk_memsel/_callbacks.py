@@ -2,11 +2,18 @@
 
 import math
 import numbers
+import sys
 
 import torch
 from skorch.callbacks import Callback
 
-__all__ = ["EpochRecorder", "FiniteLossGuard", "TemperatureAnnealing"]
+__all__ = [
+    "EpochRecorder",
+    "FiniteLossGuard",
+    "ProgressLine",
+    "SettledStopping",
+    "TemperatureAnnealing",
+]
 
 
 class TemperatureAnnealing(Callback):
@@ -26,7 +33,10 @@ class TemperatureAnnealing(Callback):
       at ``t=1``: ``start * (end / start) ** t`` for ``mode="exp"`` and
       ``start + (end - start) * t`` for ``mode="linear"``;
     - with ``stop_epoch`` set, every epoch after ``stop_epoch`` keeps the
-      temperature of epoch ``stop_epoch``.
+      temperature of epoch ``stop_epoch``;
+    - after :meth:`finish` (called when training is about to end early, see
+      :class:`SettledStopping`), every epoch uses ``end``, so the schedule
+      reaches its end state however early training stops.
 
     Parameters
     ----------
@@ -127,7 +137,12 @@ class TemperatureAnnealing(Callback):
             value = self.start + (self.end - self.start) * progress
         return float(value)
 
+    def finish(self):
+        """Jump to the end of the schedule: later epochs use ``end``."""
+        self.finished_ = True
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.finished_ = getattr(self, "finished_", False)
         self.max_epochs_ = (
             net.max_epochs if self.max_epochs is None else self.max_epochs
         )
@@ -142,7 +157,10 @@ class TemperatureAnnealing(Callback):
         # skorch has already appended this epoch's row, so len(history) is the
         # 1-based number of the epoch that starts now.
         epoch = len(net.history)
-        value = self.temperature_at(epoch, self.max_epochs_)
+        if self.finished_:
+            value = float(self.end)
+        else:
+            value = self.temperature_at(epoch, self.max_epochs_)
         setattr(net.module_, self.attribute, value)
         net.history.record("temperature", value)
 
@@ -186,3 +204,133 @@ class FiniteLossGuard(Callback):
                 "(for example with StandardScaler or MinMaxScaler), or check "
                 "the data for extreme values."
             )
+
+
+class SettledStopping(Callback):
+    """Stop training once the selection has stopped changing.
+
+    After every epoch ``selection(module)`` gives the current selection (any
+    value that compares with ``==``, e.g. a tuple of feature indices). When
+    it has not changed for ``patience_steps`` optimizer steps and
+    ``ready(module)`` is true, training is settled: ``on_settled()`` is
+    called (the concrete selector uses it to end its temperature schedule),
+    ``finish_epochs`` more epochs are trained, and ``"stop_reason"``
+    ``"settled"`` is recorded in the history, which ends training once every
+    callback has seen the epoch (see :class:`sk_memsel._base.MemselNet`).
+
+    Parameters
+    ----------
+    selection : callable
+        Function of the module returning the current selection.
+    patience_steps : int
+        Optimizer steps without a change before training is settled.
+    ready : callable or None, default=None
+        Function of the module; training is settled only while it returns
+        true (for example, every concrete node concentrated on one feature).
+    on_settled : callable or None, default=None
+        Called once, without argument, when training is settled.
+    finish_epochs : int, default=0
+        Epochs trained after settling, before stopping.
+    """
+
+    def __init__(
+        self,
+        selection,
+        patience_steps,
+        *,
+        ready=None,
+        on_settled=None,
+        finish_epochs=0,
+    ):
+        self.selection = selection
+        self.patience_steps = patience_steps
+        self.ready = ready
+        self.on_settled = on_settled
+        self.finish_epochs = finish_epochs
+
+    def initialize(self):
+        # state that partial_fit carries from one call to the next
+        self.steps_ = 0
+        self.last_selection_ = None
+        self.changed_at_step_ = 0
+        self.settled_at_epoch_ = None
+        return self
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        if training:
+            self.steps_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if self.settled_at_epoch_ is None:
+            with torch.no_grad():
+                current = self.selection(net.module_)
+                ready = self.ready is None or bool(self.ready(net.module_))
+            if current != self.last_selection_:
+                self.last_selection_ = current
+                self.changed_at_step_ = self.steps_
+            if not (
+                ready and self.steps_ - self.changed_at_step_ >= self.patience_steps
+            ):
+                return
+            self.settled_at_epoch_ = epoch
+            if self.on_settled is not None:
+                self.on_settled()
+        if epoch - self.settled_at_epoch_ >= self.finish_epochs:
+            net.history.record("stop_reason", "settled")
+
+
+class ProgressLine(Callback):
+    """One updating line of progress on standard error (``verbose=1``).
+
+    Shows the epochs done out of ``max_epochs``, the last training loss, the
+    time elapsed and an estimate of the time left (an upper bound when
+    training stops early), with :mod:`tqdm`. The line is closed with the
+    reason training stopped.
+
+    Parameters
+    ----------
+    description : str
+        Text in front of the bar, usually the estimator's name.
+    """
+
+    def __init__(self, description):
+        self.description = description
+
+    def on_train_begin(self, net, **kwargs):
+        from tqdm.std import tqdm
+
+        self.bar_ = tqdm(
+            total=net.max_epochs,
+            initial=0,
+            desc=self.description,
+            unit="epoch",
+            file=sys.stderr,
+            mininterval=0.5,
+            dynamic_ncols=True,
+            leave=True,
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        postfix = {"loss": f"{row['train_loss']:.4g}"}
+        if "valid_loss" in row:
+            postfix["valid_loss"] = f"{row['valid_loss']:.4g}"
+        self.bar_.set_postfix(postfix, refresh=False)
+        self.bar_.update(1)
+
+    def on_train_end(self, net, **kwargs):
+        bar = getattr(self, "bar_", None)
+        if bar is None:
+            return
+        reason = net.history[-1].get("stop_reason") if len(net.history) else None
+        if reason == "settled":
+            bar.set_description(f"{self.description} (settled)", refresh=False)
+        bar.close()
+        del self.bar_
+
+    def __getstate__(self):
+        # a pickled net never carries an open terminal line
+        state = self.__dict__.copy()
+        state.pop("bar_", None)
+        return state

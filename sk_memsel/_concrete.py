@@ -1,5 +1,6 @@
 """Concrete Autoencoder feature selection (Abid, Balin and Zou, 2019)."""
 
+import functools
 import numbers
 import warnings
 
@@ -15,7 +16,7 @@ from sklearn.utils.validation import check_scalar as _sklearn_check_scalar
 from torch import nn
 
 from ._base import NeuralEstimatorMixin
-from ._callbacks import EpochRecorder, TemperatureAnnealing
+from ._callbacks import EpochRecorder, SettledStopping, TemperatureAnnealing
 from .nn._concrete import ConcreteSelect, distinct_argmax
 
 __all__ = ["ConcreteAutoencoderSelector"]
@@ -88,6 +89,22 @@ def _mean_max_probability(module):
         return module.select.probabilities().max(dim=1).values.mean().item()
 
 
+def _distinct_selection(module):
+    """The features the nodes would select now, as a sorted tuple."""
+    with torch.no_grad():
+        return tuple(sorted(distinct_argmax(module.select.probabilities()).tolist()))
+
+
+def _nodes_settled(module, level):
+    """Whether the nodes' mean largest selection probability reached ``level``."""
+    return _mean_max_probability(module) >= level
+
+
+#: mean largest selection probability from which the nodes count as settled
+#: (training also needs ``convergence_threshold`` when that is higher)
+_SETTLED_CONVERGENCE = 0.95
+
+
 def _is_supervised(est):
     objective = getattr(est, "objective_", est.objective)
     return objective != "reconstruction"
@@ -134,10 +151,12 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     temperature : float, default=10.0
         Temperature of the Gumbel-softmax samples at the start of training.
     min_temperature : float, default=0.01
-        Temperature of the last epoch; at most ``temperature``.
+        Temperature of the last epoch; at most ``temperature``. When training
+        stops early because the selection has settled, the last epoch is
+        trained at ``min_temperature`` too.
     annealing : {"exp", "linear"}, default="exp"
         Shape of the schedule from ``temperature`` to ``min_temperature``
-        over the epochs (``"exp"``: geometric).
+        over the ``max_epochs`` epochs (``"exp"``: geometric).
     warmup_epochs : int, default=0
         Number of first epochs held at ``temperature`` before annealing.
     stop_annealing_epoch : int or None, default=None
@@ -164,8 +183,20 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         to settle on one feature; with the decoder's learning rate they need
         tens of thousands of steps, more than a few thousand samples give in
         a reasonable number of epochs.
-    max_epochs : int, default=60
-        Number of training epochs; the annealing schedule spans them.
+    max_epochs : int or "auto", default="auto"
+        Most training epochs; the annealing schedule spans them. ``"auto"``
+        allows about 1,000 optimizer steps whatever the size of the data:
+        ``ceil(1000 / n_batches)`` epochs, ``n_batches`` being the
+        mini-batches per epoch (63 epochs on 4,000 rows with the default
+        ``batch_size``, 167 on 1,437). Training usually stops earlier: see
+        ``settle_steps``.
+    settle_steps : int or None, default=200
+        Training stops once every node has settled on one feature (their mean
+        largest selection probability is at least 0.95, and at least
+        ``convergence_threshold``) and the selected features have not changed
+        for this many optimizer steps. One last epoch is then trained at
+        ``min_temperature``, and ``history_[-1, "stop_reason"]`` says
+        ``"settled"``. ``None`` always trains ``max_epochs`` epochs.
     batch_size : int, default=256
         Mini-batch size; ``-1`` uses the whole training set.
     lr : float, default=0.003
@@ -180,7 +211,8 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         Seeds the initial weights, the batches and the Gumbel noise. Fitting
         never changes torch's global random state.
     verbose : int, default=0
-        Print skorch's per-epoch table when positive.
+        ``1`` shows one updating progress line on standard error, ``2``
+        skorch's table with a row per epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks (copied at ``fit``), as ``callback`` or
         ``(name, callback)``.
@@ -190,6 +222,14 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         Stopping early also stops the annealing before ``min_temperature``.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
+    n_threads : int, "auto" or None, default="auto"
+        PyTorch threads used on the CPU while fitting and predicting; torch's
+        own setting is restored afterwards. ``"auto"`` uses one thread for
+        small networks (where more threads are no faster on an idle machine
+        and many times slower on a busy one, e.g. inside
+        ``GridSearchCV(n_jobs=...)``) and torch's setting for large ones.
+        ``None`` leaves torch's setting alone. Results are reproducible for
+        the same number of threads.
 
     Attributes
     ----------
@@ -216,7 +256,13 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         to ``selected_features_``.
     history_ : skorch.History
         Per-epoch ``train_loss``, ``temperature`` and ``convergence`` (and
-        ``valid_loss`` with ``validation_fraction``).
+        ``valid_loss`` with ``validation_fraction``); the last epoch also has
+        ``stop_reason`` (``"settled"``, ``"max_epochs"``, ``"no_improvement"``
+        for the validation early stopping, or ``"interrupted"``).
+    n_epochs_ : int
+        Number of epochs trained.
+    n_threads_ : int
+        PyTorch threads used on the CPU (see ``n_threads``).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -237,10 +283,8 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     ``reconstruct`` / ``predict`` run the decoder on them.
 
     The defaults were chosen on 4,000 MNIST digits (784 pixels, ``k=50``),
-    where they train in well under a minute on two CPU cores and give a
-    random forest 0.91-0.93 test accuracy; see the benchmarks in the
-    documentation. With far fewer samples there are fewer gradient steps per
-    epoch: raise ``max_epochs`` if the ConvergenceWarning says so.
+    where they give a random forest 0.91-0.93 test accuracy, and on
+    scikit-learn's digits; see the benchmarks in the documentation.
 
     Scale the features to comparable ranges (e.g. with
     :class:`~sklearn.preprocessing.MinMaxScaler`) first: the reconstruction
@@ -260,9 +304,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     >>> from sk_memsel import ConcreteAutoencoderSelector
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16.0
-    >>> selector = ConcreteAutoencoderSelector(k=8, max_epochs=5,
-    ...                                        convergence_threshold=0,
-    ...                                        random_state=0)
+    >>> selector = ConcreteAutoencoderSelector(k=8, random_state=0)
     >>> selector.fit_transform(X).shape
     (1797, 8)
     >>> len(set(selector.selected_features_))
@@ -288,7 +330,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         gjs_weight=0.0,
         convergence_threshold=0.9,
         selector_lr=0.05,
-        max_epochs=60,
+        max_epochs="auto",
         batch_size=256,
         lr=0.003,
         optimizer="adam",
@@ -299,6 +341,8 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         callbacks=None,
         validation_fraction=None,
         n_iter_no_change=10,
+        settle_steps=200,
+        n_threads="auto",
     ):
         self.k = k
         self.objective = objective
@@ -323,10 +367,17 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         self.callbacks = callbacks
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.settle_steps = settle_steps
+        self.n_threads = n_threads
+
+    #: optimizer steps that ``max_epochs="auto"`` allows
+    _auto_steps = 1000
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         self._check_common_params()
+        if self.settle_steps is not None:
+            check_scalar(self.settle_steps, "settle_steps", numbers.Integral, min_val=1)
         check_scalar(self.k, "k", numbers.Integral, min_val=1)
         if self.objective not in _OBJECTIVES:
             raise ValueError(
@@ -462,19 +513,27 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
                 float(self.gjs_weight),
                 float(self.temperature),
             )
+            annealing = TemperatureAnnealing(
+                float(self.temperature),
+                float(self.min_temperature),
+                mode=self.annealing,
+                warmup_epochs=self.warmup_epochs,
+                stop_epoch=self.stop_annealing_epoch,
+            )
             callbacks = [
-                (
-                    "temperature",
-                    TemperatureAnnealing(
-                        float(self.temperature),
-                        float(self.min_temperature),
-                        mode=self.annealing,
-                        warmup_epochs=self.warmup_epochs,
-                        stop_epoch=self.stop_annealing_epoch,
-                    ),
-                ),
+                ("temperature", annealing),
                 ("convergence", EpochRecorder({"convergence": _mean_max_probability})),
             ]
+            if self.settle_steps is not None:
+                settled_at = max(_SETTLED_CONVERGENCE, self.convergence_threshold)
+                settled = SettledStopping(
+                    _distinct_selection,
+                    int(self.settle_steps),
+                    ready=functools.partial(_nodes_settled, level=settled_at),
+                    on_settled=annealing.finish,
+                    finish_epochs=1,
+                )
+                callbacks.append(("settled", settled))
             return module, criterion, callbacks
 
         # the logits get a learning rate of their own (see selector_lr)
@@ -485,6 +544,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
             target,
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
+            max_epochs=self._n_epochs(X.shape[0]),
         )
         layer = net.module_.select
         with torch.no_grad():
@@ -500,8 +560,8 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
                 f"The selector nodes did not settle on single features: their "
                 f"mean largest selection probability is {self.convergence_:.3f}, "
                 f"below convergence_threshold={self.convergence_threshold}. "
-                "The selected features may be unstable. Train longer "
-                "(increase max_epochs), raise selector_lr, or lower min_temperature.",
+                "The selected features may be unstable. Allow more training "
+                "(raise max_epochs), raise selector_lr, or lower min_temperature.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -91,13 +91,19 @@ class DNCTransformer(NeuralTransformerBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the shuffling.
     verbose : int, default=0
-        ``1`` prints one line per epoch.
+        ``1`` shows one updating progress line, ``2`` a table per epoch.
     callbacks : list of skorch callbacks or None, default=None
         Extra callbacks (copied at fit).
     validation_fraction : float or None, default=None
         Fraction held out for early stopping; ``None`` trains on everything.
     n_iter_no_change : int, default=10
         Patience of the early stopping.
+    n_threads : int, "auto" or None, default="auto"
+        PyTorch threads used on the CPU while fitting and transforming;
+        torch's own setting is restored afterwards. ``"auto"`` uses one
+        thread for small networks (more threads are no faster there on an
+        idle machine, and many times slower on a busy one) and torch's
+        setting for large ones; ``None`` leaves torch's setting alone.
 
     Attributes
     ----------
@@ -176,6 +182,7 @@ class DNCTransformer(NeuralTransformerBase):
         callbacks=None,
         validation_fraction=None,
         n_iter_no_change=10,
+        n_threads="auto",
     ):
         self.hidden_size = hidden_size
         self.memory_size = memory_size
@@ -196,6 +203,7 @@ class DNCTransformer(NeuralTransformerBase):
         self.callbacks = callbacks
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.n_threads = n_threads
 
     def _check_params(self):
         for name in (

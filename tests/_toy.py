@@ -52,6 +52,7 @@ class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
         callbacks=None,
         validation_fraction=None,
         n_iter_no_change=10,
+        n_threads="auto",
     ):
         self.hidden = hidden
         self.penalty_weight = penalty_weight
@@ -67,6 +68,7 @@ class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
         self.callbacks = callbacks
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.n_threads = n_threads
 
     def fit(self, X, y):
         self._check_common_params()

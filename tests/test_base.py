@@ -278,9 +278,9 @@ def test_user_callbacks_run_on_copies(data):
     assert used.count_ == 3
 
 
-def test_verbose_prints_one_line_per_epoch(data, capsys):
+def test_verbose_2_prints_one_table_row_per_epoch(data, capsys):
     X, y = data
-    ToyRegressor(max_epochs=3, verbose=1, random_state=0).fit(X, y)
+    ToyRegressor(max_epochs=3, verbose=2, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "train_loss" in out
     assert (
@@ -288,7 +288,115 @@ def test_verbose_prints_one_line_per_epoch(data, capsys):
         == 3
     )
     ToyRegressor(max_epochs=3, verbose=0, random_state=0).fit(X, y)
-    assert capsys.readouterr().out == ""
+    captured = capsys.readouterr()
+    assert captured.out == captured.err == ""
+
+
+def test_verbose_1_is_one_progress_line_on_stderr(data, capsys):
+    X, y = data
+    est = ToyRegressor(max_epochs=40, verbose=1, random_state=0).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no epoch table
+    # tqdm redraws one line with carriage returns: a single line in the end
+    lines = [line for line in captured.err.split("\n") if line.strip()]
+    assert len(lines) == 1
+    final = lines[0].split("\r")[-1]
+    assert "ToyRegressor" in final and "40/40" in final and "loss=" in final
+    # the pickled estimator carries no open progress bar
+    clone = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est.predict(X), clone.predict(X))
+
+
+# ---------------------------------------------------------------- stopping
+class StopAtEpoch(Callback):
+    """Record a stop reason at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            net.history.record("stop_reason", "settled")
+
+
+def test_stop_reason_and_n_epochs(data):
+    X, y = data
+    est = ToyRegressor(max_epochs=4, random_state=0).fit(X, y)
+    assert est.n_epochs_ == len(est.history_) == 4
+    assert est.history_[-1, "stop_reason"] == "max_epochs"
+    assert "stop_reason" not in est.history_[-2]
+    # a callback that records a reason ends training after that epoch, once
+    # every callback (here the later CountEpochs) has seen the epoch
+    est.set_params(max_epochs=50, callbacks=[StopAtEpoch(3), CountEpochs()])
+    est.fit(X, y)
+    assert est.n_epochs_ == len(est.history_) == 3
+    assert est.history_[-1, "stop_reason"] == "settled"
+    assert dict(est.net_.callbacks_)["user_1_CountEpochs"].count_ == 3
+    # the validation early stopping says so
+    est.set_params(
+        callbacks=None, max_epochs=200, validation_fraction=0.3, n_iter_no_change=2
+    ).fit(X, y)
+    assert est.n_epochs_ < 200
+    assert est.history_[-1, "stop_reason"] == "no_improvement"
+
+
+# ---------------------------------------------------------------- threads
+class RecordThreads(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("threads", torch.get_num_threads())
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_small_networks_train_on_one_thread_and_restore_the_setting(data, two_threads):
+    X, y = data
+    est = ToyRegressor(max_epochs=2, callbacks=[RecordThreads()], random_state=0)
+    est.fit(X, y)
+    assert est.history_[:, "threads"] == [1, 1]
+    assert est.n_threads_ == 1
+    assert torch.get_num_threads() == 2  # torch's setting is back
+    # an explicit count is honoured; None leaves torch's setting alone
+    est.set_params(n_threads=3).fit(X, y)
+    assert est.history_[:, "threads"] == [3, 3] and est.n_threads_ == 3
+    assert torch.get_num_threads() == 2
+    est.set_params(n_threads=None).fit(X, y)
+    assert est.history_[:, "threads"] == [2, 2] and est.n_threads_ == 2
+    # prediction runs with the fit's threads and restores the setting too
+    est.set_params(n_threads="auto").fit(X, y)
+    seen = []
+    module = est.net_.module_
+    module.register_forward_hook(lambda *a: seen.append(torch.get_num_threads()))
+    est.predict(X)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == 2
+
+
+def test_threads_are_restored_after_a_failed_fit(data, two_threads):
+    X, y = data
+    with pytest.raises(FloatingPointError):
+        ToyRegressor(lr=1e30, max_epochs=5, random_state=0).fit(X * 1e30, y)
+    assert torch.get_num_threads() == 2
+
+
+def test_large_networks_keep_torchs_threads(data, two_threads, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(base, "_SMALL_NETWORK_WORK", 1)  # every network is large
+    est = ToyRegressor(max_epochs=2, callbacks=[RecordThreads()], random_state=0)
+    est.fit(X, y)
+    assert est.history_[:, "threads"] == [2, 2] and est.n_threads_ == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "many"])
+def test_bad_n_threads(data, bad):
+    X, y = data
+    with pytest.raises((TypeError, ValueError), match="n_threads"):
+        ToyRegressor(n_threads=bad).fit(X, y)
 
 
 def test_pickle_round_trip_predicts_identically(data):
@@ -401,7 +509,7 @@ def test_epoch_table_is_coloured_only_on_a_terminal(
 ):
     monkeypatch.setattr(base, "_use_colour", lambda: terminal)
     X, y = data
-    ToyRegressor(verbose=1, max_epochs=3, random_state=0).fit(X, y)
+    ToyRegressor(verbose=2, max_epochs=3, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert "train_loss" in out
     assert ("\x1b[" in out) is terminal

@@ -325,27 +325,26 @@ def test_cuda(data):
 
 # ---------------------------------------------------------------- training length
 def test_auto_epochs_make_a_fixed_number_of_steps():
-    from sk_memsel._gates import AUTO_STEPS, auto_epochs
+    from sk_memsel._base import auto_epochs
+    from sk_memsel._gates import AUTO_STEPS
 
-    assert auto_epochs(2000, 256) == 500  # 8 batches per epoch
-    assert auto_epochs(1000, 256) == 1000  # 4 batches per epoch
-    assert auto_epochs(60000, 256) == 18
-    assert auto_epochs(100, -1) == AUTO_STEPS  # one batch per epoch
+    assert auto_epochs(2000, 256, AUTO_STEPS) == 500  # 8 batches per epoch
+    assert auto_epochs(1000, 256, AUTO_STEPS) == 1000  # 4 batches per epoch
+    assert auto_epochs(60000, 256, AUTO_STEPS) == 18
+    assert auto_epochs(100, -1, AUTO_STEPS) == AUTO_STEPS  # one batch per epoch
     # the held-out rows of early stopping do not count
     selector = StochasticGatesSelector(validation_fraction=0.2)
-    assert selector._n_epochs(1000) == auto_epochs(800, 256)
+    assert selector._n_epochs(1000) == auto_epochs(800, 256, AUTO_STEPS)
     assert StochasticGatesSelector(max_epochs=7)._n_epochs(1000) == 7
 
 
 def test_auto_epochs_in_a_fit(monkeypatch):
-    import sk_memsel._gates as gates_module
-
     # 40 steps instead of 4,000 keeps the test fast; 20 batches per epoch
-    monkeypatch.setattr(gates_module, "AUTO_STEPS", 40)
+    monkeypatch.setattr(StochasticGatesSelector, "_auto_steps", 40)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(2000, 3))
     y = (X[:, 0] > 0).astype(int)
-    params = {**FAST, "max_epochs": "auto", "batch_size": 100}
+    params = {**FAST, "max_epochs": "auto", "batch_size": 100, "settle_steps": None}
     selector = StochasticGatesSelector(k=1, **params).fit(X, y)
     assert len(selector.history_) == 2
     assert _adam_steps(selector) == {40}
