@@ -159,6 +159,54 @@ def test_no_convergence_warning_when_nodes_settle(correlated):
     assert sel.convergence_ >= 0.9
 
 
+# ---------------------------------------------------------------- stopping
+def test_training_stops_once_the_selection_has_settled(correlated):
+    # 5 batches per epoch; the default budget would be ceil(1000 / 5) epochs
+    sel = make_selector(k=2, max_epochs="auto", selector_lr=0.1, settle_steps=50)
+    sel.fit(correlated)
+    n_epochs = sel.n_epochs_
+    assert n_epochs == len(sel.history_) < 200
+    assert sel.history_[-1, "stop_reason"] == "settled"
+    assert sel.convergence_ >= 0.95
+    # the schedule spans the budget of 200 epochs, and the last epoch jumps to
+    # its end: min_temperature
+    temps = sel.history_[:, "temperature"]
+    assert temps[-2] > 0.02
+    assert temps[-1] == pytest.approx(0.01)
+    assert sel.net_.module_.temperature == pytest.approx(0.01)
+    # the selection did not change over the last 50 steps (10 epochs) before
+    # the final epoch
+    probabilities = sel.selection_probabilities_
+    assert set(sel.selected_features_) == set(
+        distinct_argmax(torch.from_numpy(probabilities)).tolist()
+    )
+    # settle_steps=None trains the whole budget and ends the schedule there
+    full = make_selector(k=2, max_epochs=n_epochs + 5, selector_lr=0.1)
+    full.set_params(settle_steps=None).fit(correlated)
+    assert full.n_epochs_ == n_epochs + 5
+    assert full.history_[-1, "stop_reason"] == "max_epochs"
+    assert full.history_[-1, "temperature"] == pytest.approx(0.01)
+
+
+def test_nodes_must_settle_before_training_stops(correlated):
+    # a selection that does not change at a high temperature is not settled:
+    # the nodes are still spread over many features
+    sel = make_selector(
+        k=2, max_epochs=15, temperature=50.0, min_temperature=40.0, settle_steps=1
+    ).fit(correlated)
+    assert sel.convergence_ < 0.95
+    assert sel.n_epochs_ == 15
+    assert sel.history_[-1, "stop_reason"] == "max_epochs"
+
+
+def test_auto_max_epochs_makes_about_1000_steps():
+    sel = ConcreteAutoencoderSelector()
+    assert sel.max_epochs == "auto"
+    assert sel._n_epochs(4000) == 63  # 16 batches of 256 per epoch
+    assert sel._n_epochs(1437) == 167
+    assert sel.set_params(max_epochs=9)._n_epochs(1437) == 9
+
+
 # ---------------------------------------------------------------- reconstruction
 def test_reconstruct_beats_mean_imputation(fitted, correlated):
     rec = fitted.reconstruct(correlated)

@@ -354,6 +354,47 @@ def test_auto_epochs_in_a_fit(monkeypatch):
     assert len(selector.history_) == 3
 
 
+def test_training_stops_once_the_top_k_has_settled(data):
+    X, y = data  # 240 rows, batches of 64: 4 steps per epoch
+    params = {**FAST, "max_epochs": 200, "settle_steps": 40}
+    selector = StochasticGatesSelector(k=2, **params).fit(X, y)
+    assert selector.history_[-1, "stop_reason"] == "settled"
+    assert selector.n_epochs_ == len(selector.history_) < 200
+    np.testing.assert_array_equal(selector.get_support(indices=True), [0, 1])
+    # the top 2 did not change over the last 40 steps (10 epochs): training
+    # longer keeps it
+    longer = StochasticGatesSelector(k=2, **{**params, "settle_steps": None})
+    longer.fit(X, y)
+    assert longer.n_epochs_ == 200
+    assert longer.history_[-1, "stop_reason"] == "max_epochs"
+    np.testing.assert_array_equal(longer.get_support(indices=True), [0, 1])
+
+
+def test_threshold_selection_settles_only_when_the_gates_stop_moving(data):
+    X, y = data
+    params = {**FAST, "max_epochs": 300, "settle_steps": 40}
+    selector = StochasticGatesSelector(k=None, **params).fit(X, y)
+    assert selector.history_[-1, "stop_reason"] == "settled"
+    # every gate stayed within one 0.02 band over the last 40 steps (10
+    # epochs), so their sum moved by less than 8 * 0.02; a set that merely
+    # stopped changing would stop while the closing gates still move
+    open_gates = selector.history_[-11:, "expected_open_gates"]
+    assert np.ptp(open_gates) < 8 * 0.02
+    p = selector.gate_probabilities_
+    assert np.all((p > 0.9) | (p < 0.1))
+    np.testing.assert_array_equal(selector.get_support(indices=True), [0, 1])
+
+
+def test_partial_fit_records_why_each_call_stopped(data):
+    X, y = data
+    params = {**FAST, "max_epochs": 3}
+    selector = StochasticGatesSelector(k=2, **params)
+    selector.partial_fit(X, y).partial_fit(X, y)
+    assert selector.n_epochs_ == len(selector.history_) == 6
+    assert selector.history_[2, "stop_reason"] == "max_epochs"
+    assert selector.history_[5, "stop_reason"] == "max_epochs"
+
+
 def test_bad_max_epochs_word(data):
     X, y = data
     with pytest.raises(ValueError, match="max_epochs='many'"):
