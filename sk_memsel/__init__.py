@@ -2,8 +2,12 @@
 
 The estimators here are scikit-learn compatible and train PyTorch modules
 through skorch. The plain PyTorch modules live in :mod:`sk_memsel.nn`.
+
+The estimators are imported on first use (PEP 562), so ``import sk_memsel``
+alone, and the ``sk-memsel`` command line's ``--help``, do not import torch.
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -11,11 +15,14 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-from ._attention_transformer import MemoryAttentionTransformer
-from ._concrete import ConcreteAutoencoderSelector
-from ._dnc_transformer import DNCTransformer
-from ._gates import StochasticGatesSelector
-from ._memory_selector_transformer import MemorySelectorTransformer
+# public name -> the submodule that defines it, imported on first access
+_LAZY = {
+    "ConcreteAutoencoderSelector": "._concrete",
+    "DNCTransformer": "._dnc_transformer",
+    "MemoryAttentionTransformer": "._attention_transformer",
+    "MemorySelectorTransformer": "._memory_selector_transformer",
+    "StochasticGatesSelector": "._gates",
+}
 
 __all__ = [
     "ConcreteAutoencoderSelector",
@@ -25,3 +32,18 @@ __all__ = [
     "StochasticGatesSelector",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name == "nn":  # ``import sk_memsel; sk_memsel.nn`` worked before
+        value = importlib.import_module(".nn", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | {"nn"})

@@ -13,6 +13,10 @@ Everything meant for a program goes to stdout (the selected names, one per
 line); progress, warnings and errors go to stderr. Bad input gives one line
 ``sk-memsel: error: ...`` on stderr and exit status 1 (2 for a malformed
 command line), never a traceback.
+
+The heavy libraries (torch, skorch, scikit-learn, pandas) are imported only
+once there is work to do, so ``--help``, ``--version`` and the refusal of a
+bad command line answer at once.
 """
 
 import argparse
@@ -50,15 +54,21 @@ def _first_line(exc):
     return text[0] if text else type(exc).__name__
 
 
-def _read_table(path):
-    """Read a CSV/TSV or Parquet file (by extension) into a DataFrame."""
-    import pandas as pd
-
+def _check_input(path):
+    """The input's format (by extension), once it is known to be a file."""
     fmt = _table_format(path, "input")
     if not Path(path).exists():
         raise CLIError(f"input file {path} does not exist.")
     if Path(path).is_dir():
         raise CLIError(f"input {path} is a directory, not a file.")
+    return fmt
+
+
+def _read_table(path):
+    """Read a CSV/TSV or Parquet file (by extension) into a DataFrame."""
+    fmt = _check_input(path)
+    import pandas as pd
+
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
@@ -160,7 +170,8 @@ def _make_selector(method, k, task, target, args):
         "k": k,
         "device": args.device,
         "random_state": args.random_state,
-        "verbose": 0 if args.quiet else 1,
+        # 1: one updating progress line; 2: skorch's table, a row per epoch
+        "verbose": 0 if args.quiet else 2 if args.verbose else 1,
     }
     if args.max_epochs is not None:
         common["max_epochs"] = args.max_epochs
@@ -226,11 +237,10 @@ def _progress(message):
 
 def run_select(args):
     """Run ``sk-memsel select`` with parsed arguments; return the report dict."""
-    import pandas as pd
-    from sklearn.preprocessing import StandardScaler
-
     from . import __version__
 
+    # --quiet: nothing on stderr but warnings and errors
+    say = _progress if not args.quiet else lambda message: None
     target, k = args.target, args.k
     method = args.method or ("gates" if target is not None else "concrete")
     if method == "gates" and target is None:
@@ -245,7 +255,8 @@ def run_select(args):
         raise CLIError(f"--k must be at least 1, got {k}.")
     if args.max_epochs is not None and args.max_epochs < 1:
         raise CLIError(f"--max-epochs must be at least 1, got {args.max_epochs}.")
-    # refuse bad output paths before a long fit, not after it
+    # refuse bad paths before a long fit (and before importing pandas or torch)
+    _check_input(args.input)
     if args.output:
         _table_format(args.output, "output")
         _check_writable(args.output, "output")
@@ -264,6 +275,10 @@ def run_select(args):
             raise CLIError(
                 f"plot {args.plot}: unknown picture format; use .png, .pdf or .svg."
             )
+
+    # every check above needs no data: only now import the heavy libraries
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
 
     df = _read_table(args.input)
     X, y = _split_table(df, target, args.input)
@@ -285,23 +300,18 @@ def run_select(args):
     else:
         what = f"to predict {target!r} ({args.task})"
     label = "stochastic gates" if method == "gates" else "Concrete Autoencoder"
-    from ._gates import AUTO_STEPS
-
-    epochs = (
-        f"about {AUTO_STEPS:,} training steps"
-        if selector.max_epochs == "auto"
-        else f"{selector.max_epochs} epochs"
-    )
-    _progress(
+    epochs = "" if args.max_epochs is None else f", at most {args.max_epochs} epochs"
+    say(
         f"selecting {k} of {n_features} feature columns of {args.input} "
-        f"({n_samples} rows) with the {label}, {what}, {epochs}; "
+        f"({n_samples} rows) with the {label}, {what}{epochs}; "
         "features standardised for training."
     )
     X_scaled = pd.DataFrame(StandardScaler().fit_transform(X), columns=names)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with contextlib.redirect_stdout(sys.stderr):  # skorch's epoch table
+        # skorch's per-epoch table (-v) prints to stdout, which is for the names
+        with contextlib.redirect_stdout(sys.stderr):
             if y is None:
                 selector.fit(X_scaled)
             else:
@@ -310,7 +320,8 @@ def run_select(args):
     for w in caught:
         if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
             _progress(f"warning: {_first_line(w.message)}")
-    _progress(f"fitted in {seconds:.1f} s.")
+    n_epochs = int(selector.n_epochs_)
+    say(f"fitted in {seconds:.1f} s, {n_epochs} epochs.")
 
     indices, scores = _ranking(selector, method)
     for i in indices:
@@ -342,6 +353,7 @@ def run_select(args):
         "estimator": type(selector).__name__,
         "preprocessing": "StandardScaler",
         "fit_seconds": seconds,
+        "n_epochs": n_epochs,
         "sk_memsel_version": __version__,
     }
     if method == "concrete":
@@ -353,7 +365,7 @@ def run_select(args):
             out = out.copy()
             out[y.name] = y
         _write_table(out, args.output)
-        _progress(f"wrote {out.shape[1]} columns to {args.output}")
+        say(f"wrote {out.shape[1]} columns to {args.output}")
     if args.report:
         try:
             Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
@@ -361,10 +373,10 @@ def run_select(args):
             raise CLIError(
                 f"could not write {args.report}: {_first_line(exc)}"
             ) from None
-        _progress(f"wrote the report to {args.report}")
+        say(f"wrote the report to {args.report}")
     if args.plot:
         _save_score_plot(selector, k, f"{label}: {Path(args.input).name}", args.plot)
-        _progress(f"saved the score chart to {args.plot}")
+        say(f"saved the score chart to {args.plot}")
     return report
 
 
@@ -482,7 +494,8 @@ training; --output keeps their original values.
 
 stdout gets the selected column names, most important first (gates: gate
 probability; concrete: the selection probability of the feature's node).
-Progress and skorch's per-epoch table go to stderr (--quiet silences them).
+Progress (one updating line) goes to stderr; -v prints a table per epoch;
+--quiet silences progress.
 
 examples:
   sk-memsel select data.csv --k 10 --target label
@@ -495,9 +508,8 @@ def _build_parser():
         prog="sk-memsel",
         description="Neural feature selection for tables, from the command line.",
     )
+    # no estimator module here: they import torch, and --help must be instant
     from . import __version__
-    from ._concrete import ConcreteAutoencoderSelector
-    from ._gates import AUTO_STEPS
 
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -554,11 +566,17 @@ def _build_parser():
         "--max-epochs",
         type=int,
         metavar="N",
-        help="training epochs (default: the selector's own, "
-        f"{ConcreteAutoencoderSelector().max_epochs} for concrete, "
-        f"for gates as many as make about {AUTO_STEPS:,} training steps)",
+        help="most training epochs (default: the selector's own; training "
+        "stops earlier once the selection has settled)",
     )
-    select.add_argument(
+    loudness = select.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="a table per epoch on stderr instead of one progress line",
+    )
+    loudness.add_argument(
         "--quiet", "-q", action="store_true", help="no progress on stderr"
     )
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sk_memsel import _concrete
+from sk_memsel import _concrete, _gates
 from sk_memsel._cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,6 +30,7 @@ REPORT_KEYS = {
     "selected",
     "parameters",
     "fit_seconds",
+    "n_epochs",
 }
 
 
@@ -95,6 +96,7 @@ def test_select_gates_writes_names_table_report_and_plot(tables, tmp_path, capsy
     features = [c for c in df.columns if c != "label"]
     assert [features[i] for i in data["indices"]] == names
     assert data["parameters"]["k"] == 3 and data["parameters"]["max_epochs"] == 3
+    assert 1 <= data["n_epochs"] <= 3  # at most --max-epochs, fewer if it settled
     written = pd.read_csv(out_csv)
     # the selected columns in the input's order, then the target, original values
     assert list(written.columns) == [c for c in df.columns if c in names] + ["label"]
@@ -155,11 +157,39 @@ def test_select_regression_target_and_concrete_with_target(tables, tmp_path, cap
 def test_progress_goes_to_stderr_and_stdout_stays_the_names(tables, capsys):
     root, _ = tables
     argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
-    status, out, err = run([*argv, "--max-epochs", "2"], capsys)
+    status, out, err = run([*argv, "--max-epochs", "2", "-v"], capsys)
     assert status == 0, err
     assert len(out.splitlines()) == 2
-    assert "epoch" in err and "train_loss" in err  # skorch's table
+    assert "epoch" in err and "train_loss" in err  # skorch's table, with -v
     assert "selecting 2 of 8 feature columns" in err
+    assert "at most 2 epochs" in err
+    assert re.search(r"fitted in [\d.]+ s, [12] epochs\.", err), err
+
+
+@pytest.mark.parametrize(
+    "flags, verbose", [([], 1), (["-v"], 2), (["--verbose"], 2), (["--quiet"], 0)]
+)
+def test_verbosity_flags_reach_the_selector(
+    tables, monkeypatch, capsys, flags, verbose
+):
+    """Default: one progress line (1); -v: skorch's table per epoch (2)."""
+    seen = {}
+    real = _gates.StochasticGatesSelector
+
+    def record(**params):
+        seen.update(params)
+        return real(**params)
+
+    monkeypatch.setattr(_gates, "StochasticGatesSelector", record)
+    root, _ = tables
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    status, out, err = run([*argv, "--max-epochs", "1", *flags], capsys)
+    assert status == 0, err
+    assert seen["verbose"] == verbose
+    assert len(out.splitlines()) == 2
+    # --quiet: nothing on stderr but warnings and errors
+    assert ("selecting 2 of 8" in err) == (verbose > 0), err
+    assert ("fitted in" in err) == (verbose > 0), err
 
 
 # ---------------------------------------------------------------- errors
