@@ -77,7 +77,7 @@ def bare_epoch_times(selector, X_train, n_epochs):
     schedule = TemperatureAnnealing(
         selector.temperature,
         selector.min_temperature,
-        max_epochs=selector.max_epochs,
+        max_epochs=selector._n_epochs(len(X_train)),  # resolves "auto"
         mode=selector.annealing,
     )
     X = torch.from_numpy(X_train.astype(np.float32))
@@ -150,6 +150,11 @@ def run(name, X, y, k, random_states, n_bare_epochs, params):
                 "ratio_to_bare_loop": round(
                     float(np.median(epoch_times) / np.median(bare)), 3
                 ),
+                # the whole fit (setup and every callback included) per epoch
+                "fit_ratio_to_bare_loop": round(
+                    fit_time / len(epoch_times) / float(np.mean(bare)), 3
+                ),
+                "stop_reason": selector.history_[-1, "stop_reason"],
                 "warnings": [str(w.message) for w in caught],
             }
         )
@@ -167,7 +172,8 @@ def print_report(report):
             f"  convergence {r['convergence']:.3f}  fit {r['fit_seconds']:.1f} s"
             f"  ({r['epochs']} epochs, {r['epoch_seconds'] * 1000:.0f} ms/epoch,"
             f" bare loop {r['bare_epoch_seconds'] * 1000:.0f} ms/epoch,"
-            f" ratio {r['ratio_to_bare_loop']:.2f})"
+            f" ratio {r['ratio_to_bare_loop']:.2f}, whole fit per epoch"
+            f" {r['fit_ratio_to_bare_loop']:.2f}; {r['stop_reason']})"
         )
         for w in r["warnings"]:
             print(f"    warning: {w}")
