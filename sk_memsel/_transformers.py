@@ -251,7 +251,7 @@ default=None
         encoder.eval()
         function = getattr(encoder, method)
         outputs = []
-        with torch.no_grad():
+        with torch.no_grad(), self._fitted_threads():
             for Xb, _ in ArrayBatchIterator(
                 Dataset(inputs, None), batch_size=self._predict_batch_size()
             ):
