@@ -36,7 +36,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 # Select 50 pixels
 # ----------------
 # The default settings were tuned on these digits (under a minute on two CPU
-# cores); ``verbose=1`` would print one line per epoch. The fast build trains
+# cores); ``verbose=1`` would show a progress line. The fast build trains
 # 15 epochs on a quarter of the digits, with smaller batches, a smaller
 # decoder and a larger learning rate for the selector nodes, so that they
 # still settle.

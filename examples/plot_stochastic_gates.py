@@ -52,8 +52,9 @@ informative = np.arange(n_informative)
 # -------------
 # ``k=5`` keeps the five features whose gates are most likely open;
 # ``gate_probabilities_`` holds the probability of every gate. With the
-# default ``max_epochs="auto"`` the selector trains for about 4,000 optimizer
-# steps (500 epochs of 8 batches here).
+# default ``max_epochs="auto"`` the selector may train for about 4,000
+# optimizer steps (500 epochs of 8 batches here), and stops earlier once the
+# top five have not changed for ``settle_steps=500`` steps.
 fast = {"max_epochs": 100, "lr": 0.01, "gate_lr": 0.01} if FAST else {}
 selector = StochasticGatesSelector(k=n_informative, random_state=0, **fast)
 selector.fit(X, y)
