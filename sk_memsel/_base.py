@@ -408,21 +408,13 @@ def _use_colour():
     return bool(isatty and isatty())
 
 
-#: the values of ``"stop_reason"`` in the history, with their meaning
-STOP_REASONS = {
-    "settled": "the selection stopped changing",
-    "max_epochs": "max_epochs epochs were trained",
-    "no_improvement": "the validation loss stopped improving",
-    "interrupted": "training was interrupted",
-}
-
-
 def _record_stop_reason(net, first_epoch, max_epochs):
     """Record in the last history row why the epochs from ``first_epoch`` ended.
 
     A callback that stops training records its own reason (``"settled"``);
-    otherwise the reason follows from the number of epochs trained and from
-    skorch's early stopping.
+    otherwise it is ``"max_epochs"`` (all the epochs were trained),
+    ``"no_improvement"`` (skorch's early stopping on the validation loss) or
+    ``"interrupted"`` (a ``KeyboardInterrupt``, e.g. Ctrl-C).
     """
     if len(net.history) == 0 or "stop_reason" in net.history[-1]:
         return
