@@ -137,12 +137,15 @@ class TemperatureAnnealing(Callback):
             value = self.start + (self.end - self.start) * progress
         return float(value)
 
+    def initialize(self):
+        self.finished_ = False
+        return self
+
     def finish(self):
         """Jump to the end of the schedule: later epochs use ``end``."""
         self.finished_ = True
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.finished_ = getattr(self, "finished_", False)
         self.max_epochs_ = (
             net.max_epochs if self.max_epochs is None else self.max_epochs
         )
@@ -285,8 +288,8 @@ class ProgressLine(Callback):
 
     Shows the epochs done out of ``max_epochs``, the last training loss, the
     time elapsed and an estimate of the time left (an upper bound when
-    training stops early), with :mod:`tqdm`. The line is closed with the
-    reason training stopped.
+    training stops early), with :mod:`tqdm`. When training stopped because
+    the selection settled, the closed line says so.
 
     Parameters
     ----------
