@@ -10,10 +10,13 @@ failed ones (with the first line of their error), and the total time.
 Run from the repository root::
 
     python benchmarks/bench_check_estimator.py
+    python benchmarks/bench_check_estimator.py \
+        --params '{"ConcreteAutoencoderSelector": {"k": 2}}'
 """
 
 import argparse
 import inspect
+import json
 import platform
 import time
 import warnings
@@ -35,6 +38,9 @@ def public_estimators():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--estimators", nargs="+", help="class names (default: all)")
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="JSON: class name -> params"
+    )
     args = parser.parse_args(argv)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -47,12 +53,14 @@ def main(argv=None):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            results = check_estimator(cls(random_state=0), on_fail=None)
+            params = {"random_state": 0, **args.params.get(cls.__name__, {})}
+            results = check_estimator(cls(**params), on_fail=None)
         seconds = time.perf_counter() - start
         total += seconds
         failed = [r for r in results if r["status"] == "failed"]
         print(
-            f"{cls.__name__}: {seconds:.1f} s, {len(results)} checks, "
+            f"{cls.__name__}{args.params.get(cls.__name__, '')}: {seconds:.1f} s, "
+            f"{len(results)} checks, "
             f"{len(failed)} failed",
             flush=True,
         )
