@@ -153,12 +153,12 @@ def _seeded(random_state, device):
 
 #: multiply-adds per optimizer step (batch rows times the module's weights)
 #: below which a network trains on one thread. On 2 cores, idle, a second
-#: thread made a step 0.97-1.14x as fast for networks of 0.07-9 million
-#: multiply-adds per step, 1.54x at 65 million (the MNIST concrete
-#: autoencoder) and 1.88x at 273 million; with both cores busy with other
-#: work, two threads made every size slower, small networks 2 to 70 times
-#: slower (benchmarks/bench_threads.py), and whole MNIST fits up to 44 times
-#: slower (benchmarks/bench_time_to_quality.py --busy 2).
+#: thread made a step 0.96-1.11x as fast for networks of 0.07-9 million
+#: multiply-adds per step, 1.51x at 65 million (the MNIST concrete
+#: autoencoder) and 1.63x at 187 million; with both cores busy with other
+#: work, two threads made every size slower, 0.6-0.97x for 2-187 million and
+#: 50-75 times slower below (benchmarks/bench_threads.py), and whole MNIST
+#: fits up to 44 times slower (benchmarks/bench_time_to_quality.py --busy 2).
 _SMALL_NETWORK_WORK = 2**27
 
 
