@@ -21,6 +21,10 @@ from torch import Tensor, nn
 __all__ = ["ConcreteSelect", "distinct_argmax"]
 
 
+#: selection weights below this are set to zero in training (see ``forward``)
+_NEGLIGIBLE = 1e-30
+
+
 def _check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -316,7 +320,12 @@ class ConcreteSelect(nn.Module):
                 f"x must have shape (batch, {self.in_features}), got {tuple(x.shape)}."
             )
         if self.training:
-            return x @ self.sample_weights(generator).T
+            weights = self.sample_weights(generator)
+            # at low temperatures most weights underflow to subnormal numbers,
+            # which make a CPU's matrix product several times slower; below
+            # _NEGLIGIBLE they add nothing to x @ weights.T, so they are zeroed
+            weights = weights.masked_fill(weights < _NEGLIGIBLE, 0.0)
+            return x @ weights.T
         indices = self.selection
         if indices is None:
             indices = torch.argmax(self.logits, dim=1)
