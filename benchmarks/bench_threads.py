@@ -17,11 +17,10 @@ Run from the repository root::
 
 import argparse
 import platform
-import subprocess
-import sys
 import time
 
 import torch
+from bench_time_to_quality import busy_processes
 
 from sk_memsel._concrete import _ConcreteNet
 from sk_memsel.nn import GatedMLP, GaussianStochasticGates
@@ -121,17 +120,8 @@ def main(argv=None):
     measure(args.threads, args.seconds)
     if args.busy:
         print(f"with {args.busy} other processes keeping the cores busy:")
-        spinners = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(args.busy)
-        ]
-        try:
-            time.sleep(1.0)
+        with busy_processes(args.busy):
             measure(args.threads, args.seconds)
-        finally:
-            for p in spinners:
-                p.kill()
-                p.wait()
 
 
 if __name__ == "__main__":

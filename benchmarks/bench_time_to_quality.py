@@ -114,8 +114,7 @@ from pathlib import Path
 import bench_concrete_mnist
 import numpy as np
 import torch
-from bench_gates import madelon
-from sklearn.ensemble import ExtraTreesClassifier
+from bench_gates import forest_accuracy, madelon
 from sklearn.feature_selection import f_classif, mutual_info_classif
 from sklearn.model_selection import train_test_split
 
@@ -414,12 +413,6 @@ def load(name, seed, quick):
         rows = _stratified_rows(y_train, QUICK["rows"][name], 0)
         X_train, y_train = X_train[rows], y_train[rows]
     return X_train, X_test, y_train, y_test, relevant
-
-
-def forest_accuracy(columns, X_train, X_test, y_train, y_test):
-    forest = ExtraTreesClassifier(n_estimators=200, random_state=0)
-    forest.fit(X_train[:, columns], y_train)
-    return float(forest.score(X_test[:, columns], y_test))
 
 
 def warm_up():
