@@ -103,6 +103,12 @@ embedding_size)
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_.encoder.selector`` is the
         :class:`~sk_memsel.nn.MemorySelector`.
+    n_epochs_ : int
+        Number of epochs trained; ``history_[-1, "stop_reason"]`` says why
+        training stopped (``"max_epochs"``, ``"no_improvement"`` or
+        ``"interrupted"``).
+    n_threads_ : int
+        PyTorch threads used on the CPU (see ``n_threads``).
 
     See Also
     --------
