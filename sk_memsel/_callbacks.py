@@ -259,6 +259,12 @@ class SettledStopping(Callback):
         self.settled_at_epoch_ = None
         return self
 
+    def on_train_begin(self, net, **kwargs):
+        # each partial_fit call trains at least patience_steps steps on its
+        # own data before it can settle
+        self.settled_at_epoch_ = None
+        self.changed_at_step_ = self.steps_
+
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         if training:
             self.steps_ += 1

@@ -385,6 +385,23 @@ def test_threshold_selection_settles_only_when_the_gates_stop_moving(data):
     np.testing.assert_array_equal(selector.get_support(indices=True), [0, 1])
 
 
+def test_each_partial_fit_call_settles_on_its_own_data(data):
+    X, y = data  # 4 steps per epoch
+    params = {**FAST, "max_epochs": 200, "settle_steps": 40}
+    selector = StochasticGatesSelector(k=2, **params).partial_fit(X, y)
+    assert selector.history_[-1, "stop_reason"] == "settled"
+    first = selector.n_epochs_
+    # the same data: the top 2 does not change, and the call stops after the
+    # 40 steps (10 epochs) of patience it owes its own data
+    selector.partial_fit(X, y)
+    assert selector.n_epochs_ == first + 10
+    assert selector.history_[-1, "stop_reason"] == "settled"
+    # a call shorter than the patience trains all its epochs
+    selector.set_params(max_epochs=3).partial_fit(X, y)
+    assert selector.n_epochs_ == first + 13
+    assert selector.history_[-1, "stop_reason"] == "max_epochs"
+
+
 def test_partial_fit_records_why_each_call_stopped(data):
     X, y = data
     params = {**FAST, "max_epochs": 3}
