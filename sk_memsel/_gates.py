@@ -558,12 +558,16 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         The first call on an unfitted selector builds the network and trains
         it exactly as :meth:`fit` does. Every later call (after
         ``partial_fit`` or ``fit``) trains the same network, gates and
-        optimizer state (Adam's moment estimates included) for ``max_epochs``
-        more epochs on the new ``(X, y)``, then updates
+        optimizer state (Adam's moment estimates included) for at most
+        ``max_epochs`` more epochs on the new ``(X, y)``, then updates
         ``gate_probabilities_``, the support and ``history_``. With
-        ``max_epochs="auto"`` each call trains for about 4,000 optimizer steps
-        on its own data; ``max_epochs=1`` gives scikit-learn's convention of
-        one pass over the data per call, for streaming data in chunks.
+        ``max_epochs="auto"`` each call trains for at most about 4,000
+        optimizer steps on its own data, and stops once its selection has
+        not changed for ``settle_steps`` of its steps; ``max_epochs=1``
+        gives scikit-learn's convention of one pass over the data per call,
+        for streaming data in chunks. Set ``settle_steps=None`` when later
+        chunks may change which features matter: gates far open or closed
+        move slowly, and a call may settle before they have moved.
         :meth:`fit` always starts again from new weights.
 
         The network's parameters (``hidden_layer_sizes``, ``gate``,
