@@ -205,6 +205,31 @@ def test_distinct_argmax_keeps_unique_argmaxes_and_is_always_distinct():
     assert sorted(distinct_argmax(same).tolist()) == [0, 1, 2]
 
 
+def _greedy_assignment(scores):
+    """The greedy assignment written out: the best remaining pair, repeatedly."""
+    k, d = scores.shape
+    work = scores.double().clone()
+    indices = [None] * k
+    for _ in range(k):
+        row, col = divmod(int(torch.argmax(work)), d)
+        indices[row] = col
+        work[row, :] = -math.inf
+        work[:, col] = -math.inf
+    return indices
+
+
+def test_distinct_argmax_equals_the_greedy_assignment_with_and_without_clashes():
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(500):
+        k = int(torch.randint(1, 6, (1,), generator=generator))
+        d = int(torch.randint(k, 9, (1,), generator=generator))
+        if trial % 2:  # few distinct values: clashes and ties
+            scores = torch.randint(0, 4, (k, d), generator=generator).float()
+        else:
+            scores = torch.rand(k, d, generator=generator)
+        assert distinct_argmax(scores).tolist() == _greedy_assignment(scores)
+
+
 def test_distinct_argmax_rejects_more_rows_than_columns():
     with pytest.raises(ValueError, match="3 rows"):
         distinct_argmax(torch.ones(3, 2))
