@@ -274,14 +274,13 @@ class SettledStopping(Callback):
         if self.settled_at_epoch_ is None:
             with torch.no_grad():
                 current = self.selection(net.module_)
-                ready = self.ready is None or bool(self.ready(net.module_))
-            if current != self.last_selection_:
-                self.last_selection_ = current
-                self.changed_at_step_ = self.steps_
-            if not (
-                ready and self.steps_ - self.changed_at_step_ >= self.patience_steps
-            ):
-                return
+                if current != self.last_selection_:
+                    self.last_selection_ = current
+                    self.changed_at_step_ = self.steps_
+                if self.steps_ - self.changed_at_step_ < self.patience_steps:
+                    return
+                if self.ready is not None and not self.ready(net.module_):
+                    return
             self.settled_at_epoch_ = epoch
             if self.on_settled is not None:
                 self.on_settled()

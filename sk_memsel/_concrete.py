@@ -91,8 +91,7 @@ def _mean_max_probability(module):
 
 def _distinct_selection(module):
     """The features the nodes would select now, as a sorted tuple."""
-    with torch.no_grad():
-        return tuple(sorted(distinct_argmax(module.select.probabilities()).tolist()))
+    return tuple(sorted(module.select.selected_indices().tolist()))
 
 
 def _nodes_settled(module, level):
