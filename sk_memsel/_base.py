@@ -21,6 +21,7 @@ everything those estimators have in common:
 """
 
 import copy
+import inspect
 import math
 import numbers
 import os
@@ -904,3 +905,10 @@ class NeuralEstimatorMixin:
                 f"Install sk_memsel {saved} to load it, or fit the model again."
             )
         super().__setstate__(state)
+        # a parameter added since the model was saved takes its default, the
+        # value the saved model was in effect fitted with (n_threads and
+        # settle_steps came after the first saved models)
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in self._get_param_names():
+            if not hasattr(self, name):
+                setattr(self, name, defaults[name].default)

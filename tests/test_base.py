@@ -406,6 +406,16 @@ def test_pickle_round_trip_predicts_identically(data):
     np.testing.assert_array_equal(est.predict(X), clone.predict(X))
 
 
+def test_a_pickle_saved_before_a_parameter_existed_gets_its_default(data):
+    X, y = data
+    est = ToyRegressor(n_threads=3, random_state=0).fit(X, y)
+    expected = est.predict(X)
+    del est.n_threads  # as saved by a release without the parameter
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.get_params()["n_threads"] == "auto"
+    np.testing.assert_array_equal(loaded.predict(X), expected)
+
+
 def test_loading_an_incompatible_pickle_is_a_clear_error(data, monkeypatch):
 
     X, y = data
