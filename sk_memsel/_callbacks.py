@@ -310,7 +310,6 @@ class ProgressLine(Callback):
 
         self.bar_ = tqdm(
             total=net.max_epochs,
-            initial=0,
             desc=self.description,
             unit="epoch",
             file=sys.stderr,

@@ -312,6 +312,13 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     (8,)
     >>> selector.reconstruct(X).shape
     (1797, 64)
+
+    Training stopped once the nodes had settled, before ``max_epochs``:
+
+    >>> selector.history_[-1, "stop_reason"]
+    'settled'
+    >>> selector.n_epochs_ < 125  # max_epochs="auto": 125 epochs of 8 batches
+    True
     """
 
     def __init__(
