@@ -36,9 +36,9 @@ from sklearn.feature_selection import mutual_info_classif
 from sklearn.model_selection import train_test_split
 
 from sk_memsel import ConcreteAutoencoderSelector
-from sk_memsel._base import _torch_threads
-from sk_memsel._callbacks import TemperatureAnnealing
-from sk_memsel._concrete import _ConcreteNet
+from sk_memsel._backbone import TemperatureAnnealing
+from sk_memsel._backbone._runtime import _torch_threads
+from sk_memsel._selectors._concrete_autoencoder import _ConcreteNet
 
 
 def load_mnist():

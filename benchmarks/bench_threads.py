@@ -1,7 +1,7 @@
 """How fast a training step is with 1 PyTorch thread and with more, idle and busy.
 
 This is the measurement behind ``n_threads="auto"`` (``_SMALL_NETWORK_WORK``
-in ``sk_memsel/_base.py``): for the networks the estimators build, from the
+in ``sk_memsel/_backbone/_runtime.py``): for the networks the estimators build, from the
 smallest (the gates on 30 rows of 3 columns, as in scikit-learn's estimator
 checks) to the MNIST concrete autoencoder and beyond, it times a training
 step (forward, backward and Adam) with 1 thread and with ``--threads``
@@ -22,7 +22,7 @@ import time
 import torch
 from bench_time_to_quality import busy_processes
 
-from sk_memsel._concrete import _ConcreteNet
+from sk_memsel._selectors._concrete_autoencoder import _ConcreteNet
 from sk_memsel.nn import GatedMLP, GaussianStochasticGates
 
 

@@ -15,13 +15,17 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from . import _legacy
+
+_legacy.install()  # models saved by earlier releases name modules that moved
+
 # public name -> the submodule that defines it, imported on first access
 _LAZY = {
-    "ConcreteAutoencoderSelector": "._concrete",
-    "DNCTransformer": "._dnc_transformer",
-    "MemoryAttentionTransformer": "._attention_transformer",
-    "MemorySelectorTransformer": "._memory_selector_transformer",
-    "StochasticGatesSelector": "._gates",
+    "ConcreteAutoencoderSelector": "._selectors",
+    "DNCTransformer": "._transformers",
+    "MemoryAttentionTransformer": "._transformers",
+    "MemorySelectorTransformer": "._transformers",
+    "StochasticGatesSelector": "._selectors",
 }
 
 __all__ = [

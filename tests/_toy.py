@@ -12,8 +12,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_scalar
 from torch import nn
 
-from sk_memsel._base import NeuralEstimatorMixin
-from sk_memsel._callbacks import TemperatureAnnealing
+from sk_memsel._backbone import NeuralEstimatorMixin, TemperatureAnnealing
 
 
 class ToyModule(nn.Module):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sk_memsel._callbacks import TemperatureAnnealing
+from sk_memsel._backbone import TemperatureAnnealing
 
 from ._toy import ToyRegressor
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sk_memsel import _concrete, _gates
+from sk_memsel import _selectors
 from sk_memsel._cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -174,13 +174,13 @@ def test_verbosity_flags_reach_the_selector(
 ):
     """Default: one progress line (1); -v: skorch's table per epoch (2)."""
     seen = {}
-    real = _gates.StochasticGatesSelector
+    real = _selectors.StochasticGatesSelector
 
     def record(**params):
         seen.update(params)
         return real(**params)
 
-    monkeypatch.setattr(_gates, "StochasticGatesSelector", record)
+    monkeypatch.setattr(_selectors, "StochasticGatesSelector", record)
     root, _ = tables
     argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
     status, out, err = run([*argv, "--max-epochs", "1", *flags], capsys)
@@ -288,12 +288,12 @@ def test_bad_input_is_one_line_on_stderr(bad_root, case, capsys):
 # ---------------------------------------------------------------- demo
 def test_demo_prints_pixels_and_accuracies(tmp_path, monkeypatch, capsys):
     fast = functools.partial(
-        _concrete.ConcreteAutoencoderSelector,
+        _selectors.ConcreteAutoencoderSelector,
         max_epochs=2,
         hidden_layer_sizes=(16,),
         convergence_threshold=0,
     )
-    monkeypatch.setattr(_concrete, "ConcreteAutoencoderSelector", fast)
+    monkeypatch.setattr(_selectors, "ConcreteAutoencoderSelector", fast)
     picture = tmp_path / "demo.png"
     status, out, err = run(["demo", "--k", "4", "--plot", picture], capsys)
     assert status == 0, err

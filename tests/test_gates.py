@@ -325,8 +325,8 @@ def test_cuda(data):
 
 # ---------------------------------------------------------------- training length
 def test_auto_epochs_make_a_fixed_number_of_steps():
-    from sk_memsel._base import auto_epochs
-    from sk_memsel._gates import AUTO_STEPS
+    from sk_memsel._backbone import auto_epochs
+    from sk_memsel._selectors._stochastic_gates import AUTO_STEPS
 
     assert auto_epochs(2000, 256, AUTO_STEPS) == 500  # 8 batches per epoch
     assert auto_epochs(1000, 256, AUTO_STEPS) == 1000  # 4 batches per epoch

@@ -46,7 +46,7 @@ def run_python(code, **kwargs):
 
 def test_import_and_parser_do_not_import_torch():
     run_python(
-        "import sys; import sk_memsel; import sk_memsel._cli as c; "
+        "import sys; import sk_memsel; import sk_memsel._cli._main as c; "
         "c._build_parser(); "
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
         "assert not heavy, heavy"
@@ -92,7 +92,9 @@ def test_python_m_help_imports_no_torch():
 def test_public_names_import_and_are_listed():
     from sk_memsel import StochasticGatesSelector
 
-    assert StochasticGatesSelector.__module__ == "sk_memsel._gates"
+    assert (
+        StochasticGatesSelector.__module__ == "sk_memsel._selectors._stochastic_gates"
+    )
     assert set(sk_memsel.__all__) <= set(dir(sk_memsel))
     assert "nn" in dir(sk_memsel)
     for name in sk_memsel.__all__:

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, check_scalar
 from torch import nn
 
-from ._transformers import NeuralTransformerBase, check_positive_int
-from .nn import MemorySelector
+from ..nn import MemorySelector
+from ._base import NeuralTransformerBase, check_positive_int
 
 __all__ = ["MemorySelectorTransformer"]
 

@@ -3,7 +3,7 @@
 Each transformer builds a :class:`torch.nn.Module` from :mod:`sk_memsel.nn`
 (the *encoder*, which turns a sample into a vector of learned features), puts
 a linear *head* on top of it and trains the pair through the shared backbone
-(:class:`~sk_memsel._base.NeuralEstimatorMixin`):
+(:class:`~sk_memsel._backbone.NeuralEstimatorMixin`):
 
 - ``fit(X, y)`` learns supervised: the head predicts ``y`` (classification
   or regression, inferred from ``y``);
@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import Dataset
 from torch import nn
 
-from ._base import ArrayBatchIterator, NeuralEstimatorMixin
+from .._backbone import ArrayBatchIterator, NeuralEstimatorMixin
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 

@@ -15,9 +15,13 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn.utils.validation import check_scalar as _sklearn_check_scalar
 from torch import nn
 
-from ._base import NeuralEstimatorMixin
-from ._callbacks import EpochRecorder, SettledStopping, TemperatureAnnealing
-from .nn._concrete import ConcreteSelect, distinct_argmax
+from .._backbone import (
+    EpochRecorder,
+    NeuralEstimatorMixin,
+    SettledStopping,
+    TemperatureAnnealing,
+)
+from ..nn._concrete import ConcreteSelect, distinct_argmax
 
 __all__ = ["ConcreteAutoencoderSelector"]
 

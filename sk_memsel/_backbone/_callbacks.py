@@ -58,7 +58,7 @@ class TemperatureAnnealing(Callback):
 
     Examples
     --------
-    >>> from sk_memsel._callbacks import TemperatureAnnealing
+    >>> from sk_memsel._backbone import TemperatureAnnealing
     >>> cb = TemperatureAnnealing(10.0, 0.1, max_epochs=3)
     >>> [round(cb.temperature_at(e), 3) for e in (1, 2, 3)]
     [10.0, 1.0, 0.1]
@@ -219,7 +219,7 @@ class SettledStopping(Callback):
     called (the concrete selector uses it to end its temperature schedule),
     ``finish_epochs`` more epochs are trained, and ``"stop_reason"``
     ``"settled"`` is recorded in the history, which ends training once every
-    callback has seen the epoch (see :class:`sk_memsel._base.MemselNet`).
+    callback has seen the epoch (see :class:`sk_memsel._backbone.MemselNet`).
 
     Parameters
     ----------

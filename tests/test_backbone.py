@@ -1,4 +1,4 @@
-"""Tests of the shared training backbone (sk_memsel._base)."""
+"""Tests of the shared training backbone (sk_memsel._backbone)."""
 
 import pickle
 
@@ -10,13 +10,17 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-import sk_memsel._base as base
-from sk_memsel._base import (
+from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
+from sk_memsel._backbone import (
     ArrayBatchIterator,
     MemselNet,
     NeuralEstimatorMixin,
+    _data,
+    _estimator,
+    _net,
     resolve_device,
 )
+from sk_memsel._legacy import MOVED_MODULES
 
 from ._toy import ToyModule, ToyRegressor, first_weight
 
@@ -386,7 +390,7 @@ def test_threads_are_restored_after_a_failed_fit(data, two_threads):
 
 def test_large_networks_keep_torchs_threads(data, two_threads, monkeypatch):
     X, y = data
-    monkeypatch.setattr(base, "_SMALL_NETWORK_WORK", 1)  # every network is large
+    monkeypatch.setattr(_estimator, "_SMALL_NETWORK_WORK", 1)  # every network is large
     est = ToyRegressor(max_epochs=2, callbacks=[RecordThreads()], random_state=0)
     est.fit(X, y)
     assert est.history_[:, "threads"] == [2, 2] and est.n_threads_ == 2
@@ -417,12 +421,38 @@ def test_a_pickle_saved_before_a_parameter_existed_gets_its_default(data):
 
 
 def test_loading_an_incompatible_pickle_is_a_clear_error(data, monkeypatch):
-
     X, y = data
     blob = pickle.dumps(ToyRegressor(random_state=0).fit(X, y))
-    monkeypatch.setattr(base, "PICKLE_FORMAT", base.PICKLE_FORMAT + 1)
+    monkeypatch.setattr(_estimator, "PICKLE_FORMAT", _estimator.PICKLE_FORMAT + 1)
     with pytest.raises(ValueError, match="cannot read.*fit the model again"):
         pickle.loads(blob)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: StochasticGatesSelector(k=2, hidden_layer_sizes=(), max_epochs=3),
+        lambda: ConcreteAutoencoderSelector(k=2, hidden_layer_sizes=(4,), max_epochs=3),
+    ],
+    ids=["gates", "concrete"],
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_pickle_that_names_the_modules_of_earlier_releases_loads(data, make):
+    # models saved before the _backbone / _selectors layout name the old flat
+    # modules (sk_memsel._gates, sk_memsel._base, ...); they must still load
+    X, y = data
+    est = make().set_params(random_state=0).fit(X, (y > 0).astype(int))
+    blob = pickle.dumps(est, protocol=0)  # text opcodes: module names editable
+    old_names = {new: old for old, new in MOVED_MODULES.items()}
+    for moved in ("_net", "_data", "_runtime"):  # these were in _base too
+        old_names[f"sk_memsel._backbone.{moved}"] = "sk_memsel._base"
+    for new, old in old_names.items():
+        blob = blob.replace(f"c{new}\n".encode(), f"c{old}\n".encode())
+    assert b"csk_memsel._base\n" in blob  # the net's class, at its old place
+    assert b"csk_memsel._selectors" not in blob
+    loaded = pickle.loads(blob)
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    assert type(loaded) is type(est)
 
 
 # ---------------------------------------------------------------- batch iterator
@@ -483,9 +513,9 @@ def test_tensor_dataset_gives_the_same_batches_as_arrays(shuffle):
 
 def test_preload_leaves_cpu_and_out_of_core_data_alone(tmp_path):
     X = np.ones((4, 2), dtype=np.float32)
-    assert base._preload(X, X, "cpu") is None
+    assert _data._preload(X, X, "cpu") is None
     mm = np.memmap(tmp_path / "x", dtype=np.float32, mode="w+", shape=(4, 2))
-    assert base._preload(mm, None, "cpu") is None
+    assert _data._preload(mm, None, "cpu") is None
 
 
 @pytest.mark.parametrize("validation_fraction", [None, 0.25])
@@ -498,15 +528,15 @@ def test_fit_with_the_training_set_on_the_device_equals_batch_copies(
     params = {"random_state": 0, "validation_fraction": validation_fraction}
     expected = first_weight(ToyRegressor(**params).fit(X, y))
     calls = []
-    preload = base._preload
+    preload = _data._preload
 
     def counting(*args):
         out = preload(*args)
         calls.append(out is not None)
         return out
 
-    monkeypatch.setattr(base, "_PRELOAD_DEVICE_TYPES", ("cpu",))
-    monkeypatch.setattr(base, "_preload", counting)
+    monkeypatch.setattr(_data, "_PRELOAD_DEVICE_TYPES", ("cpu",))
+    monkeypatch.setattr(_estimator, "_preload", counting)
     got = first_weight(ToyRegressor(**params).fit(X, y))
     assert calls == [True]
     np.testing.assert_array_equal(expected, got)
@@ -517,7 +547,7 @@ def test_fit_with_the_training_set_on_the_device_equals_batch_copies(
 def test_epoch_table_is_coloured_only_on_a_terminal(
     data, capsys, monkeypatch, terminal
 ):
-    monkeypatch.setattr(base, "_use_colour", lambda: terminal)
+    monkeypatch.setattr(_net, "_use_colour", lambda: terminal)
     X, y = data
     ToyRegressor(verbose=2, max_epochs=3, random_state=0).fit(X, y)
     out = capsys.readouterr().out
@@ -526,8 +556,8 @@ def test_epoch_table_is_coloured_only_on_a_terminal(
 
 
 def test_no_color_turns_colour_off(monkeypatch):
-    monkeypatch.setattr(base.sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(_net.sys.stdout, "isatty", lambda: True, raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert base._use_colour()
+    assert _net._use_colour()
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not base._use_colour()
+    assert not _net._use_colour()

@@ -163,8 +163,7 @@ def _split_table(df, target, path):
 
 # ---------------------------------------------------------------------- select
 def _make_selector(method, k, task, target, args):
-    from ._concrete import ConcreteAutoencoderSelector
-    from ._gates import StochasticGatesSelector
+    from .._selectors import ConcreteAutoencoderSelector, StochasticGatesSelector
 
     common = {
         "k": k,
@@ -218,7 +217,7 @@ def _save_score_plot(selector, k, title, path):
     # an object-oriented Figure: no pyplot, no GUI backend, no global state
     from matplotlib.figure import Figure
 
-    from .plot import plot_scores
+    from ..plot import plot_scores
 
     top = min(selector.n_features_in_, max(k, 20))
     fig = Figure(figsize=(6, min(12.0, max(2.5, 0.25 * top + 1.2))))
@@ -237,7 +236,7 @@ def _progress(message):
 
 def run_select(args):
     """Run ``sk-memsel select`` with parsed arguments; return the report dict."""
-    from . import __version__
+    from .. import __version__
 
     # --quiet: nothing on stderr but warnings and errors
     say = _progress if not args.quiet else lambda message: None
@@ -412,7 +411,7 @@ def run_demo(k=16, plot="digits_selected_pixels.png", random_state=0, device="cp
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
-    from ._concrete import ConcreteAutoencoderSelector
+    from .._selectors import ConcreteAutoencoderSelector
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
@@ -509,7 +508,7 @@ def _build_parser():
         description="Neural feature selection for tables, from the command line.",
     )
     # no estimator module here: they import torch, and --help must be instant
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -6,8 +6,8 @@ import torch
 from sklearn.utils.validation import check_scalar
 from torch import nn
 
-from ._transformers import NeuralTransformerBase, check_positive_int
-from .nn import MemoryAugmentedAttention
+from ..nn import MemoryAugmentedAttention
+from ._base import NeuralTransformerBase, check_positive_int
 
 __all__ = ["MemoryAttentionTransformer"]
 

@@ -8,8 +8,8 @@ import torch
 from sklearn.utils.validation import check_scalar
 from torch import nn
 
-from ._transformers import NeuralTransformerBase, check_positive_int
-from .nn import DNC
+from ..nn import DNC
+from ._base import NeuralTransformerBase, check_positive_int
 
 __all__ = ["DNCTransformer"]
 

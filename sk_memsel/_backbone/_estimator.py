@@ -24,15 +24,10 @@ import copy
 import inspect
 import math
 import numbers
-import os
-import re
-import sys
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -40,19 +35,25 @@ from sklearn.utils.validation import (
     column_or_1d,
     validate_data,
 )
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, PrintLog
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
-from torch.utils.data import Subset
 
 from ._callbacks import FiniteLossGuard, ProgressLine
-
-__all__ = [
-    "ArrayBatchIterator",
-    "MemselNet",
-    "NeuralEstimatorMixin",
-    "resolve_device",
-]
+from ._data import (
+    _CHUNK_ELEMENTS,
+    ArrayBatchIterator,
+    _is_out_of_core,
+    _numeric_target,
+    _preload,
+)
+from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
+from ._runtime import (
+    _SMALL_NETWORK_WORK,
+    _seed_from,
+    _seeded,
+    _torch_threads,
+    resolve_device,
+)
 
 #: version of the pickled layout of the estimators; bump it when a change makes
 #: models saved by an earlier release load wrongly, so loading them fails clearly
@@ -60,404 +61,9 @@ PICKLE_FORMAT = 1
 
 
 def _package_version():
-    from . import __version__
+    from .. import __version__
 
     return __version__
-
-
-_OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-
-
-def resolve_device(device):
-    """Turn the ``device`` parameter into a torch device string.
-
-    Parameters
-    ----------
-    device : {"auto", "cpu", "cuda"} or str or torch.device
-        ``"auto"`` picks ``"cuda"`` when PyTorch sees a GPU and ``"cpu"``
-        otherwise. ``"cuda:N"`` names one GPU.
-
-    Returns
-    -------
-    device : str
-
-    Raises
-    ------
-    ValueError
-        For an unknown device name, or a CUDA device when PyTorch sees no GPU.
-
-    Examples
-    --------
-    >>> from sk_memsel._base import resolve_device
-    >>> resolve_device("cpu")
-    'cpu'
-    >>> resolve_device("auto") in ("cpu", "cuda")
-    True
-    """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise ValueError(
-            f"device={device!r} is not a device name; use 'cpu', 'cuda' or 'auto'."
-        )
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return device
-    if device == "cuda" or device.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested, but PyTorch sees no CUDA GPU "
-                "on this machine. Use device='cpu', or device='auto' to use a "
-                "GPU only when one is present."
-            )
-        index = device.partition(":")[2]
-        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-            raise ValueError(
-                f"device={device!r} names a GPU that does not exist; this machine "
-                f"has {torch.cuda.device_count()} CUDA device(s)."
-            )
-        return device
-    raise ValueError(
-        f"device={device!r} is not a known device; use 'cpu', 'cuda' or 'auto'."
-    )
-
-
-def _seed_from(random_state):
-    """Draw a torch seed from ``random_state`` (int, RandomState or None)."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(
-        random_state, bool
-    ):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(0, 2**31 - 1))
-
-
-@contextmanager
-def _seeded(random_state, device):
-    """Run a block with torch's RNG seeded from ``random_state``.
-
-    The caller's global RNG state (CPU, and the GPU in use) is saved on entry
-    and restored on exit, so fitting never changes it.
-    """
-    devices = []
-    if str(device).startswith("cuda"):
-        devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(_seed_from(random_state))
-        yield
-
-
-#: multiply-adds per optimizer step (batch rows times the module's weights)
-#: below which a network trains on one thread. On 2 cores, idle, a second
-#: thread made a step 0.96-1.11x as fast for networks of 0.07-9 million
-#: multiply-adds per step, 1.51x at 65 million (the MNIST concrete
-#: autoencoder) and 1.63x at 187 million; with both cores busy with other
-#: work, two threads made every size slower, 0.6-0.97x for 2-187 million and
-#: 50-75 times slower below (benchmarks/bench_threads.py), and whole MNIST
-#: fits up to 44 times slower (benchmarks/bench_time_to_quality.py --busy 2).
-_SMALL_NETWORK_WORK = 2**27
-
-
-@contextmanager
-def _torch_threads(n_threads):
-    """Run a block with ``n_threads`` intra-op PyTorch threads (``None``: as is).
-
-    torch's setting is restored on exit. It belongs to the calling thread (a
-    thread started later inherits it), so fits running in parallel threads,
-    as in Dask workers, each keep their own.
-    """
-    if n_threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    if n_threads != previous:
-        torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
-
-
-def auto_epochs(n_train, batch_size, steps):
-    """Epochs that make about ``steps`` optimizer steps on ``n_train`` rows.
-
-    >>> auto_epochs(2000, 256, 4000), auto_epochs(1000, 256, 4000)
-    (500, 1000)
-    >>> auto_epochs(60000, 256, 4000), auto_epochs(100, -1, 4000)
-    (18, 4000)
-    """
-    per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
-    return max(1, math.ceil(steps / max(per_epoch, 1)))
-
-
-def _unwrap_dataset(dataset):
-    """Return ``(X, y, indices)`` behind a skorch Dataset or a Subset of one."""
-    indices = None
-    while isinstance(dataset, Subset):
-        sub = np.asarray(dataset.indices)
-        indices = sub if indices is None else indices[sub]
-        dataset = dataset.dataset
-    if not isinstance(dataset, Dataset) or not hasattr(dataset.X, "shape"):
-        return None
-    n_samples = len(dataset)
-    if indices is None:
-        indices = np.arange(n_samples)
-    return dataset.X, dataset.y, indices
-
-
-#: elements per chunk when checking an out-of-core array (32 MB of float64)
-_CHUNK_ELEMENTS = 2**22
-
-
-def _is_out_of_core(X):
-    """Whether X should be read batch by batch instead of loaded at once."""
-    if isinstance(X, np.memmap):
-        return True
-    return (
-        not isinstance(X, np.ndarray)
-        and hasattr(X, "shape")
-        and hasattr(X, "dtype")
-        and hasattr(X, "__getitem__")
-        and not hasattr(X, "iloc")  # pandas
-        and not hasattr(X, "tocsr")  # scipy sparse
-        and not hasattr(X, "__array_namespace__")  # array API arrays, torch
-        and type(X).__module__.split(".")[0] in _OUT_OF_CORE_MODULES
-    )
-
-
-#: libraries whose arrays stay on disk until sliced
-_OUT_OF_CORE_MODULES = ("h5py", "zarr")
-
-
-def _as_tensor(a):
-    """Tensor view of an array slice (a copy when the array is read-only).
-
-    Batches of a memory-mapped or integer array are converted to float32
-    here, one batch at a time; the class codes of a target stay int64.
-    """
-    a = np.asarray(a)
-    if a.dtype != np.float32 and a.dtype != np.int64:
-        a = a.astype(np.float32)
-    elif not a.flags.writeable:
-        a = a.copy()
-    return torch.from_numpy(a)
-
-
-def _numeric_target(y):
-    """A regression target as float64 of shape (n_samples, n_outputs), checked."""
-    try:
-        y = y.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            "A regression target y must be numeric; it contains values "
-            "that are not numbers."
-        ) from exc
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or infinity; remove or impute them.")
-    return y.reshape(len(y), -1)
-
-
-class ArrayBatchIterator:
-    """Iterate over mini-batches of an in-memory dataset by slicing arrays.
-
-    skorch's default :class:`torch.utils.data.DataLoader` fetches one sample at
-    a time and collates them, which dominates the cost of training the small
-    networks used here. This iterator slices whole batches out of the arrays
-    instead. It accepts the same arguments as a DataLoader (``batch_size``,
-    ``shuffle``) and falls back to a DataLoader for datasets it cannot slice.
-
-    Shuffling draws from torch's global generator, which the estimators seed
-    from ``random_state`` during ``fit``.
-
-    Parameters
-    ----------
-    dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
-    batch_size : int, default=128
-        ``-1`` yields the whole dataset as one batch.
-    shuffle : bool, default=False
-    **kwargs
-        Other DataLoader arguments; used only by the fallback.
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=False, **kwargs):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.kwargs = kwargs
-        self._arrays = _unwrap_dataset(dataset)
-
-    def _n_samples(self):
-        return len(self._arrays[2]) if self._arrays else len(self.dataset)
-
-    def _batch_size(self):
-        n = self._n_samples()
-        return n if self.batch_size in (-1, None) else max(1, min(self.batch_size, n))
-
-    def __len__(self):
-        n, bs = self._n_samples(), self._batch_size()
-        return (n + bs - 1) // bs if n else 0
-
-    def __iter__(self):
-        if self._arrays is None:
-            loader = torch.utils.data.DataLoader(
-                self.dataset,
-                batch_size=self._batch_size(),
-                shuffle=self.shuffle,
-                **self.kwargs,
-            )
-            yield from loader
-            return
-        X, y, indices = self._arrays
-        n, bs = len(indices), self._batch_size()
-        if self.shuffle:
-            indices = indices[torch.randperm(n).numpy()]
-        contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
-        if torch.is_tensor(X):
-            yield from self._tensor_batches(X, y, indices, contiguous)
-            return
-        for start in range(0, n, bs):
-            if contiguous:
-                rows = slice(start, start + bs)
-            else:
-                # sorted rows read memory-mapped arrays sequentially
-                rows = np.sort(indices[start : start + bs])
-            Xb = _as_tensor(X[rows])
-            yb = torch.zeros(len(Xb)) if y is None else _as_tensor(y[rows])
-            yield Xb, yb
-
-    def _tensor_batches(self, X, y, indices, contiguous):
-        """Batches of a dataset already on its device (see ``_preload``).
-
-        The rows of every batch are worked out on the CPU, in the same order
-        as for arrays, and sent to the device in one copy per epoch; each batch
-        is then gathered on the device with no copy from the host.
-        """
-        n, bs = len(indices), self._batch_size()
-        if not contiguous:
-            order = np.concatenate(
-                [np.sort(indices[start : start + bs]) for start in range(0, n, bs)]
-            )
-            order = torch.from_numpy(order).to(X.device)
-        for start in range(0, n, bs):
-            rows = slice(start, start + bs) if contiguous else order[start : start + bs]
-            Xb = X[rows]
-            yb = torch.zeros(len(Xb), device=X.device) if y is None else y[rows]
-            yield Xb, yb
-
-
-#: device types on which an in-memory training set is copied to the device
-#: once per fit, so that batches are gathered there instead of being copied
-#: from the host one by one (the per-batch copies dominate small networks)
-_PRELOAD_DEVICE_TYPES = ("cuda",)
-
-#: the largest share of the GPU's free memory that the copy may take
-_PRELOAD_MEMORY_FRACTION = 0.25
-
-
-def _preload(X, y, device):
-    """Copy an in-memory training set to ``device`` as tensors.
-
-    Returns ``(X, y)`` as tensors on the device, or ``None`` when the data
-    stay where they are: on the CPU, for out-of-core arrays (read batch by
-    batch), and when the copy would take more than a quarter of the GPU's
-    free memory.
-    """
-    device = torch.device(device)
-    if device.type not in _PRELOAD_DEVICE_TYPES:
-        return None
-    arrays = [X] if y is None or y is X else [X, y]
-    if not all(type(a) is np.ndarray for a in arrays):
-        return None
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        if sum(a.nbytes for a in arrays) > _PRELOAD_MEMORY_FRACTION * free:
-            return None
-    X_dev = _as_tensor(X).to(device)
-    if y is X:
-        return X_dev, X_dev
-    return X_dev, None if y is None else _as_tensor(y).to(device)
-
-
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class _PrintLog(PrintLog):
-    """skorch's epoch table, coloured only on a terminal.
-
-    skorch colours the best value of each column with terminal escape codes,
-    which show up as garbage in log files, CI logs and notebooks' saved
-    output. They are kept only when standard output is a terminal and the
-    ``NO_COLOR`` environment variable (https://no-color.org) is not set.
-    """
-
-    def format_row(self, row, key, color):
-        text = super().format_row(row, key, color)
-        if isinstance(text, str) and not _use_colour():
-            text = _ANSI_ESCAPE.sub("", text)
-        return text
-
-
-def _use_colour():
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(sys.stdout, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def _record_stop_reason(net, first_epoch, max_epochs):
-    """Record in the last history row why the epochs from ``first_epoch`` ended.
-
-    A callback that stops training records its own reason (``"settled"``);
-    otherwise it is ``"max_epochs"`` (all the epochs were trained),
-    ``"no_improvement"`` (skorch's early stopping on the validation loss) or
-    ``"interrupted"`` (a ``KeyboardInterrupt``, e.g. Ctrl-C).
-    """
-    if len(net.history) == 0 or "stop_reason" in net.history[-1]:
-        return
-    if len(net.history) - first_epoch >= max_epochs:
-        reason = "max_epochs"
-    elif any(
-        isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
-        for _, cb in net.callbacks_
-    ):
-        reason = "no_improvement"
-    else:
-        reason = "interrupted"
-    net.history.record("stop_reason", reason)
-
-
-class MemselNet(NeuralNet):
-    """skorch net with the sk_memsel extra-loss hook.
-
-    When the module defines ``penalty()``, its value is added to the
-    criterion's loss during training (the selectors' regularisers: the L0
-    surrogate of the stochastic gates, the diversity term of the concrete
-    selector). Validation losses are the criterion alone, so early stopping
-    watches the fit to the data.
-
-    A callback ends training by recording a ``"stop_reason"`` in the
-    history during ``on_epoch_end``: once every callback has seen that epoch,
-    the net raises :class:`KeyboardInterrupt`, which skorch's ``fit`` takes
-    as the end of training (as for its own ``EarlyStopping``).
-    """
-
-    def notify(self, method_name, **cb_kwargs):
-        super().notify(method_name, **cb_kwargs)
-        if method_name == "on_epoch_end" and "stop_reason" in self.history[-1]:
-            raise KeyboardInterrupt
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
-        penalty = getattr(self.module_, "penalty", None)
-        if training and callable(penalty):
-            loss = loss + penalty()
-        return loss
 
 
 class NeuralEstimatorMixin:

@@ -13,16 +13,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
-from ._base import (
-    NeuralEstimatorMixin,
-    _numeric_target,
-    _preload,
-    _record_stop_reason,
-    _seed_from,
-    _seeded,
-)
-from ._callbacks import EpochRecorder, SettledStopping
-from .nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
+from .._backbone import EpochRecorder, NeuralEstimatorMixin, SettledStopping
+from .._backbone._data import _numeric_target, _preload
+from .._backbone._net import _record_stop_reason
+from .._backbone._runtime import _seed_from, _seeded
+from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
 __all__ = ["StochasticGatesSelector"]
 
@@ -184,7 +179,7 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
     gate_values_ : ndarray of shape (n_features_in_,)
         Deterministic (eval-mode) gate value of each feature, in ``[0, 1]``;
         predictions use these.
-    net_ : sk_memsel._base.MemselNet
+    net_ : sk_memsel._backbone.MemselNet
         The fitted skorch net; ``net_.module_`` is a
         :class:`sk_memsel.nn.GatedMLP`.
     history_ : skorch.History

@@ -1,0 +1,36 @@
+"""The backbone every sk_memsel estimator is built on, one concern per module.
+
+- :mod:`._estimator`: :class:`NeuralEstimatorMixin`, the shared parameters,
+  their checks, input validation, targets, training, prediction and pickling;
+- :mod:`._net`: :class:`MemselNet` (the skorch net with the extra-loss hook),
+  the optimizers, the epoch budget and the record of why training stopped;
+- :mod:`._callbacks`: the skorch callbacks (annealing, settling, progress);
+- :mod:`._data`: out-of-core arrays, the batch iterator, GPU preloading;
+- :mod:`._runtime`: the device, seeding and the PyTorch thread policy.
+"""
+
+from ._callbacks import (
+    EpochRecorder,
+    FiniteLossGuard,
+    ProgressLine,
+    SettledStopping,
+    TemperatureAnnealing,
+)
+from ._data import ArrayBatchIterator
+from ._estimator import PICKLE_FORMAT, NeuralEstimatorMixin
+from ._net import MemselNet, auto_epochs
+from ._runtime import resolve_device
+
+__all__ = [
+    "PICKLE_FORMAT",
+    "ArrayBatchIterator",
+    "EpochRecorder",
+    "FiniteLossGuard",
+    "MemselNet",
+    "NeuralEstimatorMixin",
+    "ProgressLine",
+    "SettledStopping",
+    "TemperatureAnnealing",
+    "auto_epochs",
+    "resolve_device",
+]

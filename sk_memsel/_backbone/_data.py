@@ -1,0 +1,194 @@
+"""Input data for training: out-of-core arrays, batch iteration, GPU preloading."""
+
+import numpy as np
+import torch
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
+
+
+def _unwrap_dataset(dataset):
+    """Return ``(X, y, indices)`` behind a skorch Dataset or a Subset of one."""
+    indices = None
+    while isinstance(dataset, Subset):
+        sub = np.asarray(dataset.indices)
+        indices = sub if indices is None else indices[sub]
+        dataset = dataset.dataset
+    if not isinstance(dataset, Dataset) or not hasattr(dataset.X, "shape"):
+        return None
+    n_samples = len(dataset)
+    if indices is None:
+        indices = np.arange(n_samples)
+    return dataset.X, dataset.y, indices
+
+
+#: elements per chunk when checking an out-of-core array (32 MB of float64)
+_CHUNK_ELEMENTS = 2**22
+
+
+def _is_out_of_core(X):
+    """Whether X should be read batch by batch instead of loaded at once."""
+    if isinstance(X, np.memmap):
+        return True
+    return (
+        not isinstance(X, np.ndarray)
+        and hasattr(X, "shape")
+        and hasattr(X, "dtype")
+        and hasattr(X, "__getitem__")
+        and not hasattr(X, "iloc")  # pandas
+        and not hasattr(X, "tocsr")  # scipy sparse
+        and not hasattr(X, "__array_namespace__")  # array API arrays, torch
+        and type(X).__module__.split(".")[0] in _OUT_OF_CORE_MODULES
+    )
+
+
+#: libraries whose arrays stay on disk until sliced
+_OUT_OF_CORE_MODULES = ("h5py", "zarr")
+
+
+def _as_tensor(a):
+    """Tensor view of an array slice (a copy when the array is read-only).
+
+    Batches of a memory-mapped or integer array are converted to float32
+    here, one batch at a time; the class codes of a target stay int64.
+    """
+    a = np.asarray(a)
+    if a.dtype != np.float32 and a.dtype != np.int64:
+        a = a.astype(np.float32)
+    elif not a.flags.writeable:
+        a = a.copy()
+    return torch.from_numpy(a)
+
+
+def _numeric_target(y):
+    """A regression target as float64 of shape (n_samples, n_outputs), checked."""
+    try:
+        y = y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "A regression target y must be numeric; it contains values "
+            "that are not numbers."
+        ) from exc
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity; remove or impute them.")
+    return y.reshape(len(y), -1)
+
+
+class ArrayBatchIterator:
+    """Iterate over mini-batches of an in-memory dataset by slicing arrays.
+
+    skorch's default :class:`torch.utils.data.DataLoader` fetches one sample at
+    a time and collates them, which dominates the cost of training the small
+    networks used here. This iterator slices whole batches out of the arrays
+    instead. It accepts the same arguments as a DataLoader (``batch_size``,
+    ``shuffle``) and falls back to a DataLoader for datasets it cannot slice.
+
+    Shuffling draws from torch's global generator, which the estimators seed
+    from ``random_state`` during ``fit``.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset or torch.utils.data.Subset of one
+    batch_size : int, default=128
+        ``-1`` yields the whole dataset as one batch.
+    shuffle : bool, default=False
+    **kwargs
+        Other DataLoader arguments; used only by the fallback.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, **kwargs):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.kwargs = kwargs
+        self._arrays = _unwrap_dataset(dataset)
+
+    def _n_samples(self):
+        return len(self._arrays[2]) if self._arrays else len(self.dataset)
+
+    def _batch_size(self):
+        n = self._n_samples()
+        return n if self.batch_size in (-1, None) else max(1, min(self.batch_size, n))
+
+    def __len__(self):
+        n, bs = self._n_samples(), self._batch_size()
+        return (n + bs - 1) // bs if n else 0
+
+    def __iter__(self):
+        if self._arrays is None:
+            loader = torch.utils.data.DataLoader(
+                self.dataset,
+                batch_size=self._batch_size(),
+                shuffle=self.shuffle,
+                **self.kwargs,
+            )
+            yield from loader
+            return
+        X, y, indices = self._arrays
+        n, bs = len(indices), self._batch_size()
+        if self.shuffle:
+            indices = indices[torch.randperm(n).numpy()]
+        contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
+        if torch.is_tensor(X):
+            yield from self._tensor_batches(X, y, indices, contiguous)
+            return
+        for start in range(0, n, bs):
+            if contiguous:
+                rows = slice(start, start + bs)
+            else:
+                # sorted rows read memory-mapped arrays sequentially
+                rows = np.sort(indices[start : start + bs])
+            Xb = _as_tensor(X[rows])
+            yb = torch.zeros(len(Xb)) if y is None else _as_tensor(y[rows])
+            yield Xb, yb
+
+    def _tensor_batches(self, X, y, indices, contiguous):
+        """Batches of a dataset already on its device (see ``_preload``).
+
+        The rows of every batch are worked out on the CPU, in the same order
+        as for arrays, and sent to the device in one copy per epoch; each batch
+        is then gathered on the device with no copy from the host.
+        """
+        n, bs = len(indices), self._batch_size()
+        if not contiguous:
+            order = np.concatenate(
+                [np.sort(indices[start : start + bs]) for start in range(0, n, bs)]
+            )
+            order = torch.from_numpy(order).to(X.device)
+        for start in range(0, n, bs):
+            rows = slice(start, start + bs) if contiguous else order[start : start + bs]
+            Xb = X[rows]
+            yb = torch.zeros(len(Xb), device=X.device) if y is None else y[rows]
+            yield Xb, yb
+
+
+#: device types on which an in-memory training set is copied to the device
+#: once per fit, so that batches are gathered there instead of being copied
+#: from the host one by one (the per-batch copies dominate small networks)
+_PRELOAD_DEVICE_TYPES = ("cuda",)
+
+#: the largest share of the GPU's free memory that the copy may take
+_PRELOAD_MEMORY_FRACTION = 0.25
+
+
+def _preload(X, y, device):
+    """Copy an in-memory training set to ``device`` as tensors.
+
+    Returns ``(X, y)`` as tensors on the device, or ``None`` when the data
+    stay where they are: on the CPU, for out-of-core arrays (read batch by
+    batch), and when the copy would take more than a quarter of the GPU's
+    free memory.
+    """
+    device = torch.device(device)
+    if device.type not in _PRELOAD_DEVICE_TYPES:
+        return None
+    arrays = [X] if y is None or y is X else [X, y]
+    if not all(type(a) is np.ndarray for a in arrays):
+        return None
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        if sum(a.nbytes for a in arrays) > _PRELOAD_MEMORY_FRACTION * free:
+            return None
+    X_dev = _as_tensor(X).to(device)
+    if y is X:
+        return X_dev, X_dev
+    return X_dev, None if y is None else _as_tensor(y).to(device)

@@ -1,0 +1,106 @@
+"""The skorch net of every estimator: the extra-loss hook, the stop reason, the
+epoch table, the optimizers and the epoch budget."""
+
+import math
+import os
+import re
+import sys
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, PrintLog
+
+_OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+
+def auto_epochs(n_train, batch_size, steps):
+    """Epochs that make about ``steps`` optimizer steps on ``n_train`` rows.
+
+    >>> auto_epochs(2000, 256, 4000), auto_epochs(1000, 256, 4000)
+    (500, 1000)
+    >>> auto_epochs(60000, 256, 4000), auto_epochs(100, -1, 4000)
+    (18, 4000)
+    """
+    per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
+    return max(1, math.ceil(steps / max(per_epoch, 1)))
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _PrintLog(PrintLog):
+    """skorch's epoch table, coloured only on a terminal.
+
+    skorch colours the best value of each column with terminal escape codes,
+    which show up as garbage in log files, CI logs and notebooks' saved
+    output. They are kept only when standard output is a terminal and the
+    ``NO_COLOR`` environment variable (https://no-color.org) is not set.
+    """
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not _use_colour():
+            text = _ANSI_ESCAPE.sub("", text)
+        return text
+
+
+def _use_colour():
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _record_stop_reason(net, first_epoch, max_epochs):
+    """Record in the last history row why the epochs from ``first_epoch`` ended.
+
+    A callback that stops training records its own reason (``"settled"``);
+    otherwise it is ``"max_epochs"`` (all the epochs were trained),
+    ``"no_improvement"`` (skorch's early stopping on the validation loss) or
+    ``"interrupted"`` (a ``KeyboardInterrupt``, e.g. Ctrl-C).
+    """
+    if len(net.history) == 0 or "stop_reason" in net.history[-1]:
+        return
+    if len(net.history) - first_epoch >= max_epochs:
+        reason = "max_epochs"
+    elif any(
+        isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
+        for _, cb in net.callbacks_
+    ):
+        reason = "no_improvement"
+    else:
+        reason = "interrupted"
+    net.history.record("stop_reason", reason)
+
+
+class MemselNet(NeuralNet):
+    """skorch net with the sk_memsel extra-loss hook.
+
+    When the module defines ``penalty()``, its value is added to the
+    criterion's loss during training (the selectors' regularisers: the L0
+    surrogate of the stochastic gates, the diversity term of the concrete
+    selector). Validation losses are the criterion alone, so early stopping
+    watches the fit to the data.
+
+    A callback ends training by recording a ``"stop_reason"`` in the
+    history during ``on_epoch_end``: once every callback has seen that epoch,
+    the net raises :class:`KeyboardInterrupt`, which skorch's ``fit`` takes
+    as the end of training (as for its own ``EarlyStopping``).
+    """
+
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_epoch_end" and "stop_reason" in self.history[-1]:
+            raise KeyboardInterrupt
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        penalty = getattr(self.module_, "penalty", None)
+        if training and callable(penalty):
+            loss = loss + penalty()
+        return loss

@@ -1,0 +1,118 @@
+"""Where and how a network trains: the device, seeding and PyTorch threads."""
+
+import numbers
+from contextlib import contextmanager
+
+import torch
+from sklearn.utils import check_random_state
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a torch device string.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or str or torch.device
+        ``"auto"`` picks ``"cuda"`` when PyTorch sees a GPU and ``"cpu"``
+        otherwise. ``"cuda:N"`` names one GPU.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        For an unknown device name, or a CUDA device when PyTorch sees no GPU.
+
+    Examples
+    --------
+    >>> from sk_memsel._backbone import resolve_device
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("auto") in ("cpu", "cuda")
+    True
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(
+            f"device={device!r} is not a device name; use 'cpu', 'cuda' or 'auto'."
+        )
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested, but PyTorch sees no CUDA GPU "
+                "on this machine. Use device='cpu', or device='auto' to use a "
+                "GPU only when one is present."
+            )
+        index = device.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ValueError(
+                f"device={device!r} names a GPU that does not exist; this machine "
+                f"has {torch.cuda.device_count()} CUDA device(s)."
+            )
+        return device
+    raise ValueError(
+        f"device={device!r} is not a known device; use 'cpu', 'cuda' or 'auto'."
+    )
+
+
+def _seed_from(random_state):
+    """Draw a torch seed from ``random_state`` (int, RandomState or None)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+
+@contextmanager
+def _seeded(random_state, device):
+    """Run a block with torch's RNG seeded from ``random_state``.
+
+    The caller's global RNG state (CPU, and the GPU in use) is saved on entry
+    and restored on exit, so fitting never changes it.
+    """
+    devices = []
+    if str(device).startswith("cuda"):
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(_seed_from(random_state))
+        yield
+
+
+#: multiply-adds per optimizer step (batch rows times the module's weights)
+#: below which a network trains on one thread. On 2 cores, idle, a second
+#: thread made a step 0.96-1.11x as fast for networks of 0.07-9 million
+#: multiply-adds per step, 1.51x at 65 million (the MNIST concrete
+#: autoencoder) and 1.63x at 187 million; with both cores busy with other
+#: work, two threads made every size slower, 0.6-0.97x for 2-187 million and
+#: 50-75 times slower below (benchmarks/bench_threads.py), and whole MNIST
+#: fits up to 44 times slower (benchmarks/bench_time_to_quality.py --busy 2).
+_SMALL_NETWORK_WORK = 2**27
+
+
+@contextmanager
+def _torch_threads(n_threads):
+    """Run a block with ``n_threads`` intra-op PyTorch threads (``None``: as is).
+
+    torch's setting is restored on exit. It belongs to the calling thread (a
+    thread started later inherits it), so fits running in parallel threads,
+    as in Dask workers, each keep their own.
+    """
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    if n_threads != previous:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
