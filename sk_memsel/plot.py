@@ -54,41 +54,32 @@ def feature_scores(selector):
     Returns
     -------
     scores : ndarray of shape (n_features_in_,)
-        ``feature_importances_`` when the selector has them (for
-        :class:`~sk_memsel.StochasticGatesSelector`, the gate
-        probabilities); otherwise, for
-        :class:`~sk_memsel.ConcreteAutoencoderSelector`, the largest
-        probability with which any selector node chooses the feature
-        (``selection_probabilities_.max(axis=0)``).
+        The selector's ``feature_importances_``. For both sk_memsel
+        selectors the ``k`` largest are the selected features (see their
+        ``feature_importances_``).
 
     Raises
     ------
     TypeError
-        When the estimator has none of these attributes (it is not fitted,
-        or is not a selector with scores).
+        When the estimator has no ``feature_importances_`` (it is not
+        fitted, or does not score features).
 
     Examples
     --------
     >>> import numpy as np
     >>> from sk_memsel.plot import feature_scores
     >>> class Fitted:
-    ...     selection_probabilities_ = np.array([[0.9, 0.1, 0.0],
-    ...                                          [0.2, 0.1, 0.7]])
+    ...     feature_importances_ = np.array([0.9, 0.1, 0.7])
     >>> feature_scores(Fitted()).tolist()
     [0.9, 0.1, 0.7]
     """
-    for name in ("feature_importances_", "gate_probabilities_"):
-        scores = getattr(selector, name, None)
-        if scores is not None:
-            return np.asarray(scores, dtype=float)
-    probabilities = getattr(selector, "selection_probabilities_", None)
-    if probabilities is not None:
-        return np.asarray(probabilities, dtype=float).max(axis=0)
-    raise TypeError(
-        f"{type(selector).__name__} has no feature scores: expected a fitted "
-        "selector with feature_importances_, gate_probabilities_ or "
-        "selection_probabilities_."
-    )
+    scores = getattr(selector, "feature_importances_", None)
+    if scores is None:
+        raise TypeError(
+            f"{type(selector).__name__} has no feature scores: expected a fitted "
+            "selector with feature_importances_."
+        )
+    return np.asarray(scores, dtype=float)
 
 
 def _as_mask(selector_or_mask, n_pixels):
@@ -199,11 +190,10 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
     Parameters
     ----------
     scores : array-like of shape (n_features,) or fitted selector
-        One score per feature, higher is better (gate probabilities,
-        selection probabilities, importances), or a fitted selector whose
-        scores :func:`feature_scores` reads. With a selector, the bars of
-        the selected features (``get_support()``) are drawn in a stronger
-        color.
+        One score per feature, higher is better, or a fitted selector whose
+        ``feature_importances_`` are drawn (see :func:`feature_scores`);
+        the bars of its selected features (``get_support()``) are drawn in
+        a stronger color.
     feature_names : array-like of str, default=None
         Names of the features. ``None`` uses the selector's
         ``feature_names_in_`` when it has them, else ``x0``, ``x1``, ...
@@ -240,8 +230,8 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
         values = feature_scores(selector)
         if hasattr(selector, "gate_probabilities_"):
             label = "gate probability"
-        elif not hasattr(selector, "feature_importances_"):
-            label = "largest selection probability over the selector nodes"
+        elif hasattr(selector, "selection_probabilities_"):
+            label = "selection probability"
         if feature_names is None:
             feature_names = getattr(selector, "feature_names_in_", None)
         if hasattr(selector, "get_support"):

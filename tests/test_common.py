@@ -7,7 +7,10 @@ Each estimator appears with fast settings (few epochs, tiny layers,
 
 import inspect
 
+import numpy as np
+import pytest
 from sklearn.base import BaseEstimator
+from sklearn.feature_selection import SelectFromModel
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sk_memsel
@@ -78,3 +81,28 @@ def test_every_public_estimator_has_fast_settings():
 @parametrize_with_checks(list(fast_instances()), expected_failed_checks=expected_failed)
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------------------ importances
+SELECTORS = ("ConcreteAutoencoderSelector", "StochasticGatesSelector")
+
+
+@pytest.mark.parametrize("name", SELECTORS)
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_the_top_k_importances_are_the_support(name, k):
+    # three epochs leave the concrete nodes unsettled, so that several nodes
+    # prefer the same feature and one takes a second choice: the importances
+    # must still rank exactly the selected features first
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 8))
+    y = (X[:, 0] > 0).astype(int)
+    est = getattr(sk_memsel, name)(**{**FAST_PARAMS[name], "k": k, "random_state": 0})
+    est.fit(X, y)
+    importances = est.feature_importances_
+    assert importances.shape == (8,)
+    top = np.argsort(-importances, kind="stable")[:k]
+    np.testing.assert_array_equal(np.sort(top), est.get_support(indices=True))
+    assert importances[top].min() > np.delete(importances, top).max()
+    # so scikit-learn's SelectFromModel keeps the same k features
+    from_model = SelectFromModel(est, prefit=True, max_features=k, threshold=-np.inf)
+    np.testing.assert_array_equal(from_model.get_support(), est.get_support())

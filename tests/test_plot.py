@@ -130,11 +130,17 @@ def test_scores_of_gates_use_names_and_mark_the_selection(gates):
 
 def test_scores_of_the_concrete_selector(concrete):
     scores = feature_scores(concrete)
-    np.testing.assert_allclose(
-        scores, concrete.selection_probabilities_.max(axis=0), rtol=0
-    )
+    np.testing.assert_array_equal(scores, concrete.feature_importances_)
     ax = plot_scores(concrete, top=5)
     assert len(ax.patches) == 5
+    assert ax.get_xlabel() == "selection probability"
+    # the k selected features are the k top bars, all drawn in the strong color
+    strong = matplotlib.colors.to_rgba("tab:red")
+    colors = [bar.get_facecolor() for bar in ax.patches]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    k = concrete.k
+    assert set(labels[:k]) == {f"x{i}" for i in concrete.get_support(indices=True)}
+    assert colors[:k] == [strong] * k and strong not in colors[k:]
 
 
 def test_feature_scores_of_gates_are_the_gate_probabilities(gates):

@@ -108,6 +108,27 @@ def _nodes_settled(module, level):
 _SETTLED_CONVERGENCE = 0.95
 
 
+def _feature_importances(probabilities, selected):
+    """One score per feature, whose ``len(selected)`` largest are ``selected``.
+
+    A selected feature scores the probability with which the node that took
+    it chooses it; any other feature the largest probability a node gives
+    it, capped just below the smallest selected score (nodes that clashed on
+    one feature can leave it above a second choice).
+
+    >>> p = np.array([[0.6, 0.3, 0.1], [0.5, 0.2, 0.3]])
+    >>> _feature_importances(p, np.array([0, 2])).round(3).tolist()
+    [0.6, 0.3, 0.3]
+    >>> scores = _feature_importances(p, np.array([0, 2]))
+    >>> bool(scores[1] < scores[2])
+    True
+    """
+    taken = probabilities[np.arange(len(selected)), selected]
+    scores = np.minimum(probabilities.max(axis=0), np.nextafter(taken.min(), -np.inf))
+    scores[selected] = taken
+    return scores
+
+
 def _is_supervised(est):
     objective = getattr(est, "objective_", est.objective)
     return objective != "reconstruction"
@@ -244,6 +265,13 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
     selection_probabilities_ : ndarray of shape (k, n_features_in_)
         Probability of each node choosing each feature (``softmax`` of the
         node's logits).
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Score of each feature, whose ``k`` largest are the selected features:
+        for a selected feature, the probability with which the node that
+        took it chooses it; for the others, the largest probability any node
+        gives them, capped just below the smallest selected score. Read by
+        :class:`~sklearn.feature_selection.SelectFromModel` and by
+        :func:`sk_memsel.plot.plot_scores`.
     convergence_ : float
         Mean over the nodes of their largest selection probability; near 1
         when every node has settled on one feature. ``history_`` also records
@@ -564,6 +592,9 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         net.module_.eval()
         self.selection_probabilities_ = probabilities.cpu().numpy().astype(np.float64)
         self.selected_features_ = selected.cpu().numpy().astype(np.intp)
+        self.feature_importances_ = _feature_importances(
+            self.selection_probabilities_, self.selected_features_
+        )
         self.convergence_ = float(self.selection_probabilities_.max(axis=1).mean())
         if self.convergence_ < self.convergence_threshold:
             warnings.warn(
