@@ -20,6 +20,8 @@ from ._data import ArrayBatchIterator
 from ._estimator import PICKLE_FORMAT, NeuralEstimatorMixin
 from ._net import MemselNet, auto_epochs
 from ._runtime import resolve_device
+from ._supervised import SupervisedOutputMixin
+from ._targets import TargetMixin
 
 __all__ = [
     "PICKLE_FORMAT",
@@ -30,6 +32,8 @@ __all__ = [
     "NeuralEstimatorMixin",
     "ProgressLine",
     "SettledStopping",
+    "SupervisedOutputMixin",
+    "TargetMixin",
     "TemperatureAnnealing",
     "auto_epochs",
     "resolve_device",

@@ -27,12 +27,9 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     check_is_fitted,
     check_scalar,
-    column_or_1d,
     validate_data,
 )
 from skorch.callbacks import EarlyStopping
@@ -43,7 +40,6 @@ from ._data import (
     _CHUNK_ELEMENTS,
     ArrayBatchIterator,
     _is_out_of_core,
-    _numeric_target,
     _preload,
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
@@ -54,6 +50,7 @@ from ._runtime import (
     _torch_threads,
     resolve_device,
 )
+from ._targets import TargetMixin
 
 #: version of the pickled layout of the estimators; bump it when a change makes
 #: models saved by an earlier release load wrongly, so loading them fails clearly
@@ -66,7 +63,7 @@ def _package_version():
     return __version__
 
 
-class NeuralEstimatorMixin:
+class NeuralEstimatorMixin(TargetMixin):
     """Common parameters and helpers of the sk_memsel neural estimators.
 
     Subclasses call, inside ``fit``:
@@ -238,93 +235,6 @@ class NeuralEstimatorMixin:
                 f"{self.n_features_in_} features as input."
             )
         return X
-
-    def _prepare_target(self, X, y, task="auto"):
-        """Check ``y`` against ``X`` and turn it into a training target.
-
-        Parameters
-        ----------
-        X : ndarray
-            The validated input (only its length is used).
-        y : array-like
-        task : {"auto", "classification", "regression"}
-            ``"auto"`` infers the task from ``y``: integer, boolean and string
-            labels are classes; floats that are not whole numbers are a
-            regression target.
-
-        Returns
-        -------
-        target : ndarray
-            int64 class codes, or standardised float32 values.
-
-        Sets ``task_`` ("classification" or "regression"), ``classes_`` for
-        classification, and ``n_outputs_``.
-        """
-        if task not in ("auto", "classification", "regression"):
-            raise ValueError(
-                f"task {task!r} is not known; use 'auto', 'classification' "
-                "or 'regression'."
-            )
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target "
-                "y is None."
-            )
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if len(y) != X.shape[0]:
-            raise ValueError(
-                f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
-            )
-        target_type = type_of_target(y, input_name="y")
-        if task == "auto":
-            task = (
-                "regression"
-                if target_type in ("continuous", "continuous-multioutput")
-                else "classification"
-            )
-        if task == "classification":
-            check_classification_targets(y)
-            if y.ndim != 1:
-                raise ValueError(
-                    "Classification needs a 1-D y of class labels; got y with "
-                    f"shape {y.shape}."
-                )
-            encoder = LabelEncoder().fit(y)
-            self.classes_ = encoder.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    "y has a single class "
-                    f"({self.classes_[0]!r}); classification needs at least two."
-                )
-            self.task_ = "classification"
-            self.n_outputs_ = 1
-            return encoder.transform(y).astype(np.int64)
-        y2 = _numeric_target(y)
-        self.task_ = "regression"
-        self.n_outputs_ = y2.shape[1]
-        self._y_mean = y2.mean(axis=0)
-        scale = y2.std(axis=0)
-        self._y_scale = np.where(scale > 0, scale, 1.0)
-        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
-
-    def _criterion(self):
-        """The loss matching ``task_`` (after :meth:`_prepare_target`)."""
-        if self.task_ == "classification":
-            return torch.nn.CrossEntropyLoss
-        return torch.nn.MSELoss
-
-    def _n_target_units(self):
-        """Width of the output layer for ``task_``."""
-        if self.task_ == "classification":
-            return len(self.classes_)
-        return self.n_outputs_
-
-    def _decode_regression(self, out):
-        """Undo the target standardisation of :meth:`_prepare_target`."""
-        values = out * self._y_scale + self._y_mean
-        return values.ravel() if self.n_outputs_ == 1 else values
 
     # ------------------------------------------------------------------ training
     def _n_epochs(self, n_samples):

@@ -9,7 +9,6 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectorMixin
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 from sklearn.utils.validation import check_scalar as _sklearn_check_scalar
@@ -19,6 +18,7 @@ from .._backbone import (
     EpochRecorder,
     NeuralEstimatorMixin,
     SettledStopping,
+    SupervisedOutputMixin,
     TemperatureAnnealing,
 )
 from ..nn._concrete import ConcreteSelect, distinct_argmax
@@ -129,22 +129,19 @@ def _feature_importances(probabilities, selected):
     return scores
 
 
-def _is_supervised(est):
+def _may_reconstruct(est):
     objective = getattr(est, "objective_", est.objective)
-    return objective != "reconstruction"
+    if objective not in ("reconstruction", "auto"):
+        raise AttributeError(
+            "reconstruct is available only with objective='reconstruction'; "
+            f"this selector is for {objective}."
+        )
+    return True
 
 
-def _is_classifier(est):
-    objective = getattr(est, "objective_", est.objective)
-    return objective in ("classification", "auto")
-
-
-def _is_reconstruction(est):
-    objective = getattr(est, "objective_", est.objective)
-    return objective in ("reconstruction", "auto")
-
-
-class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator):
+class ConcreteAutoencoderSelector(
+    SupervisedOutputMixin, NeuralEstimatorMixin, SelectorMixin, BaseEstimator
+):
     """Select ``k`` features with a Concrete Autoencoder.
 
     A concrete selector layer of ``k`` nodes, each a Gumbel-softmax
@@ -517,9 +514,6 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
             The fitted selector.
         """
         hidden = self._check_params()
-        for stale in ("classes_", "task_", "n_outputs_", "_y_mean", "_y_scale"):
-            if hasattr(self, stale):
-                delattr(self, stale)
         X = self._validate_X(X, reset=True)
         n_features = X.shape[1]
         if self.k > n_features:
@@ -527,19 +521,8 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
                 f"k={self.k} is larger than the number of features of X "
                 f"(n_features={n_features}); choose k <= {n_features}."
             )
-        objective = self.objective
-        if objective == "auto":
-            objective = "reconstruction" if y is None else "auto"
-        stratify = None
-        if objective == "reconstruction":
-            target, criterion, n_out = X, nn.MSELoss, n_features
-            self.objective_ = "reconstruction"
-        else:
-            target = self._prepare_target(X, y, task=objective)
-            criterion, n_out = self._criterion(), self._n_target_units()
-            self.objective_ = self.task_
-            if self.task_ == "classification":
-                stratify = target
+        target, criterion, n_out, stratify = self._training_target(X, y, self.objective)
+        self.objective_ = self.task_
 
         def build():
             module = _ConcreteNet(
@@ -616,13 +599,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         return mask
 
     # ------------------------------------------------------------------ decoder
-    def _decode(self, X):
-        """Decoder output for ``X`` (validated against the fitted data)."""
-        check_is_fitted(self, "selected_features_")
-        X = self._validate_X(X, reset=False)
-        return self._forward(X)
-
-    @available_if(_is_reconstruction)
+    @available_if(_may_reconstruct)
     def reconstruct(self, X):
         """Reconstruct all the features of ``X`` from the ``k`` selected ones.
 
@@ -638,65 +615,12 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         -------
         X_reconstructed : ndarray of shape (n_samples, n_features_in_)
         """
-        check_is_fitted(self, "selected_features_")
-        if self.objective_ != "reconstruction":
-            raise AttributeError(
-                "reconstruct is available only with objective='reconstruction'; "
-                f"this selector was trained for {self.objective_}."
-            )
-        return self._decode(X)
+        return self._network_output(X)
 
-    @available_if(_is_supervised)
-    def predict(self, X):
-        """Predict ``y`` from the selected features (supervised objectives).
+    def _requested_task(self):
+        return self.objective
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features_in_)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        """
-        out = self._supervised_output(X)
-        if self.objective_ == "classification":
-            return self.classes_[np.argmax(out, axis=1)]
-        return self._decode_regression(out)
-
-    @available_if(_is_classifier)
-    def predict_proba(self, X):
-        """Class probabilities from the selected features (classification).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features_in_)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
-        """
-        out = self._supervised_output(X)
-        if self.objective_ != "classification":
-            raise AttributeError(
-                "predict_proba is available only for classification; this "
-                f"selector was trained for {self.objective_}."
-            )
-        out = out.astype(np.float64)
-        out -= out.max(axis=1, keepdims=True)
-        proba = np.exp(out)
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def _supervised_output(self, X):
-        check_is_fitted(self, "selected_features_")
-        if self.objective_ == "reconstruction":
-            raise AttributeError(
-                "predict is available only for a supervised objective; this "
-                "selector was trained for reconstruction."
-            )
-        return self._decode(X)
-
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """How well the ``k`` selected features serve the objective.
 
         Higher is better, so model selection (e.g.
@@ -708,6 +632,9 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
         X : array-like of shape (n_samples, n_features_in_)
         y : array-like of shape (n_samples,) or None, default=None
             Target for the supervised objectives; ignored for reconstruction.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the rows in the accuracy or :math:`R^2` (supervised
+            objectives).
 
         Returns
         -------
@@ -727,14 +654,7 @@ class ConcreteAutoencoderSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstim
                 error = self._forward(X[start : start + chunk]) - block
                 total += float(np.sum(error**2))
             return -total / (X.shape[0] * X.shape[1])
-        if y is None:
-            raise ValueError(
-                f"This selector was trained for {self.objective_}; score needs y."
-            )
-        y_pred = self.predict(X)
-        if self.objective_ == "classification":
-            return float(accuracy_score(y, y_pred))
-        return float(r2_score(y, y_pred))
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

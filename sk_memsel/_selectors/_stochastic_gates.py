@@ -8,13 +8,15 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_scalar
 
-from .._backbone import EpochRecorder, NeuralEstimatorMixin, SettledStopping
-from .._backbone._data import _numeric_target, _preload
+from .._backbone import (
+    EpochRecorder,
+    NeuralEstimatorMixin,
+    SettledStopping,
+    SupervisedOutputMixin,
+)
+from .._backbone._data import _preload
 from .._backbone._net import _record_stop_reason
 from .._backbone._runtime import _seed_from, _seeded
 from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
@@ -32,13 +34,9 @@ def _is_int(value):
 AUTO_STEPS = 4000
 
 
-def _can_predict_proba(estimator):
-    if hasattr(estimator, "task_"):
-        return estimator.task_ == "classification"
-    return estimator.task != "regression"
-
-
-class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator):
+class StochasticGatesSelector(
+    SupervisedOutputMixin, NeuralEstimatorMixin, SelectorMixin, BaseEstimator
+):
     """Select features with stochastic gates trained under an L0 penalty.
 
     Every feature (or every group of features) is multiplied by a random gate
@@ -605,13 +603,13 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         if not hasattr(self, "net_"):
             self._check_params()
             X = self._validate_X(X, reset=True)
-            target = self._first_partial_target(X, y, classes)
+            target = self._prepare_target(X, y, task=self.task, classes=classes)
             self._fit_new_net(X, target)
             return self
         self._check_common_params()  # max_epochs may have been changed
         self._check_same_feature_names(X)
         X = self._validate_X(X, reset=False)
-        target = self._next_partial_target(X, y, classes)
+        target = self._encode_target(X, y, classes)
         n_epochs = self._n_epochs(X.shape[0])
         net = self.net_
         net.max_epochs = n_epochs  # what the net reports: the last call's epochs
@@ -633,98 +631,6 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         self._n_training_calls = calls + 1
         self._read_gates()
         return self
-
-    def _first_partial_target(self, X, y, classes):
-        """Training target of the first ``partial_fit`` call."""
-        if classes is None:
-            # as fit does: the classes are those of this y (scikit-learn's
-            # checks call partial_fit without classes on estimators that are
-            # not classifiers); a later label outside them is an error
-            return self._prepare_target(X, y, task=self.task)
-        if self.task == "regression":
-            raise ValueError(
-                "classes= was given, but task='regression'; classes are only for "
-                "classification."
-            )
-        classes = np.asarray(classes)
-        if classes.ndim != 1:
-            raise ValueError(
-                f"classes must be a 1-D list of labels, got shape {classes.shape}."
-            )
-        classes = np.unique(classes)
-        if len(classes) < 2:
-            raise ValueError(
-                f"classes={classes.tolist()!r} has fewer than two labels; "
-                "classification needs at least two."
-            )
-        self.classes_ = classes
-        self.task_ = "classification"
-        self.n_outputs_ = 1
-        return self._encode_classes(X, y)
-
-    def _next_partial_target(self, X, y, classes):
-        """Training target of a ``partial_fit`` call after the first."""
-        if self.task_ == "regression":
-            if classes is not None:
-                raise ValueError(
-                    "classes= was given, but this selector was fitted for "
-                    "regression; classes are only for classification."
-                )
-            return self._scale_regression_target(X, y)
-        if classes is not None and not np.array_equal(
-            np.unique(np.asarray(classes)), self.classes_
-        ):
-            raise ValueError(
-                f"classes={np.asarray(classes).tolist()!r} is not the set of "
-                f"classes of the first call, {self.classes_.tolist()!r}."
-            )
-        return self._encode_classes(X, y)
-
-    def _check_y_length(self, X, y):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target "
-                "y is None."
-            )
-        y = np.asarray(y)
-        if len(y) != X.shape[0]:
-            raise ValueError(
-                f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
-            )
-        return y
-
-    def _encode_classes(self, X, y):
-        """Class codes of ``y`` in ``classes_``; an error for unknown labels."""
-        y = self._check_y_length(X, y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(
-                f"Classification needs a 1-D y of class labels; got y with shape "
-                f"{y.shape}."
-            )
-        check_classification_targets(y)
-        known = np.isin(y, self.classes_)
-        if not known.all():
-            unknown = np.unique(y[~known])
-            raise ValueError(
-                f"y contains labels that are not in classes: "
-                f"{unknown.tolist()[:10]!r}; the classes fixed by the first call "
-                f"are {self.classes_.tolist()!r}. Give every label that any "
-                "chunk may hold with classes= on the first call to partial_fit, "
-                "or fit again."
-            )
-        return np.searchsorted(self.classes_, y).astype(np.int64)
-
-    def _scale_regression_target(self, X, y):
-        """Standardise ``y`` with the mean and scale of the first call."""
-        y2 = _numeric_target(self._check_y_length(X, y))
-        if y2.shape[1] != self.n_outputs_:
-            raise ValueError(
-                f"y has {y2.shape[1]} target(s), but the selector was fitted on "
-                f"{self.n_outputs_}."
-            )
-        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
 
     def _check_same_feature_names(self, X):
         """partial_fit needs the same columns as the first call, names included."""
@@ -766,62 +672,8 @@ class StochasticGatesSelector(NeuralEstimatorMixin, SelectorMixin, BaseEstimator
         keep[order[: self.k]] = True
         return keep
 
-    # ------------------------------------------------------------------ predict
-    def predict(self, X):
-        """Predict with the gated network (deterministic gates).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Class labels or regression values.
-        """
-        check_is_fitted(self, "net_")
-        X = self._validate_X(X, reset=False)
-        out = self._forward(X)
-        if self.task_ == "classification":
-            return self.classes_[np.argmax(out, axis=1)]
-        return self._decode_regression(out.astype(np.float64))
-
-    @available_if(_can_predict_proba)
-    def predict_proba(self, X):
-        """Class probabilities from the gated network (classification only).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to 1.
-        """
-        check_is_fitted(self, "net_")
-        X = self._validate_X(X, reset=False)
-        logits = torch.from_numpy(self._forward(X)).double()
-        return torch.softmax(logits, dim=1).numpy()
-
-    def score(self, X, y, sample_weight=None):
-        """Accuracy (classification) or R^2 (regression) of :meth:`predict`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,) or None
-
-        Returns
-        -------
-        score : float
-        """
-        check_is_fitted(self, "net_")
-        pred = self.predict(X)
-        if self.task_ == "classification":
-            return float(accuracy_score(y, pred, sample_weight=sample_weight))
-        return float(r2_score(y, pred, sample_weight=sample_weight))
+    def _requested_task(self):
+        return self.task
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -209,21 +209,9 @@ default=None
         self._check_params()
         Z = self._prepare_input(X, reset=True)
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
-        for attr in ("classes_", "n_outputs_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        stratify = None
-        if y is None:
-            self.task_ = "reconstruction"
-            target = np.ascontiguousarray(Z.reshape(len(Z), -1))
-            n_targets = target.shape[1]
-            criterion = torch.nn.MSELoss
-        else:
-            target = self._prepare_target(Z, y)
-            n_targets = self._n_target_units()
-            criterion = self._criterion()
-            if self.task_ == "classification":
-                stratify = target
+        target, criterion, n_targets, stratify = self._training_target(
+            Z, y, reconstruct=np.ascontiguousarray(Z.reshape(len(Z), -1))
+        )
 
         def build():
             encoder, n_features_out = self._build_encoder(inputs.shape[1:])

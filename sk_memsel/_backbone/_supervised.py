@@ -1,0 +1,106 @@
+"""``predict``, ``predict_proba`` and ``score`` of the supervised estimators."""
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+
+def _task(estimator):
+    """The fitted task, or before fitting the task the parameters ask for."""
+    return getattr(estimator, "task_", None) or estimator._requested_task()
+
+
+def _may_predict(estimator):
+    if _task(estimator) == "reconstruction":
+        raise AttributeError(
+            f"predict is available only when {type(estimator).__name__} learns "
+            "y; it was set to reconstruct its input."
+        )
+    return True
+
+
+def _may_predict_proba(estimator):
+    task = _task(estimator)
+    if task not in ("classification", "auto"):
+        raise AttributeError(
+            f"predict_proba is available only for classification; this "
+            f"{type(estimator).__name__} is for {task}."
+        )
+    return True
+
+
+class SupervisedOutputMixin:
+    """Predictions from a network trained on ``y`` (after ``TargetMixin``).
+
+    The estimator says which task its parameters ask for with
+    ``_requested_task()`` (``"auto"`` when ``y`` decides); once fitted,
+    ``task_`` decides. ``predict`` exists for classification and regression,
+    ``predict_proba`` for classification only.
+    """
+
+    def _requested_task(self):
+        return "auto"
+
+    def _network_output(self, X):
+        """The fitted network's raw output for ``X`` (logits, scaled values)."""
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        return self._forward(X)
+
+    @available_if(_may_predict)
+    def predict(self, X):
+        """Predict class labels or regression values for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        out = self._network_output(X)
+        if self.task_ == "classification":
+            return self.classes_[np.argmax(out, axis=1)]
+        return self._decode_regression(out.astype(np.float64))
+
+    @available_if(_may_predict_proba)
+    def predict_proba(self, X):
+        """Class probabilities for ``X`` (classification only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        out = self._network_output(X)
+        return softmax(out.astype(np.float64), axis=1)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (classification) or :math:`R^2` (regression) of ``predict``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,) or None
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "net_")
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} was trained for {self.task_}; "
+                "score needs y."
+            )
+        y_pred = self.predict(X)
+        metric = accuracy_score if self.task_ == "classification" else r2_score
+        return float(metric(y, y_pred, sample_weight=sample_weight))

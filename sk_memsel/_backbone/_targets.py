@@ -1,0 +1,227 @@
+"""Training targets: what an estimator learns from ``y``, or from ``X`` itself.
+
+One encoder for every estimator and for every call: :meth:`TargetMixin.
+_prepare_target` fixes the task, the classes and the target scaling on the
+first call to ``fit`` or ``partial_fit``; :meth:`TargetMixin._encode_target`
+encodes the ``y`` of every later ``partial_fit`` call the same way; and
+:meth:`TargetMixin._training_target` chooses between a reconstruction of the
+input and a supervised target.
+"""
+
+import numpy as np
+import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
+
+from ._data import _numeric_target
+
+_TASKS = ("auto", "classification", "regression")
+
+#: fitted attributes that describe the target; a new fit removes them first
+_TARGET_STATE = ("task_", "classes_", "n_outputs_", "_y_mean", "_y_scale")
+
+
+class TargetMixin:
+    """Encoding of ``y`` into the training target, and back for predictions.
+
+    Sets ``task_`` (``"classification"``, ``"regression"``, or
+    ``"reconstruction"`` when the input itself is the target), ``classes_``
+    for classification and ``n_outputs_`` for supervised tasks.
+    """
+
+    def _training_target(self, X, y, objective="auto", reconstruct=None):
+        """The target, loss, output width and stratification labels of a fit.
+
+        Parameters
+        ----------
+        X : ndarray
+            The validated input.
+        y : array-like or None
+        objective : {"auto", "reconstruction", "classification", "regression"}
+            ``"auto"`` reconstructs the input when ``y`` is None and learns
+            ``y`` otherwise, with the task inferred from it.
+        reconstruct : ndarray or None
+            What a reconstruction reproduces; ``X`` when None.
+
+        Returns
+        -------
+        target, criterion, n_outputs, stratify
+            ``stratify`` holds the class codes for classification (the
+            validation split keeps the class proportions), else None.
+        """
+        for name in _TARGET_STATE:
+            if hasattr(self, name):
+                delattr(self, name)
+        if objective == "reconstruction" or (objective == "auto" and y is None):
+            self.task_ = "reconstruction"
+            target = X if reconstruct is None else reconstruct
+            return target, torch.nn.MSELoss, target.shape[1], None
+        target = self._prepare_target(X, y, task=objective)
+        stratify = target if self.task_ == "classification" else None
+        return target, self._criterion(), self._n_target_units(), stratify
+
+    def _prepare_target(self, X, y, task="auto", classes=None):
+        """Check ``y`` against ``X`` and turn it into a training target.
+
+        Parameters
+        ----------
+        X : ndarray
+            The validated input (only its length is used).
+        y : array-like
+        task : {"auto", "classification", "regression"}
+            ``"auto"`` infers the task from ``y``: integer, boolean and string
+            labels are classes; floats that are not whole numbers are a
+            regression target.
+        classes : array-like or None
+            Every class label that any later call may hold (``partial_fit``'s
+            ``classes``); ``None`` takes the classes of ``y``.
+
+        Returns
+        -------
+        target : ndarray
+            int64 class codes, or standardised float32 values.
+        """
+        if task not in _TASKS:
+            raise ValueError(
+                f"task {task!r} is not known; use 'auto', 'classification' "
+                "or 'regression'."
+            )
+        y = self._checked_y(X, y)
+        if classes is not None:
+            if task == "regression":
+                raise ValueError(
+                    "classes= was given, but task='regression'; classes are only "
+                    "for classification."
+                )
+            classes = np.unique(self._checked_classes(classes))
+            if len(classes) < 2:
+                raise ValueError(
+                    f"classes={classes.tolist()!r} has fewer than two labels; "
+                    "classification needs at least two."
+                )
+            self._set_classes(classes)
+            return self._class_codes(y)
+        target_type = type_of_target(y, input_name="y")
+        if task == "auto":
+            task = (
+                "regression"
+                if target_type in ("continuous", "continuous-multioutput")
+                else "classification"
+            )
+        if task == "classification":
+            self._check_labels(y)
+            encoder = LabelEncoder().fit(y)
+            self._set_classes(encoder.classes_)
+            return encoder.transform(y).astype(np.int64)
+        y2 = _numeric_target(y)
+        self.task_ = "regression"
+        self.n_outputs_ = y2.shape[1]
+        self._y_mean = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        self._y_scale = np.where(scale > 0, scale, 1.0)
+        return self._scaled(y2)
+
+    def _encode_target(self, X, y, classes=None):
+        """The target of a later ``partial_fit`` call, encoded as the first."""
+        y = self._checked_y(X, y)
+        if self.task_ == "regression":
+            if classes is not None:
+                raise ValueError(
+                    "classes= was given, but this estimator was fitted for "
+                    "regression; classes are only for classification."
+                )
+            y2 = _numeric_target(y)
+            if y2.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"y has {y2.shape[1]} target(s), but the estimator was fitted "
+                    f"on {self.n_outputs_}."
+                )
+            return self._scaled(y2)
+        if classes is not None and not np.array_equal(
+            np.unique(self._checked_classes(classes)), self.classes_
+        ):
+            raise ValueError(
+                f"classes={np.asarray(classes).tolist()!r} is not the set of "
+                f"classes of the first call, {self.classes_.tolist()!r}."
+            )
+        return self._class_codes(y)
+
+    def _criterion(self):
+        """The loss matching ``task_``."""
+        if self.task_ == "classification":
+            return torch.nn.CrossEntropyLoss
+        return torch.nn.MSELoss
+
+    def _n_target_units(self):
+        """Width of the output layer for ``task_``."""
+        if self.task_ == "classification":
+            return len(self.classes_)
+        return self.n_outputs_
+
+    def _decode_regression(self, out):
+        """Undo the target standardisation of :meth:`_prepare_target`."""
+        values = out * self._y_scale + self._y_mean
+        return values.ravel() if self.n_outputs_ == 1 else values
+
+    # ------------------------------------------------------------- helpers
+    def _checked_y(self, X, y):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None."
+            )
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if len(y) != X.shape[0]:
+            raise ValueError(
+                f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
+            )
+        return y
+
+    @staticmethod
+    def _checked_classes(classes):
+        classes = np.asarray(classes)
+        if classes.ndim != 1:
+            raise ValueError(
+                f"classes must be a 1-D list of labels, got shape {classes.shape}."
+            )
+        return classes
+
+    @staticmethod
+    def _check_labels(y):
+        check_classification_targets(y)
+        if y.ndim != 1:
+            raise ValueError(
+                f"Classification needs a 1-D y of class labels; got y with shape "
+                f"{y.shape}."
+            )
+
+    def _set_classes(self, classes):
+        if len(classes) < 2:
+            raise ValueError(
+                f"y has a single class ({classes[0]!r}); classification needs at "
+                "least two."
+            )
+        self.classes_ = classes
+        self.task_ = "classification"
+        self.n_outputs_ = 1
+
+    def _class_codes(self, y):
+        """Codes of ``y`` in ``classes_``; an error for unknown labels."""
+        self._check_labels(y)
+        known = np.isin(y, self.classes_)
+        if not known.all():
+            unknown = np.unique(y[~known])
+            raise ValueError(
+                f"y contains labels that are not in classes: "
+                f"{unknown.tolist()[:10]!r}; the classes fixed by the first call "
+                f"are {self.classes_.tolist()!r}. Give every label that any "
+                "chunk may hold with classes= on the first call to partial_fit, "
+                "or fit again."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _scaled(self, y2):
+        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
