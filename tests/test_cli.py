@@ -253,6 +253,12 @@ def bad_inputs(root):
             ["select", root / "text.parquet", "--k", "1"],
             "could not read",
         ),
+        (
+            # what the estimator refuses, the CLI passes on as one line
+            "estimator refusal",
+            ["select", csv, "--k", "2", "--target", "label", "--device", "bogus", "-q"],
+            "error: .*'bogus'",
+        ),
         ("no --k", ["select", csv], "required: --k"),
         ("k not int", ["select", csv, "--k", "two"], "invalid int value"),
         ("demo k", ["demo", "--k", "65"], "between 1 and 64"),

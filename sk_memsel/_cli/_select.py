@@ -1,0 +1,292 @@
+"""The ``select`` command: select K columns of a table with a selector.
+
+The two methods differ only by the entries of :data:`METHODS`; the rest of
+the command is the same for both. The selectors check their own parameters
+and data, and their refusals are passed on as they are; what is checked here
+is what they cannot check: the command line before any heavy import (so that
+a bad one is refused at once), the paths, and the table's columns by name.
+"""
+
+import contextlib
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._common import CLIError, estimator_errors, first_line, progress, save_figure
+from ._tables import (
+    check_input,
+    check_writable,
+    read_table,
+    split_table,
+    table_format,
+    write_table,
+)
+
+
+@dataclass(frozen=True)
+class _Method:
+    """What ``select`` needs to know of one method."""
+
+    #: class name in ``sk_memsel._selectors``, looked up only to train
+    estimator: str
+    #: its name in the progress line and in the plot's title
+    label: str
+    #: what its ``feature_importances_`` are, for the report
+    score: str
+    #: the fitted attribute that names the task learnt
+    task_attribute: str
+    #: its own parameters, from the parsed arguments
+    parameters: Callable
+    #: why it needs --target, when it does
+    needs_target: str = ""
+    #: fitted attributes ``name_`` copied into the report as ``name``
+    reported: tuple = ()
+
+
+METHODS = {
+    "concrete": _Method(
+        estimator="ConcreteAutoencoderSelector",
+        label="Concrete Autoencoder",
+        score="selection probability of the feature's selector node",
+        task_attribute="objective_",
+        parameters=lambda args: {
+            "objective": "reconstruction" if args.target is None else args.task
+        },
+        reported=("convergence",),
+    ),
+    "gates": _Method(
+        estimator="StochasticGatesSelector",
+        label="stochastic gates",
+        score="gate probability",
+        task_attribute="task_",
+        parameters=lambda args: {"task": args.task},
+        needs_target="stochastic gates keep the features that predict a target. "
+        "Without one, use --method concrete (unsupervised).",
+    ),
+}
+
+
+def _check_command_line(args, name, method):
+    """Refuse a command line that cannot work, before anything is imported."""
+    if method.needs_target and args.target is None:
+        raise CLIError(f"--method {name} needs --target: {method.needs_target}")
+    if args.target is None and args.task != "auto":
+        raise CLIError("--task needs --target.")
+    for option, value in (("--k", args.k), ("--max-epochs", args.max_epochs)):
+        if value is not None and value < 1:
+            raise CLIError(f"{option} must be at least 1, got {value}.")
+
+
+def _check_plot_path(path):
+    check_writable(path, "plot")
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise CLIError("--plot needs matplotlib: install sk-memsel[plot].") from None
+    formats = Figure().canvas.get_supported_filetypes()
+    if Path(path).suffix.lower().lstrip(".") not in formats:
+        raise CLIError(f"plot {path}: unknown picture format; use .png, .pdf or .svg.")
+
+
+def _check_paths(args):
+    """Refuse bad paths before a long fit (and before importing pandas or torch)."""
+    check_input(args.input)
+    if args.output:
+        table_format(args.output, "output")
+        check_writable(args.output, "output")
+    if args.report:
+        check_writable(args.report, "report")
+    if args.plot:
+        _check_plot_path(args.plot)
+
+
+def _make_selector(method, args):
+    from .. import _selectors
+
+    params = {
+        "k": args.k,
+        "device": args.device,
+        "random_state": args.random_state,
+        # 1: one updating progress line; 2: skorch's table, a row per epoch
+        "verbose": 0 if args.quiet else 2 if args.verbose else 1,
+    }
+    if args.max_epochs is not None:
+        params["max_epochs"] = args.max_epochs
+    return getattr(_selectors, method.estimator)(**params, **method.parameters(args))
+
+
+def _describe(args, method, shape):
+    """The progress line that says what is about to be trained."""
+    if args.target is None:
+        what = "unsupervised"
+    elif args.task == "auto":
+        what = f"to predict {args.target!r}"
+    else:
+        what = f"to predict {args.target!r} ({args.task})"
+    epochs = "" if args.max_epochs is None else f", at most {args.max_epochs} epochs"
+    return (
+        f"selecting {args.k} of {shape[1]} feature columns of {args.input} "
+        f"({shape[0]} rows) with the {method.label}, {what}{epochs}; "
+        "features standardised for training."
+    )
+
+
+def _fit(selector, X, y):
+    """Fit on standardised features; the seconds taken. Warnings: one line each."""
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
+
+    X_scaled = pd.DataFrame(
+        StandardScaler().fit_transform(X), columns=[str(c) for c in X.columns]
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught, estimator_errors():
+        warnings.simplefilter("always")
+        # skorch's per-epoch table (-v) prints to stdout, which is for the names
+        with contextlib.redirect_stdout(sys.stderr):
+            if y is None:
+                selector.fit(X_scaled)
+            else:
+                selector.fit(X_scaled, y.to_numpy())
+    seconds = time.perf_counter() - start
+    for w in caught:
+        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            progress(f"warning: {first_line(w.message)}")
+    return seconds
+
+
+def _ranking(selector):
+    """Selected feature indices, most important first, and their scores.
+
+    The score is ``feature_importances_``, whose top k is ``get_support()``.
+    """
+    import numpy as np
+
+    indices = np.asarray(selector.get_support(indices=True))
+    scores = np.asarray(selector.feature_importances_, dtype=float)[indices]
+    order = np.argsort(-scores, kind="stable")
+    return indices[order], scores[order]
+
+
+def _json_safe(value):
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return repr(value)
+
+
+def _report(args, name, method, selector, X, seconds):
+    """The JSON report: the ranking, the data's shape and the parameters."""
+    from .. import __version__
+
+    indices, scores = _ranking(selector)
+    names = [str(X.columns[i]) for i in indices]
+    report = {
+        "input": str(args.input),
+        "target": args.target,
+        "method": name,
+        "task": "unsupervised"
+        if args.target is None
+        else getattr(selector, method.task_attribute),
+        "k": args.k,
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "names": names,
+        "indices": [int(i) for i in indices],
+        "scores": [float(s) for s in scores],
+        "score": method.score,
+        "selected": [
+            {"rank": r + 1, "name": n, "index": int(i), "score": float(s)}
+            for r, (n, i, s) in enumerate(zip(names, indices, scores, strict=True))
+        ],
+        "parameters": _json_safe(selector.get_params()),
+        "estimator": type(selector).__name__,
+        "preprocessing": "StandardScaler",
+        "fit_seconds": seconds,
+        "n_epochs": int(selector.n_epochs_),
+        "sk_memsel_version": __version__,
+    }
+    for attribute in method.reported:
+        report[attribute] = float(getattr(selector, f"{attribute}_"))
+    return report
+
+
+def _save_score_plot(selector, k, title, path):
+    # an object-oriented Figure: no pyplot, no GUI backend, no global state
+    from matplotlib.figure import Figure
+
+    from ..plot import plot_scores
+
+    top = min(selector.n_features_in_, max(k, 20))
+    fig = Figure(figsize=(6, min(12.0, max(2.5, 0.25 * top + 1.2))))
+    ax = plot_scores(selector, top=top, ax=fig.add_subplot())
+    ax.set_title(f"{title} ({k} selected, in red)")
+    save_figure(fig, path)
+
+
+def _write_outputs(args, method, selector, tables, report, say):
+    """Write what --output, --report and --plot ask for."""
+    df, X, y = tables
+    if args.output:
+        kept = {X.columns[i] for i in report["indices"]}
+        out = df.loc[:, [c for c in df.columns if c in kept]]
+        if y is not None:
+            out = out.copy()
+            out[y.name] = y
+        write_table(out, args.output)
+        say(f"wrote {out.shape[1]} columns to {args.output}")
+    if args.report:
+        try:
+            Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:
+            raise CLIError(
+                f"could not write {args.report}: {first_line(exc)}"
+            ) from None
+        say(f"wrote the report to {args.report}")
+    if args.plot:
+        title = f"{method.label}: {Path(args.input).name}"
+        _save_score_plot(selector, args.k, title, args.plot)
+        say(f"saved the score chart to {args.plot}")
+
+
+def _quiet(message):
+    """--quiet: nothing on stderr but warnings and errors."""
+
+
+def run_select(args):
+    """Run ``sk-memsel select`` with parsed arguments; return the report dict."""
+    say = _quiet if args.quiet else progress
+    name = args.method or ("gates" if args.target is not None else "concrete")
+    method = METHODS[name]
+    _check_command_line(args, name, method)
+    _check_paths(args)
+
+    # every check above needs no data: only now import the heavy libraries
+    df = read_table(args.input)
+    X, y = split_table(df, args.target, args.input)
+    if args.k > X.shape[1]:
+        raise CLIError(
+            f"--k {args.k} is larger than the {X.shape[1]} feature columns of "
+            f"{args.input}; choose --k between 1 and {X.shape[1]}."
+        )
+    selector = _make_selector(method, args)
+    say(_describe(args, method, X.shape))
+    seconds = _fit(selector, X, y)
+    say(f"fitted in {seconds:.1f} s, {int(selector.n_epochs_)} epochs.")
+    report = _report(args, name, method, selector, X, seconds)
+    for column in report["names"]:
+        print(column)
+    sys.stdout.flush()
+    _write_outputs(args, method, selector, (df, X, y), report, say)
+    return report

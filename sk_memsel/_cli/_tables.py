@@ -1,0 +1,147 @@
+"""Tables in and out: CSV, TSV and Parquet files, and the checks on them.
+
+pandas is imported only by the functions that read or split a table, so the
+checks on paths answer before any heavy import.
+"""
+
+from pathlib import Path
+
+from ._common import CLIError, first_line
+
+_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def table_format(path, what):
+    """``"csv"``, ``"tsv"`` or ``"parquet"``, by the extension of ``path``."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMATS:
+        known = ", ".join(sorted(_FORMATS))
+        raise CLIError(
+            f"{what} {path}: unknown file extension {suffix or '(none)'!r}; "
+            f"use one of {known}."
+        )
+    return _FORMATS[suffix]
+
+
+def check_input(path):
+    """The input's format (by extension), once it is known to be a file."""
+    fmt = table_format(path, "input")
+    if not Path(path).exists():
+        raise CLIError(f"input file {path} does not exist.")
+    if Path(path).is_dir():
+        raise CLIError(f"input {path} is a directory, not a file.")
+    return fmt
+
+
+def check_writable(path, what):
+    """Refuse an output path whose folder does not exist."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise CLIError(f"{what} {path}: the folder {parent} does not exist.")
+
+
+def _parquet_engine_error(verb, path, exc):
+    return CLIError(
+        f"{verb} {path} needs a Parquet engine: pip install pyarrow "
+        f"({first_line(exc)})."
+    )
+
+
+def read_table(path):
+    """Read a CSV/TSV or Parquet file (by extension) into a DataFrame."""
+    fmt = check_input(path)
+    import pandas as pd
+
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise CLIError(f"input file {path} is empty.") from None
+    except ImportError as exc:
+        raise _parquet_engine_error("reading", path, exc) from None
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"could not read {path} as {fmt}: {first_line(exc)}") from None
+
+
+def write_table(df, path):
+    """Write a DataFrame as CSV/TSV or Parquet (by extension), without index."""
+    fmt = table_format(path, "output")
+    try:
+        if fmt == "parquet":
+            df.to_parquet(path, index=False)
+        else:
+            df.to_csv(path, sep="\t" if fmt == "tsv" else ",", index=False)
+    except ImportError as exc:
+        raise _parquet_engine_error("writing", path, exc) from None
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"could not write {path}: {first_line(exc)}") from None
+
+
+def _names(columns, limit=5):
+    shown = ", ".join(repr(str(c)) for c in list(columns)[:limit])
+    more = len(columns) - limit
+    return shown + (f" ... ({more} more)" if more > 0 else "")
+
+
+def _pop_target(df, target, path):
+    """``df`` without the target column, and that column (no missing value)."""
+    matches = [c for c in df.columns if str(c) == target]
+    if not matches:
+        raise CLIError(
+            f"target column {target!r} is not in {path}; its columns are "
+            f"{_names(df.columns)}."
+        )
+    y = df[matches[0]]
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        raise CLIError(
+            f"target column {target!r} has {n_missing} missing value(s); "
+            "drop those rows or fill them first."
+        )
+    return df.drop(columns=[matches[0]]), y
+
+
+def _as_features(df, target, path):
+    """The feature columns as float64, once all are finite numbers."""
+    import numpy as np
+    import pandas as pd
+
+    if df.shape[1] == 0:
+        raise CLIError(f"input file {path} has no feature columns besides the target.")
+    types = pd.api.types
+    bad = [
+        c
+        for c in df.columns
+        if not (types.is_numeric_dtype(df[c]) or types.is_bool_dtype(df[c]))
+    ]
+    if bad:
+        hint = "" if target is not None else ", or name a label column with --target"
+        raise CLIError(
+            f"non-numeric feature column(s) {_names(bad)}: encode them as "
+            f"numbers (e.g. one-hot) or drop them{hint}."
+        )
+    X = df.astype(np.float64)
+    not_finite = [c for c in X.columns if not np.isfinite(X[c].to_numpy()).all()]
+    if not_finite:
+        raise CLIError(
+            f"feature column(s) {_names(not_finite)} have missing or infinite "
+            "values; fill them (impute) or drop those rows or columns."
+        )
+    if len({str(c) for c in X.columns}) != X.shape[1]:
+        raise CLIError(f"{path} has duplicate column names.")
+    return X
+
+
+def split_table(df, target, path):
+    """Feature DataFrame (float) and target Series (``None`` without target).
+
+    What the estimators cannot say, since they see arrays: which column is
+    missing, not numeric or not finite.
+    """
+    if df.shape[1] == 0 or df.shape[0] == 0:
+        raise CLIError(f"input file {path} has no rows of data.")
+    y = None
+    if target is not None:
+        df, y = _pop_target(df, target, path)
+    return _as_features(df, target, path), y
