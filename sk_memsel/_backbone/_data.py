@@ -45,14 +45,15 @@ def _is_out_of_core(X):
 _OUT_OF_CORE_MODULES = ("h5py", "zarr")
 
 
-def _as_tensor(a):
+def _as_tensor(a, *, target=False):
     """Tensor view of an array slice (a copy when the array is read-only).
 
-    Batches of a memory-mapped or integer array are converted to float32
-    here, one batch at a time; the class codes of a target stay int64.
+    Batches of a memory-mapped array of any real dtype (integers, booleans)
+    are converted to float32 here, one batch at a time, as in-memory input
+    is when it is validated; only the class codes of a ``target`` stay int64.
     """
     a = np.asarray(a)
-    if a.dtype != np.float32 and a.dtype != np.int64:
+    if a.dtype != np.float32 and not (target and a.dtype == np.int64):
         a = a.astype(np.float32)
     elif not a.flags.writeable:
         a = a.copy()
@@ -138,7 +139,10 @@ class ArrayBatchIterator:
                 # sorted rows read memory-mapped arrays sequentially
                 rows = np.sort(indices[start : start + bs])
             Xb = _as_tensor(X[rows])
-            yb = torch.zeros(len(Xb)) if y is None else _as_tensor(y[rows])
+            if y is None:
+                yb = torch.zeros(len(Xb))
+            else:  # a reconstruction target (y is X) is input, not class codes
+                yb = _as_tensor(y[rows], target=y is not X)
             yield Xb, yb
 
     def _tensor_batches(self, X, y, indices, contiguous):
@@ -191,4 +195,4 @@ def _preload(X, y, device):
     X_dev = _as_tensor(X).to(device)
     if y is X:
         return X_dev, X_dev
-    return X_dev, None if y is None else _as_tensor(y).to(device)
+    return X_dev, None if y is None else _as_tensor(y, target=True).to(device)

@@ -22,6 +22,18 @@ _TASKS = ("auto", "classification", "regression")
 _TARGET_STATE = ("task_", "classes_", "n_outputs_", "_y_mean", "_y_scale")
 
 
+def _unsorted_labels_are_an_error(function, y):
+    """``function(y)``, with labels that cannot be sorted a clear error."""
+    try:
+        return function(y)
+    except TypeError as exc:
+        raise ValueError(
+            "The labels in y cannot be sorted: they mix types (for example "
+            "strings and None for missing labels). Give every label as one "
+            "type, and drop or fill the missing ones."
+        ) from exc
+
+
 class TargetMixin:
     """Encoding of ``y`` into the training target, and back for predictions.
 
@@ -102,8 +114,8 @@ class TargetMixin:
                 )
             self._set_classes(classes)
             return self._class_codes(y)
-        target_type = type_of_target(y, input_name="y")
         if task == "auto":
+            target_type = _unsorted_labels_are_an_error(type_of_target, y)
             task = (
                 "regression"
                 if target_type in ("continuous", "continuous-multioutput")
@@ -117,8 +129,13 @@ class TargetMixin:
         y2 = _numeric_target(y)
         self.task_ = "regression"
         self.n_outputs_ = y2.shape[1]
-        self._y_mean = y2.mean(axis=0)
-        scale = y2.std(axis=0)
+        # mean and spread of y divided by its largest magnitude, so that
+        # squaring values as large as 1e155 (the variance) cannot overflow
+        size = np.abs(y2).max(axis=0)
+        size = np.where(size > 0, size, 1.0)
+        unit = y2 / size
+        self._y_mean = unit.mean(axis=0) * size
+        scale = unit.std(axis=0) * size
         self._y_scale = np.where(scale > 0, scale, 1.0)
         return self._scaled(y2)
 
@@ -174,6 +191,11 @@ class TargetMixin:
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if y.ndim not in (1, 2):
+            raise ValueError(
+                f"y must be 1-D (one label or value per row) or 2-D (several "
+                f"regression targets); got y with shape {y.shape}."
+            )
         if len(y) != X.shape[0]:
             raise ValueError(
                 f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
@@ -191,7 +213,7 @@ class TargetMixin:
 
     @staticmethod
     def _check_labels(y):
-        check_classification_targets(y)
+        _unsorted_labels_are_an_error(check_classification_targets, y)
         if y.ndim != 1:
             raise ValueError(
                 f"Classification needs a 1-D y of class labels; got y with shape "

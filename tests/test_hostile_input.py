@@ -1,0 +1,88 @@
+"""Hostile input gets a right answer or an error that names the problem.
+
+Table-driven over every public estimator (with the fast settings of the
+contract tests), like ``test_reliability.py``.
+"""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import sk_memsel
+
+from .test_common import FAST_PARAMS, public_estimators
+
+ESTIMATORS = list(public_estimators())
+SELECTORS = [sk_memsel.ConcreteAutoencoderSelector, sk_memsel.StochasticGatesSelector]
+
+
+#: parameters under which an estimator learns from y (the concrete selector
+#: ignores y with its default objective, reconstruction)
+LEARNS_Y = {"ConcreteAutoencoderSelector": {"objective": "auto"}}
+
+
+def make(cls, **params):
+    return cls(**{**FAST_PARAMS[cls.__name__], "random_state": 0, **params})
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.RandomState(0).normal(size=(40, 5))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_a_target_of_three_dimensions_is_refused_with_its_shape(cls, X):
+    y = (X[:, :1, None] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"y must be 1-D .* shape \(40, 1, 1\)"):
+        make(cls, **LEARNS_Y.get(cls.__name__, {})).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_labels_of_mixed_types_are_refused_in_plain_words(cls, X):
+    y = np.array(["a", "b", None, "a"] * 10, dtype=object)
+    with pytest.raises(ValueError, match="cannot be sorted: they mix types"):
+        make(cls, **LEARNS_Y.get(cls.__name__, {})).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (sk_memsel.StochasticGatesSelector, {"task": "regression"}),
+        (sk_memsel.ConcreteAutoencoderSelector, {"objective": "regression"}),
+    ],
+    ids=["gates", "concrete"],
+)
+@pytest.mark.parametrize("size", [1e-150, 1.0, 1e155])
+def test_regression_targets_of_any_finite_size_give_finite_predictions(
+    cls, params, size, X
+):
+    # the target is standardised for training; at 1e155 its variance
+    # overflowed and predictions came back as +-inf
+    y = (X[:, 0] + 0.5 * X[:, 1]) * size
+    est = make(cls, **params, k=2).fit(X, y)
+    pred = est.predict(X)
+    assert np.all(np.isfinite(pred))
+    # the predictions are on the scale of y, not of the standardised target
+    assert 0.01 < np.std(pred / size) / np.std(y / size) < 10
+    small = make(cls, **params, k=2).fit(X, y / size).predict(X)
+    np.testing.assert_allclose(pred / size, small, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
+def test_a_memory_mapped_array_selects_as_the_same_array_in_memory(
+    cls, dtype, X, tmp_path
+):
+    # an int64 memmap reached torch as int64 and failed in the first layer
+    values = np.round(X * 10).astype(dtype)
+    mm = np.memmap(tmp_path / "X.dat", dtype=dtype, mode="w+", shape=values.shape)
+    mm[:] = values
+    mm.flush()
+    y = (X[:, 0] > 0).astype(int)
+    est = make(cls, k=2)
+    in_memory = clone(est).fit(values, y)
+    on_disk = clone(est).fit(mm, y)
+    np.testing.assert_array_equal(on_disk.get_support(), in_memory.get_support())
+    np.testing.assert_array_equal(on_disk.transform(mm), in_memory.transform(values))
