@@ -21,7 +21,7 @@ def _save_picture(selector, mean_image, k, path):
         # an object-oriented Figure: no pyplot backend switched for the caller
         from matplotlib.figure import Figure
     except ImportError:
-        print("(Install matplotlib, or sk-memsel[plot], for a picture.)")
+        print('(pip install "sk-memsel[cli]" for a picture.)')
         return
     from ..plot import plot_scores, plot_selected_pixels
 

@@ -86,7 +86,8 @@ def _check_plot_path(path):
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise CLIError("--plot needs matplotlib: install sk-memsel[plot].") from None
+        message = '--plot needs matplotlib: pip install "sk-memsel[cli]".'
+        raise CLIError(message) from None
     formats = Figure().canvas.get_supported_filetypes()
     if Path(path).suffix.lower().lstrip(".") not in formats:
         raise CLIError(f"plot {path}: unknown picture format; use .png, .pdf or .svg.")

@@ -42,7 +42,7 @@ def check_writable(path, what):
 
 def _parquet_engine_error(verb, path, exc):
     return CLIError(
-        f"{verb} {path} needs a Parquet engine: pip install pyarrow "
+        f'{verb} {path} needs a Parquet engine: pip install "sk-memsel[cli]" '
         f"({first_line(exc)})."
     )
 
