@@ -333,3 +333,77 @@ def test_installed_console_script(tables, tmp_path):
     names = result.stdout.split()
     assert len(names) == 2 and set(names) <= set(df.columns)
     assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------ what must not be lost
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "data.csv"
+    make_table().to_csv(path, index=False)
+    before = path.read_bytes()
+    for name in ("output", "report", "plot"):
+        other = "./data.csv" if name == "output" else path
+        argv = ["select", path, "--k", "2", "--target", "label", f"--{name}", other]
+        status, out, err = run([*argv, *FAST], capsys)
+        assert status == 1
+        assert "is the input table" in err and out == ""
+    assert path.read_bytes() == before
+
+
+def test_an_unwritable_report_is_refused_before_training(tables, tmp_path, capsys):
+    root, _ = tables
+    locked = tmp_path / "report.json"
+    locked.write_text("{}")
+    locked.chmod(0o444)
+    try:
+        if locked.open("a"):  # root can write anyway: nothing to test
+            pytest.skip("read-only files are writable for this user")
+    except PermissionError:
+        pass
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    status, out, err = run([*argv, "--report", locked, "--max-epochs", "3"], capsys)
+    assert status == 1 and "cannot be written" in err
+    assert "fitted in" not in err and out == ""  # refused before any training
+
+
+def test_a_report_in_a_pseudo_file_system_is_refused_before_training(tables, capsys):
+    root, _ = tables
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    status, out, err = run([*argv, "--report", "/proc/x.json", *FAST], capsys)
+    assert status == 1 and "cannot be written" in err and out == ""
+
+
+def test_a_header_that_names_a_column_twice_is_refused(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "a,a,b,y\n" + "\n".join(f"{i},{i},{i % 3},{i % 2}" for i in range(30))
+    )
+    status, out, err = run(["select", path, "--k", "1", "--target", "y", *FAST], capsys)
+    assert status == 1
+    assert "names 'a' more than once" in err and out == ""
+
+
+def test_ctrl_c_during_training_stops_without_output(
+    tables, tmp_path, monkeypatch, capsys
+):
+    from skorch.callbacks import Callback
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                raise KeyboardInterrupt
+
+    real = _selectors.StochasticGatesSelector
+    monkeypatch.setattr(
+        _selectors,
+        "StochasticGatesSelector",
+        lambda **params: real(**params, callbacks=[CtrlC()]),
+    )
+    root, _ = tables
+    output = tmp_path / "out.csv"
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    status, out, err = run([*argv, "--output", output, *FAST], capsys)
+    assert status == 130 and "interrupted" in err
+    assert out == "" and not output.exists()

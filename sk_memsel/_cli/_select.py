@@ -81,8 +81,8 @@ def _check_command_line(args, name, method):
             raise CLIError(f"{option} must be at least 1, got {value}.")
 
 
-def _check_plot_path(path):
-    check_writable(path, "plot")
+def _check_plot_path(path, input_path):
+    check_writable(path, "plot", input_path)
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -98,11 +98,11 @@ def _check_paths(args):
     check_input(args.input)
     if args.output:
         table_format(args.output, "output")
-        check_writable(args.output, "output")
+        check_writable(args.output, "output", args.input)
     if args.report:
-        check_writable(args.report, "report")
+        check_writable(args.report, "report", args.input)
     if args.plot:
-        _check_plot_path(args.plot)
+        _check_plot_path(args.plot, args.input)
 
 
 def _make_selector(method, args):
@@ -154,6 +154,9 @@ def _fit(selector, X, y):
             else:
                 selector.fit(X_scaled, y.to_numpy())
     seconds = time.perf_counter() - start
+    if selector.history_[-1, "stop_reason"] == "interrupted":
+        # skorch ends training on Ctrl-C and returns; the model is half-trained
+        raise KeyboardInterrupt
     for w in caught:
         if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
             progress(f"warning: {first_line(w.message)}")

@@ -4,6 +4,8 @@ pandas is imported only by the functions that read or split a table, so the
 checks on paths answer before any heavy import.
 """
 
+import csv
+import os
 from pathlib import Path
 
 from ._common import CLIError, first_line
@@ -33,11 +35,32 @@ def check_input(path):
     return fmt
 
 
-def check_writable(path, what):
-    """Refuse an output path whose folder does not exist."""
-    parent = Path(path).resolve().parent
+def check_writable(path, what, input_path=None):
+    """Refuse an output path that cannot be written, before any training.
+
+    The file is opened for appending (created and removed again when it did
+    not exist), so a folder without write permission, a read-only file or a
+    path inside a pseudo file system fails now, not after the fit. An output
+    that is the input table itself is refused: it would overwrite the data.
+    """
+    target = Path(path)
+    parent = target.resolve().parent
     if not parent.is_dir():
         raise CLIError(f"{what} {path}: the folder {parent} does not exist.")
+    if input_path is not None and target.exists():
+        if os.path.samefile(target, input_path):
+            raise CLIError(
+                f"{what} {path} is the input table; write to another file so "
+                "that the input is kept."
+            )
+    existed = target.exists()
+    try:
+        with open(target, "a"):
+            pass
+    except OSError as exc:
+        raise CLIError(f"{what} {path} cannot be written: {first_line(exc)}") from None
+    if not existed:
+        target.unlink()
 
 
 def _parquet_engine_error(verb, path, exc):
@@ -52,6 +75,8 @@ def read_table(path):
     fmt = check_input(path)
     import pandas as pd
 
+    if fmt != "parquet":
+        _check_unique_header(path, "\t" if fmt == "tsv" else ",")
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
@@ -62,6 +87,30 @@ def read_table(path):
         raise _parquet_engine_error("reading", path, exc) from None
     except (ValueError, OSError) as exc:
         raise CLIError(f"could not read {path} as {fmt}: {first_line(exc)}") from None
+
+
+def _check_unique_header(path, sep):
+    """Refuse a CSV/TSV header that names a column twice.
+
+    pandas would rename the second ``a`` to ``a.1``, and the selection would
+    then name a column the file does not have.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f, delimiter=sep), [])
+    except OSError:
+        return  # pandas reports it
+    seen, twice = set(), []
+    for name in header:
+        if name in seen and name not in twice:
+            twice.append(name)
+        seen.add(name)
+    if twice:
+        names = ", ".join(repr(n) for n in twice[:5])
+        raise CLIError(
+            f"input {path}: the header names {names} more than once; give every "
+            "column its own name."
+        )
 
 
 def write_table(df, path):
