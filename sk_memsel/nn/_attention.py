@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._addressing import _check_positive_int
+from ._checks import check_positive_int
 
 __all__ = ["MemoryAugmentedAttention"]
 
@@ -77,9 +77,9 @@ class MemoryAugmentedAttention(nn.Module):
         self, units: int, memory_size: int, num_heads: int, dropout: float = 0.0
     ) -> None:
         super().__init__()
-        self.units = _check_positive_int("units", units)
-        self.memory_size = _check_positive_int("memory_size", memory_size)
-        self.num_heads = _check_positive_int("num_heads", num_heads)
+        self.units = check_positive_int("units", units)
+        self.memory_size = check_positive_int("memory_size", memory_size)
+        self.num_heads = check_positive_int("num_heads", num_heads)
         if units % num_heads:
             raise ValueError(
                 f"units={units} must be divisible by num_heads={num_heads}: "

@@ -18,27 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import check_positive_int, check_positive_number
+
 __all__ = ["ConcreteSelect", "distinct_argmax"]
 
 
 #: selection weights below this are set to zero in training (see ``forward``)
 _NEGLIGIBLE = 1e-30
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return value
-
-
-def _check_temperature(temperature: object) -> float:
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not temperature > 0
-    ):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
-    return float(temperature)
 
 
 def distinct_argmax(scores: Tensor) -> Tensor:
@@ -187,14 +173,14 @@ class ConcreteSelect(nn.Module):
         init_std: float = 0.01,
     ) -> None:
         super().__init__()
-        self.in_features = _check_positive_int("in_features", in_features)
-        self.k = _check_positive_int("k", k)
+        self.in_features = check_positive_int("in_features", in_features)
+        self.k = check_positive_int("k", k)
         if k > in_features:
             raise ValueError(
                 f"k={k} is larger than in_features={in_features}; a layer cannot "
                 "select more features than it receives."
             )
-        self.temperature = _check_temperature(temperature)
+        self.temperature = check_positive_number("temperature", temperature)
         if isinstance(init_std, bool) or not isinstance(init_std, (int, float)):
             raise ValueError(f"init_std must be a number, got {init_std!r}.")
         if init_std < 0:

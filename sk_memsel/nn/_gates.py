@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import check_positive_int, check_positive_number
+
 __all__ = [
     "GatedMLP",
     "GaussianStochasticGates",
@@ -41,23 +43,6 @@ _REDUCTIONS = ("sum", "mean", "none")
 
 #: keeps the uniform noise of the hard-concrete gate away from 0 and 1
 _EPSILON = 1e-6
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return value
-
-
-def _check_positive_real(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not value > 0
-    ):
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 class StochasticGatesBase(nn.Module, ABC):
@@ -101,7 +86,7 @@ class StochasticGatesBase(nn.Module, ABC):
         reg_reduction: str = "sum",
     ):
         super().__init__()
-        self.n_gates = _check_positive_int("n_gates", n_gates)
+        self.n_gates = check_positive_int("n_gates", n_gates)
         if (
             isinstance(reg_weight, bool)
             or not isinstance(reg_weight, (int, float))
@@ -290,7 +275,7 @@ class GaussianStochasticGates(StochasticGatesBase):
         super().__init__(
             n_gates, mask=mask, reg_weight=reg_weight, reg_reduction=reg_reduction
         )
-        self.sigma = _check_positive_real("sigma", sigma)
+        self.sigma = check_positive_number("sigma", sigma)
         self.mu = nn.Parameter(torch.empty(n_gates).normal_(float(init_mean), 0.01))
 
     def _sample_gate_values(self, batch_size: int) -> Tensor:
@@ -387,7 +372,7 @@ class HardConcreteGates(StochasticGatesBase):
         super().__init__(
             n_gates, mask=mask, reg_weight=reg_weight, reg_reduction=reg_reduction
         )
-        self.temperature = _check_positive_real("temperature", temperature)
+        self.temperature = check_positive_number("temperature", temperature)
         if not (gamma < 0 and zeta > 1):
             raise ValueError(
                 f"The stretch interval needs gamma < 0 < 1 < zeta; got "
@@ -469,14 +454,14 @@ class GatedMLP(nn.Module):
                 f"activation={activation!r} is not known; use one of "
                 f"{sorted(self._ACTIVATIONS)}."
             )
-        widths = [_check_positive_int("in_features", in_features)]
+        widths = [check_positive_int("in_features", in_features)]
         for size in hidden_layer_sizes:
-            widths.append(_check_positive_int("a hidden layer size", size))
+            widths.append(check_positive_int("a hidden layer size", size))
         layers: list[nn.Module] = []
         for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(n_in, n_out), self._ACTIVATIONS[activation]()]
         layers.append(
-            nn.Linear(widths[-1], _check_positive_int("out_features", out_features))
+            nn.Linear(widths[-1], check_positive_int("out_features", out_features))
         )
         self.gates = gates
         self.body = nn.Sequential(*layers)

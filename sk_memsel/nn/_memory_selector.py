@@ -12,19 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._addressing import _check_positive_int
+from ._checks import check_positive_int, check_positive_number
 
 __all__ = ["MemorySelector"]
-
-
-def _check_temperature(temperature: object) -> float:
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not temperature > 0
-    ):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
-    return float(temperature)
 
 
 class MemorySelector(nn.Module):
@@ -117,14 +107,14 @@ class MemorySelector(nn.Module):
         hidden_size: int | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = _check_positive_int("in_features", in_features)
-        self.memory_size = _check_positive_int("memory_size", memory_size)
-        self.embedding_size = _check_positive_int("embedding_size", embedding_size)
-        self.out_features = _check_positive_int("out_features", out_features)
+        self.in_features = check_positive_int("in_features", in_features)
+        self.memory_size = check_positive_int("memory_size", memory_size)
+        self.embedding_size = check_positive_int("embedding_size", embedding_size)
+        self.out_features = check_positive_int("out_features", out_features)
         self.temperature = temperature
         if hidden_size is None:
             hidden_size = embedding_size
-        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.memory = nn.Parameter(
             torch.randn(out_features, memory_size, embedding_size)
         )
@@ -141,7 +131,7 @@ class MemorySelector(nn.Module):
 
     @temperature.setter
     def temperature(self, value: float) -> None:
-        self._temperature = _check_temperature(value)
+        self._temperature = check_positive_number("temperature", value)
 
     @property
     def memory_bank(self) -> Tensor:
