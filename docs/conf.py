@@ -136,4 +136,6 @@ sphinx_gallery_conf = {
 html_theme = "pydata_sphinx_theme"
 html_title = "sk_memsel"
 html_static_path = ["_static"]
+# gallery cards: long titles wrap inside their card
+html_css_files = ["gallery.css"]
 html_theme_options = {"navigation_with_keys": False}

@@ -1,6 +1,6 @@
 """
-Features from learned memory banks: MemorySelectorTransformer
-=============================================================
+Features from learned memory banks
+==================================
 
 :class:`~sk_memsel.MemorySelectorTransformer` keeps, for each of its
 ``out_features`` outputs, a bank of learned embeddings (memory slots). A
