@@ -4,6 +4,7 @@ Everything here is an ordinary :class:`torch.nn.Module` that imports nothing
 from scikit-learn, so it can be used in any PyTorch model.
 """
 
+from ._access import AccessState, MemoryAccess
 from ._addressing import (
     CosineWeights,
     Freeness,
@@ -13,7 +14,7 @@ from ._addressing import (
 )
 from ._attention import MemoryAugmentedAttention
 from ._concrete import ConcreteSelect, distinct_argmax
-from ._dnc import DNC, AccessState, DNCState, MemoryAccess
+from ._dnc import DNC, DNCState
 from ._gates import GatedMLP, GaussianStochasticGates, HardConcreteGates
 from ._memory_selector import MemorySelector
 

@@ -16,7 +16,6 @@ from sk_memsel.nn import (
     TemporalLinkageState,
     erase_and_write,
 )
-from sk_memsel.nn._addressing import _link_update_and_read
 
 EPS = 1e-6
 DEVICES = [
@@ -548,7 +547,7 @@ def test_addressing_runs_on_device(device):
     assert state.link.device.type == torch.device(device).type
 
 
-# --- hand-written backward passes ------------------------------------------------
+# --- gradients -----------------------------------------------------------------
 
 
 def test_allocation_gradcheck():
@@ -564,64 +563,3 @@ def test_allocation_gradcheck():
         return f.write_allocation_weights(usage=u, write_gates=wg, num_writes=2)
 
     assert torch.autograd.gradcheck(alloc, (usage, gates))
-
-
-@pytest.mark.parametrize("num_writes,num_reads", [(1, 1), (2, 3)])
-def test_link_update_and_reads_gradcheck(num_writes, num_reads):
-    g = torch.Generator().manual_seed(15)
-    inputs = (
-        torch.rand(2, num_writes, 4, 4, generator=g, dtype=torch.float64) / 4,
-        _rand_weights(2, num_writes, 4, generator=g),
-        _rand_weights(2, num_writes, 4, generator=g),
-        _rand_weights(2, num_reads, 4, generator=g),
-    )
-    assert torch.autograd.gradcheck(
-        _link_update_and_read, tuple(t.requires_grad_() for t in inputs)
-    )
-
-
-def test_link_update_and_reads_match_the_public_operations():
-    g = torch.Generator().manual_seed(16)
-    linkage = TemporalLinkage(5, 2)
-    prev = linkage(_rand_weights(3, 2, 5, generator=g), None)
-    prev = linkage(_rand_weights(3, 2, 5, generator=g), prev)
-    w = _rand_weights(3, 2, 5, generator=g)
-    reads = _rand_weights(3, 4, 5, generator=g)
-    link, directional = _link_update_and_read(prev.link, w, prev[1], reads)
-    state = linkage(w, prev)
-    torch.testing.assert_close(link, state.link)
-    backward = linkage.directional_read_weights(state.link, reads, is_forward=False)
-    forward = linkage.directional_read_weights(state.link, reads, is_forward=True)
-    torch.testing.assert_close(directional, torch.cat([backward, forward], dim=2))
-
-
-@pytest.mark.parametrize(
-    "op",
-    [
-        lambda m, k, s, u, w, p, r: CosineWeights(3, 4)(m, k, s),
-        lambda m, k, s, u, w, p, r: Freeness(5).write_allocation_weights(
-            usage=u, write_gates=s[:, :2], num_writes=2
-        ),
-        lambda m, k, s, u, w, p, r: _link_update_and_read(
-            torch.zeros(2, 2, 5, 5, dtype=m.dtype), w, p, r
-        )[1],
-    ],
-    ids=["cosine", "allocation", "link"],
-)
-def test_no_grad_path_equals_grad_path(op):
-    # Without autograd the same maths runs outside the autograd Functions.
-    g = torch.Generator().manual_seed(17)
-    args = (
-        torch.randn(2, 5, 4, generator=g, dtype=torch.float64),
-        torch.randn(2, 3, 4, generator=g, dtype=torch.float64),
-        torch.rand(2, 3, generator=g, dtype=torch.float64),
-        torch.rand(2, 5, generator=g, dtype=torch.float64),
-        _rand_weights(2, 2, 5, generator=g),
-        _rand_weights(2, 2, 5, generator=g),
-        _rand_weights(2, 3, 5, generator=g),
-    )
-    with torch.no_grad():
-        plain = op(*args)
-    tracked = op(*(a.clone().requires_grad_() for a in args))
-    assert tracked.requires_grad
-    torch.testing.assert_close(tracked.detach(), plain, rtol=0, atol=0)

@@ -32,7 +32,7 @@ DEVICES = [
 def _cosine(memory, key, beta):
     """Content weighting of one key over the slots of one memory (N, W).
 
-    ``beta`` is the strength after the softplus (``_split`` applies it).
+    ``beta`` is the strength after the softplus.
     """
     norms = torch.sqrt((memory * memory).sum(1) + EPS) * torch.sqrt(
         (key * key).sum() + EPS
@@ -52,7 +52,10 @@ def _allocation(usage):
 
 def reference_step(access, inputs, prev):
     """One MemoryAccess step for each sample on its own, from the paper."""
-    c = access._split(inputs)  # the interface vector, cut into its parts
+    # the interface vector, cut into its parts
+    c = access._read_inputs(access.interface(inputs))
+    for name in ("write_strengths", "read_strengths"):
+        c[name] = torch.nn.functional.softplus(c[name])
     wr, r = access.num_writes, access.num_reads
     out_words, memories, reads, writes, links, precs, usages = (
         [],
@@ -244,101 +247,6 @@ def test_access_bad_arguments():
         access(torch.zeros(2, 5, 3))
     with pytest.raises(ValueError, match="prev_state.memory must have shape"):
         access(torch.zeros(2, 3), access.initial_state(3))
-
-
-# --- the fused step's hand-written backward pass ------------------------------
-
-
-def _step_inputs(access, batch, seed):
-    """Float64 inputs of one fused step, from a random non-trivial state."""
-    g = torch.Generator().manual_seed(seed)
-    n, w = access.memory_size, access.word_size
-    r, wr = access.num_reads, access.num_writes
-
-    def weights(*shape):
-        x = torch.rand(*shape, generator=g, dtype=torch.float64)
-        return x / (x.sum(-1, keepdim=True) + 0.5)
-
-    return (
-        torch.randn(batch, access.interface_size, generator=g, dtype=torch.float64),
-        torch.randn(batch, n, w, generator=g, dtype=torch.float64),
-        weights(batch, r, n),
-        weights(batch, wr, n),
-        torch.rand(batch, wr, n, n, generator=g, dtype=torch.float64) / n,
-        weights(batch, wr, n),
-        # distinct usages, so that finite differences do not reorder the slots
-        (torch.randperm(batch * n, generator=g).double() / (batch * n) + 0.01).view(
-            batch, n
-        ),
-    )
-
-
-@pytest.mark.parametrize("num_reads,num_writes", [(1, 1), (3, 1), (2, 2), (1, 3)])
-def test_fused_step_gradcheck(num_reads, num_writes):
-    # Every output of the step against every input, by finite differences.
-    from sk_memsel.nn._dnc import _AccessStep
-
-    access = MemoryAccess(5, 3, num_reads, num_writes, input_size=2)
-    inputs = [t.requires_grad_() for t in _step_inputs(access, 2, seed=20)]
-
-    def step(*args):
-        return _AccessStep.apply(access._sizes, *args)
-
-    assert torch.autograd.gradcheck(step, inputs, fast_mode=True)
-
-    # Only the read words used: the other outputs get no gradient (None).
-    def words_only(*args):
-        return step(*args)[0]
-
-    assert torch.autograd.gradcheck(words_only, inputs, fast_mode=True)
-
-
-def test_fused_step_equals_autograd_through_the_formulas():
-    # The same step differentiated by autograd through the plain operations
-    # of the addressing module (which have their own gradchecks).
-    from sk_memsel.nn._addressing import (
-        _cosine_weights,
-        _erase_and_write,
-        _link_update_and_read,
-        _precedence,
-        _usage,
-        _write_allocation_weights,
-    )
-
-    torch.manual_seed(21)
-    access = MemoryAccess(6, 4, 3, 2, input_size=5).double()
-    inputs = _step_inputs(access, 3, seed=22)
-    interface, memory0, read0, write0, link0, prec0, usage0 = inputs
-    interface = torch.randn(3, 5, dtype=torch.float64)
-    prev = AccessState(
-        memory0, read0, write0, TemporalLinkageState(link0, prec0), usage0
-    )
-    leaves = [interface, *torch.utils._pytree.tree_leaves(prev)]
-    for t in leaves:
-        t.requires_grad_()
-    words, state = access(interface, prev)
-    weights = torch.randn(words.shape, dtype=torch.float64)
-    loss = (words * weights).sum() + state.linkage.link.sum() + state.usage.sum()
-    fused = torch.autograd.grad(loss, leaves)
-
-    c = access._split(interface)
-    usage = _usage(write0, c["free_gate"], read0, usage0)
-    content = _cosine_weights(memory0, c["write_keys"], c["write_strengths"])
-    ga, gw = c["allocation_gate"].unsqueeze(-1), c["write_gate"].unsqueeze(-1)
-    alloc = _write_allocation_weights(usage, (ga * gw).squeeze(-1))
-    ww = gw * (ga * alloc + (1 - ga) * content)
-    memory = _erase_and_write(memory0, ww, c["erase_vectors"], c["write_vectors"])
-    link, directional = _link_update_and_read(link0, ww, prec0, read0)
-    read_content = _cosine_weights(memory, c["read_keys"], c["read_strengths"])
-    modes = c["read_mode"]
-    rw = (modes[..., :-1, None] * directional).sum(2) + modes[..., -1:] * read_content
-    ref_words = rw @ memory
-    torch.testing.assert_close(words, ref_words)
-    torch.testing.assert_close(state.linkage.precedence_weights, _precedence(ww, prec0))
-    ref_loss = (ref_words * weights).sum() + link.sum() + usage.sum()
-    expected = torch.autograd.grad(ref_loss, leaves)
-    for got, want in zip(fused, expected, strict=True):
-        torch.testing.assert_close(got, want)
 
 
 # --- DNC ---------------------------------------------------------------------
