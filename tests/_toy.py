@@ -5,11 +5,11 @@ It is deliberately tiny: a one-hidden-layer network with a ``temperature``
 optional weight penalty (so the extra-loss hook has something to add).
 """
 
-import numbers
+from numbers import Integral, Real
 
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_scalar
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from sk_memsel._backbone import NeuralEstimatorMixin, TemperatureAnnealing
@@ -33,6 +33,13 @@ class ToyModule(nn.Module):
 
 class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
     """Regression with a tiny MLP trained through the sk_memsel backbone."""
+
+    _parameter_constraints: dict = {
+        **NeuralEstimatorMixin._parameter_constraints,
+        "hidden": [Interval(Integral, 1, None, closed="left")],
+        "penalty_weight": [Interval(Real, 0, None, closed="left")],
+        "anneal": [dict, None],
+    }
 
     def __init__(
         self,
@@ -69,9 +76,8 @@ class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.n_threads = n_threads
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        self._check_common_params()
-        check_scalar(self.hidden, "hidden", numbers.Integral, min_val=1)
         X = self._validate_X(X, reset=True)
         target = self._prepare_target(X, y, task="regression")
 

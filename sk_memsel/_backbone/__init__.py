@@ -1,7 +1,9 @@
 """The backbone every sk_memsel estimator is built on, one concern per module.
 
-- :mod:`._estimator`: :class:`NeuralEstimatorMixin`, the shared parameters,
-  their checks, input validation, targets, training, prediction and pickling;
+- :mod:`._estimator`: :class:`NeuralEstimatorMixin`, the constraints of the
+  shared parameters, input validation, training, prediction and pickling;
+- :mod:`._params`: the constraints scikit-learn has no class for, and the
+  shared parameters' docs, written once and put into every docstring;
 - :mod:`._net`: :class:`MemselNet` (the skorch net with the extra-loss hook),
   the optimizers, the epoch budget and the record of why training stopped;
 - :mod:`._callbacks`: the skorch callbacks (annealing, settling, progress);

@@ -5,10 +5,11 @@ builds a plain :class:`torch.nn.Module` from its parameters and trains it with
 a skorch net (:class:`MemselNet`) stored as ``net_``. This module holds
 everything those estimators have in common:
 
-- the common parameters (``max_epochs``, ``batch_size``, ``lr``, ``optimizer``,
-  ``weight_decay``, ``device``, ``random_state``, ``verbose``, ``callbacks``,
-  ``validation_fraction``, ``n_iter_no_change``, ``n_threads``) and their
-  checks;
+- the constraints of the common parameters (``max_epochs``, ``batch_size``,
+  ``lr``, ``optimizer``, ``weight_decay``, ``device``, ``random_state``,
+  ``verbose``, ``callbacks``, ``validation_fraction``, ``n_iter_no_change``,
+  ``n_threads``), which every estimator merges into its own
+  ``_parameter_constraints`` (their docs are in :mod:`._params`);
 - the thread policy: small networks train on one PyTorch thread, and torch's
   own setting is restored afterwards;
 - the record of why training stopped (``n_epochs_``, ``"stop_reason"`` in
@@ -23,15 +24,12 @@ everything those estimators have in common:
 import copy
 import inspect
 import math
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils.validation import (
-    check_is_fitted,
-    check_scalar,
-    validate_data,
-)
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
 
@@ -43,6 +41,7 @@ from ._data import (
     _preload,
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
+from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS
 from ._runtime import (
     _SMALL_NETWORK_WORK,
     _seed_from,
@@ -56,6 +55,8 @@ from ._targets import TargetMixin
 #: models saved by an earlier release load wrongly, so loading them fails clearly
 PICKLE_FORMAT = 1
 
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
 
 def _package_version():
     from .. import __version__
@@ -66,101 +67,53 @@ def _package_version():
 class NeuralEstimatorMixin(TargetMixin):
     """Common parameters and helpers of the sk_memsel neural estimators.
 
-    Subclasses call, inside ``fit``:
+    Subclasses declare ``_parameter_constraints`` (the shared ones merged
+    with their own) and decorate ``fit`` with scikit-learn's
+    ``@_fit_context(prefer_skip_nested_validation=True)``, which checks the
+    parameters against them; they check by hand only the rules that span
+    parameters or need the data. Then, inside ``fit``:
 
-    1. :meth:`_check_common_params` (and their own checks);
-    2. :meth:`_validate_X` with ``reset=True`` (and :meth:`_prepare_target`
+    1. :meth:`_validate_X` with ``reset=True`` (and :meth:`_prepare_target`
        when they learn from ``y``);
-    3. :meth:`_train` with a function that builds the module, the criterion
+    2. :meth:`_train` with a function that builds the module, the criterion
        and any extra callbacks; it returns the fitted skorch net.
 
     Prediction-time code calls :meth:`_validate_X` with ``reset=False`` and
     :meth:`_forward` to get the module's output as numpy arrays.
     """
 
-    #: names of the parameters every neural estimator shares
-    _common_params = (
-        "max_epochs",
-        "batch_size",
-        "lr",
-        "optimizer",
-        "weight_decay",
-        "device",
-        "random_state",
-        "verbose",
-        "callbacks",
-        "validation_fraction",
-        "n_iter_no_change",
-        "n_threads",
-    )
+    #: the constraints of the parameters every neural estimator shares;
+    #: subclasses merge them into their own:
+    #: ``{**NeuralEstimatorMixin._parameter_constraints, "k": [...]}``
+    _parameter_constraints: dict = {
+        "max_epochs": [_POSITIVE_INT],
+        "batch_size": [_POSITIVE_INT, Options(Integral, {-1})],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS)), OPTIMIZER_CLASS],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "device": [DEVICE],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [CALLBACKS, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "n_iter_no_change": [_POSITIVE_INT],
+        "n_threads": [_POSITIVE_INT, StrOptions({"auto"}), None],
+    }
 
-    # ------------------------------------------------------------------ checks
+    #: the selectors' stopping rule: ``max_epochs="auto"`` and ``settle_steps``
+    _settling_parameter_constraints: dict = {
+        "max_epochs": [_POSITIVE_INT, StrOptions({"auto"})],
+        "settle_steps": [_POSITIVE_INT, None],
+    }
+
     #: optimizer steps that ``max_epochs="auto"`` allows, or ``None`` where
     #: "auto" is not allowed; such a class resolves it with :meth:`_n_epochs`
     #: at fit time and passes the number of epochs to :meth:`_train`
     _auto_steps = None
 
-    def _check_common_params(self):
-        if isinstance(self.max_epochs, str):
-            if not (self._auto_steps and self.max_epochs == "auto"):
-                allowed = "a positive integer" + (
-                    " or 'auto'" if self._auto_steps else ""
-                )
-                raise ValueError(
-                    f"max_epochs={self.max_epochs!r} is not known; use {allowed}."
-                )
-        else:
-            check_scalar(self.max_epochs, "max_epochs", numbers.Integral, min_val=1)
-        if self.batch_size != -1:
-            check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=1)
-        check_scalar(
-            self.lr, "lr", numbers.Real, min_val=0, include_boundaries="neither"
-        )
-        check_scalar(self.weight_decay, "weight_decay", numbers.Real, min_val=0)
-        check_scalar(self.verbose, "verbose", numbers.Integral, min_val=0)
-        if self.validation_fraction is not None:
-            check_scalar(
-                self.validation_fraction,
-                "validation_fraction",
-                numbers.Real,
-                min_val=0,
-                max_val=1,
-                include_boundaries="neither",
-            )
-            check_scalar(
-                self.n_iter_no_change, "n_iter_no_change", numbers.Integral, min_val=1
-            )
-        if isinstance(self.n_threads, str):
-            if self.n_threads != "auto":
-                raise ValueError(
-                    f"n_threads={self.n_threads!r} is not known; use a positive "
-                    "integer, 'auto' or None."
-                )
-        elif self.n_threads is not None:
-            check_scalar(self.n_threads, "n_threads", numbers.Integral, min_val=1)
-        self._optimizer_class()
-        if self.callbacks is not None and not isinstance(self.callbacks, list | tuple):
-            raise ValueError(
-                "callbacks must be a list of skorch callbacks (or None), got "
-                f"{type(self.callbacks).__name__}."
-            )
-        self._device = resolve_device(self.device)
-
     def _optimizer_class(self):
         opt = self.optimizer
-        if isinstance(opt, str):
-            if opt.lower() not in _OPTIMIZERS:
-                raise ValueError(
-                    f"optimizer={opt!r} is not known; use one of "
-                    f"{sorted(_OPTIMIZERS)} or a torch.optim.Optimizer class."
-                )
-            return _OPTIMIZERS[opt.lower()]
-        if isinstance(opt, type) and issubclass(opt, torch.optim.Optimizer):
-            return opt
-        raise ValueError(
-            f"optimizer={opt!r} is neither an optimizer name "
-            f"({sorted(_OPTIMIZERS)}) nor a torch.optim.Optimizer class."
-        )
+        return _OPTIMIZERS[opt] if isinstance(opt, str) else opt
 
     # ------------------------------------------------------------------ data
     def _validate_X(self, X, *, reset, allow_nd=False, **kwargs):
@@ -271,8 +224,7 @@ class NeuralEstimatorMixin(TargetMixin):
             some parameters: ``{"optimizer__param_groups": [("select.*",
             {"lr": 0.02})]}``. They must not repeat the arguments set here.
         max_epochs : int or None
-            Most epochs; ``None`` uses the ``max_epochs`` parameter (classes
-            that allow ``max_epochs="auto"`` pass the resolved number).
+            Most epochs; ``None``: :meth:`_n_epochs` of the rows of ``X``.
 
         Returns
         -------
@@ -281,8 +233,9 @@ class NeuralEstimatorMixin(TargetMixin):
             ``n_threads_``, and records ``"stop_reason"`` in the last row of
             the history.
         """
-        device = self._device
-        max_epochs = self.max_epochs if max_epochs is None else max_epochs
+        device = resolve_device(self.device)
+        if max_epochs is None:
+            max_epochs = self._n_epochs(X.shape[0])
         with _seeded(self.random_state, device):
             module, criterion, extra_callbacks = build()
             n_threads = self._resolve_n_threads(module, X, device)
@@ -326,7 +279,7 @@ class NeuralEstimatorMixin(TargetMixin):
                 optimizer__weight_decay=self.weight_decay,
                 lr=self.lr,
                 max_epochs=max_epochs,
-                batch_size=self.batch_size,
+                batch_size=int(self.batch_size),
                 iterator_train=ArrayBatchIterator,
                 iterator_train__shuffle=True,
                 iterator_valid=ArrayBatchIterator,

@@ -1,17 +1,17 @@
 """Concrete Autoencoder feature selection (Abid, Balin and Zou, 2019)."""
 
 import functools
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
-from sklearn.utils.validation import check_scalar as _sklearn_check_scalar
 from torch import nn
 
 from .._backbone import (
@@ -21,28 +21,10 @@ from .._backbone import (
     SupervisedOutputMixin,
     TemperatureAnnealing,
 )
+from .._backbone._params import LAYER_SIZES, check_k, fill_shared_docs, layer_sizes
 from ..nn._concrete import ConcreteSelect, distinct_argmax
 
 __all__ = ["ConcreteAutoencoderSelector"]
-
-_OBJECTIVES = ("reconstruction", "classification", "regression", "auto")
-
-
-class _InvalidParameterError(ValueError, TypeError):
-    """A parameter of the wrong type or value (both a ValueError and a TypeError)."""
-
-
-def check_scalar(x, name, target_type, **kwargs):
-    """:func:`sklearn.utils.validation.check_scalar` raising one error class.
-
-    scikit-learn raises TypeError for a wrong type and ValueError for a value
-    out of range; this raises an error that is both, so ``k=2.5`` and ``k=0``
-    can be caught alike as a ValueError.
-    """
-    try:
-        return _sklearn_check_scalar(x, name, target_type, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise _InvalidParameterError(str(exc)) from None
 
 
 class _ConcreteNet(nn.Module):
@@ -139,6 +121,7 @@ def _may_reconstruct(est):
     return True
 
 
+@fill_shared_docs
 class ConcreteAutoencoderSelector(
     SupervisedOutputMixin, NeuralEstimatorMixin, SelectorMixin, BaseEstimator
 ):
@@ -183,7 +166,7 @@ class ConcreteAutoencoderSelector(
     stop_annealing_epoch : int or None, default=None
         Epoch after which the temperature is held where it is. ``None``
         anneals until the last epoch.
-    hidden_layer_sizes : tuple of int, default=(256,)
+    hidden_layer_sizes : int or tuple of int, default=(256,)
         Widths of the decoder's hidden layers (LeakyReLU activations); ``()``
         gives a linear decoder.
     dropout : float, default=0.0
@@ -191,66 +174,42 @@ class ConcreteAutoencoderSelector(
     gjs_weight : float, default=0.0
         Weight of the generalised Jensen-Shannon divergence of the nodes'
         distributions, which training maximises (it is subtracted from the
-        loss) to push the nodes towards different features. Off by default:
-        on MNIST it did not improve the selected features (0.001 was slightly
-        worse, 0.01 clearly), and duplicates are resolved after training
-        anyway. Its scale must match that of the loss.
+        loss) to push the nodes towards different features; its scale must
+        match that of the loss. Off by default: duplicates are resolved after
+        training anyway (see :ref:`concrete_user_guide`).
     convergence_threshold : float, default=0.9
         A :class:`~sklearn.exceptions.ConvergenceWarning` is issued when
         ``convergence_`` ends below it. ``0`` never warns.
     selector_lr : float, default=0.05
         Learning rate of the selector nodes' logits (``lr`` applies to the
-        decoder). The logits must travel far, by several units, for each node
-        to settle on one feature; with the decoder's learning rate they need
-        tens of thousands of steps, more than a few thousand samples give in
-        a reasonable number of epochs.
-    max_epochs : int or "auto", default="auto"
-        Most training epochs; the annealing schedule spans them. ``"auto"``
-        allows about 1,000 optimizer steps whatever the size of the data:
-        ``ceil(1000 / n_batches)`` epochs, ``n_batches`` being the
-        mini-batches per epoch (63 epochs on 4,000 rows with the default
-        ``batch_size``, 167 on 1,437). Training usually stops earlier: see
-        ``settle_steps``.
+        decoder). The logits must move by several units for each node to
+        settle on one feature, more than the decoder's rate allows in a few
+        thousand steps.
+    {max_epochs}
+        The annealing schedule spans them; training usually stops earlier
+        (see ``settle_steps``).
+    {batch_size}
+    {lr}
+        The selector logits have their own, ``selector_lr``.
+    {optimizer}
+    {weight_decay}
+        It applies to the selector logits too.
+    {device}
+    {random_state}
+    {verbose}
+    {callbacks}
+    {validation_fraction}
+        Stopping early also stops the annealing before ``min_temperature``.
+    {n_iter_no_change}
     settle_steps : int or None, default=200
         Training stops once every node has settled on one feature (their mean
         largest selection probability is at least 0.95, and at least
         ``convergence_threshold``) and the selected features have not changed
         for this many optimizer steps. One last epoch is then trained at
         ``min_temperature``, and ``history_[-1, "stop_reason"]`` says
-        ``"settled"``. ``None`` always trains ``max_epochs`` epochs.
-    batch_size : int, default=256
-        Mini-batch size; ``-1`` uses the whole training set.
-    lr : float, default=0.003
-        Learning rate.
-    optimizer : str or torch.optim.Optimizer class, default="adam"
-        ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or an optimizer class.
-    weight_decay : float, default=0.0
-        Weight decay of the optimizer (applies to the selector logits too).
-    device : {"cpu", "cuda", "auto"} or str, default="cpu"
-        Where to train; ``"auto"`` uses a GPU when PyTorch sees one.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the batches and the Gumbel noise. Fitting
-        never changes torch's global random state.
-    verbose : int, default=0
-        ``1`` shows one updating progress line on standard error, ``2``
-        skorch's table with a row per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks (copied at ``fit``), as ``callback`` or
-        ``(name, callback)``.
-    validation_fraction : float or None, default=None
-        Fraction of the training data held out to stop early on the validation
-        loss (stratified for classification). ``None`` trains all epochs.
-        Stopping early also stops the annealing before ``min_temperature``.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    n_threads : int, "auto" or None, default="auto"
-        PyTorch threads used on the CPU while fitting and predicting; torch's
-        own setting is restored afterwards. ``"auto"`` uses one thread for
-        small networks (where more threads are no faster on an idle machine
-        and many times slower on a busy one, e.g. inside
-        ``GridSearchCV(n_jobs=...)``) and torch's setting for large ones.
-        ``None`` leaves torch's setting alone. Results are reproducible for
-        the same number of threads.
+        ``"settled"``. ``None`` always trains ``max_epochs`` epochs. See
+        :ref:`training_stops`.
+    {n_threads}
 
     Attributes
     ----------
@@ -408,94 +367,31 @@ class ConcreteAutoencoderSelector(
     #: optimizer steps that ``max_epochs="auto"`` allows
     _auto_steps = 1000
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        self._check_common_params()
-        if self.settle_steps is not None:
-            check_scalar(self.settle_steps, "settle_steps", numbers.Integral, min_val=1)
-        check_scalar(self.k, "k", numbers.Integral, min_val=1)
-        if self.objective not in _OBJECTIVES:
-            raise ValueError(
-                f"objective={self.objective!r} is not known; use one of "
-                f"{list(_OBJECTIVES)}."
-            )
-        check_scalar(
-            self.temperature,
-            "temperature",
-            numbers.Real,
-            min_val=0,
-            include_boundaries="neither",
-        )
-        check_scalar(
-            self.min_temperature,
-            "min_temperature",
-            numbers.Real,
-            min_val=0,
-            include_boundaries="neither",
-        )
-        if self.min_temperature > self.temperature:
-            raise ValueError(
-                f"min_temperature={self.min_temperature} is higher than "
-                f"temperature={self.temperature}; the temperature is annealed "
-                "down from temperature to min_temperature."
-            )
-        if self.annealing not in ("exp", "linear"):
-            raise ValueError(
-                f"annealing={self.annealing!r} is not a known schedule; "
-                "use 'exp' or 'linear'."
-            )
-        check_scalar(self.warmup_epochs, "warmup_epochs", numbers.Integral, min_val=0)
-        if self.stop_annealing_epoch is not None:
-            check_scalar(
-                self.stop_annealing_epoch,
-                "stop_annealing_epoch",
-                numbers.Integral,
-                min_val=1,
-            )
-        check_scalar(
-            self.dropout,
-            "dropout",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
-        check_scalar(self.gjs_weight, "gjs_weight", numbers.Real, min_val=0)
-        check_scalar(
-            self.selector_lr,
-            "selector_lr",
-            numbers.Real,
-            min_val=0,
-            include_boundaries="neither",
-        )
-        check_scalar(
-            self.convergence_threshold,
-            "convergence_threshold",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-        )
-        return self._hidden_sizes()
+    _parameter_constraints: dict = {
+        **NeuralEstimatorMixin._parameter_constraints,
+        **NeuralEstimatorMixin._settling_parameter_constraints,
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "objective": [
+            StrOptions({"reconstruction", "classification", "regression", "auto"})
+        ],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "min_temperature": [Interval(Real, 0, None, closed="neither")],
+        "annealing": [StrOptions({"exp", "linear"})],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "stop_annealing_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": [LAYER_SIZES],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "gjs_weight": [Interval(Real, 0, None, closed="left")],
+        "convergence_threshold": [Interval(Real, 0, 1, closed="both")],
+        "selector_lr": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def _hidden_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            sizes = None
-        if sizes is None or not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
-            for s in sizes
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive integers (or () "
-                f"for a linear decoder), got {self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
+        """The decoder's hidden layer widths, as a tuple of int."""
+        return layer_sizes(self.hidden_layer_sizes)
 
     # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the Concrete Autoencoder and select ``k`` features.
 
@@ -513,23 +409,24 @@ class ConcreteAutoencoderSelector(
         self : ConcreteAutoencoderSelector
             The fitted selector.
         """
-        hidden = self._check_params()
+        if self.min_temperature > self.temperature:
+            raise ValueError(
+                f"min_temperature={self.min_temperature} is higher than "
+                f"temperature={self.temperature}; the temperature is annealed "
+                "down from temperature to min_temperature."
+            )
         X = self._validate_X(X, reset=True)
         n_features = X.shape[1]
-        if self.k > n_features:
-            raise ValueError(
-                f"k={self.k} is larger than the number of features of X "
-                f"(n_features={n_features}); choose k <= {n_features}."
-            )
+        check_k(self.k, n_features)
         target, criterion, n_out, stratify = self._training_target(X, y, self.objective)
         self.objective_ = self.task_
 
         def build():
             module = _ConcreteNet(
                 n_features,
-                self.k,
+                int(self.k),
                 n_out,
-                hidden,
+                self._hidden_sizes(),
                 float(self.dropout),
                 float(self.gjs_weight),
                 float(self.temperature),
@@ -565,7 +462,6 @@ class ConcreteAutoencoderSelector(
             target,
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
-            max_epochs=self._n_epochs(X.shape[0]),
         )
         layer = net.module_.select
         with torch.no_grad():

@@ -1,14 +1,19 @@
 """Feature selection with stochastic gates (STG and hard-concrete L0 gates)."""
 
 import copy
-import numbers
+from numbers import Integral, Real
 from operator import methodcaller
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.validation import check_is_fitted
 
 from .._backbone import (
     EpochRecorder,
@@ -18,22 +23,17 @@ from .._backbone import (
 )
 from .._backbone._data import _preload
 from .._backbone._net import _record_stop_reason
+from .._backbone._params import LAYER_SIZES, check_k, fill_shared_docs, layer_sizes
 from .._backbone._runtime import _seed_from, _seeded
 from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
 __all__ = ["StochasticGatesSelector"]
 
-_GATES = ("gaussian", "hard_concrete")
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 #: optimizer steps that ``max_epochs="auto"`` allows (see the docstring)
 AUTO_STEPS = 4000
 
 
+@fill_shared_docs
 class StochasticGatesSelector(
     SupervisedOutputMixin, NeuralEstimatorMixin, SelectorMixin, BaseEstimator
 ):
@@ -46,6 +46,8 @@ class StochasticGatesSelector(
     to the loss with weight ``reg_weight``. Gates of features that do not
     help predict ``y`` close; the selector keeps the features whose gates are
     most likely open.
+
+    Read more in the :ref:`User Guide <gates_user_guide>`.
 
     Parameters
     ----------
@@ -65,7 +67,7 @@ class StochasticGatesSelector(
         ``clamp(mu + sigma * eps, 0, 1)`` of Yamada et al. (2020);
         ``"hard_concrete"`` the stretched, clamped binary concrete gate of
         Louizos et al. (2018).
-    hidden_layer_sizes : tuple of int, default=(64, 32)
+    hidden_layer_sizes : int or tuple of int, default=(64, 32)
         Hidden layers of the network behind the gates; ``()`` gives a linear
         (or logistic) model on the gated features.
     activation : {"tanh", "relu"}, default="tanh"
@@ -95,69 +97,39 @@ class StochasticGatesSelector(
     task : {"auto", "classification", "regression"}, default="auto"
         Learning task. ``"auto"`` treats integer, boolean and string targets
         as class labels and other numbers as a regression target.
-    max_epochs : int or "auto", default="auto"
-        Most passes over the training data; training usually stops earlier,
-        once the selection has settled (see ``settle_steps``). ``"auto"``
-        allows about 4,000 optimizer steps whatever the size of the data:
-        ``ceil(4000 / n_batches)`` epochs, ``n_batches`` being the
-        mini-batches per epoch of the training rows (500 epochs on 2,000 rows
-        with the default ``batch_size``, 1,000 on 1,000 rows, 18 on 60,000).
-        The gates need steps, not epochs: see ``gate_lr``.
+    {max_epochs}
+        Training usually stops earlier, once the selection has settled (see
+        ``settle_steps``). The gates need optimizer steps, not epochs: see
+        ``gate_lr``.
+    {batch_size}
+    {lr}
+        The gates' parameters have their own, ``gate_lr``.
+    gate_lr : float, default=1e-3
+        Learning rate of the gates' parameters (``mu`` or ``log_alpha``),
+        slower than ``lr`` so that the gates open or close on what a trained
+        network makes of each feature. With Adam a gate moves by at most about
+        ``gate_lr`` per step, so ``gate_lr`` times the number of steps bounds
+        how far the gates travel: raise ``max_epochs`` or ``gate_lr`` with
+        ``sigma``. See :ref:`gates_user_guide`.
+    {optimizer}
+    {weight_decay}
+        It applies to the gates' parameters too.
+    {device}
+    {random_state}
+    {verbose}
+    {callbacks}
+    {validation_fraction}
+        The validation loss is the task loss, without the penalty.
+    {n_iter_no_change}
     settle_steps : int or None, default=500
         Training stops once the selection has not changed for this many
         optimizer steps: the ``k`` features of largest gate probability, or
         with ``k=None`` the gates at or above ``threshold`` together with
         every gate probability to within 0.02 (so the gates must also stop
         moving). ``history_[-1, "stop_reason"]`` then says ``"settled"``.
-        ``None`` always trains ``max_epochs`` epochs. On MADELON-like data
-        the top 20 stopped changing after 1,200 to 2,900 steps (see the
-        benchmarks); 250 steps of patience stopped some fits too early.
-    batch_size : int, default=256
-        Mini-batch size; ``-1`` uses the whole training set per step.
-    lr : float, default=3e-3
-        Learning rate of the network behind the gates.
-    gate_lr : float, default=1e-3
-        Learning rate of the gates' parameters (``mu`` or ``log_alpha``).
-        Gates that learn more slowly than the network open or close on what
-        a network already trained on all features makes of each feature.
-        With Adam, a gate's parameter moves by at most about ``gate_lr`` per
-        step, so ``gate_lr`` times the number of steps bounds how far the
-        gates can travel from their start. A Gaussian gate starts at
-        ``mu=0.5`` (P(open) 0.63 with ``sigma=1.5``) and is below P(open) 0.1
-        at ``mu < -1.28 * sigma``: 2.4 away, which took about 3,000 steps on
-        two moons with noise columns (hence the 4,000 steps of
-        ``max_epochs="auto"``). Raise ``max_epochs`` or ``gate_lr`` together
-        with ``sigma``.
-    optimizer : str or torch.optim.Optimizer class, default="adam"
-        ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or an optimizer class.
-    weight_decay : float, default=0.0
-        Weight decay of the optimizer (applied to the gates' parameters too).
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (a GPU when PyTorch
-        sees one).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the gate noise and the shuffling; the
-        caller's global random state is left as it was.
-    verbose : int, default=0
-        ``1`` shows one updating progress line on standard error, ``2``
-        skorch's table with a row per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks (copied for each fit), given as callbacks or as
-        ``(name, callback)`` pairs.
-    validation_fraction : float or None, default=None
-        Fraction of the training data held out for early stopping on the
-        validation loss (the task loss without the penalty). ``None`` trains
-        for ``max_epochs`` epochs.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    n_threads : int, "auto" or None, default="auto"
-        PyTorch threads used on the CPU while fitting and predicting; torch's
-        own setting is restored afterwards. ``"auto"`` uses one thread for
-        small networks (where more threads are no faster on an idle machine
-        and many times slower on a busy one, e.g. inside
-        ``GridSearchCV(n_jobs=...)``) and torch's setting for large ones.
-        ``None`` leaves torch's setting alone. Results are reproducible for
-        the same number of threads.
+        ``None`` always trains ``max_epochs`` epochs. See
+        :ref:`training_stops`.
+    {n_threads}
 
     Attributes
     ----------
@@ -342,81 +314,35 @@ class StochasticGatesSelector(
         self.settle_steps = settle_steps
         self.n_threads = n_threads
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        self._check_common_params()
-        if self.settle_steps is not None:
-            check_scalar(self.settle_steps, "settle_steps", numbers.Integral, min_val=1)
-        if self.gate not in _GATES:
-            raise ValueError(
-                f"gate={self.gate!r} is not known; use 'gaussian' or 'hard_concrete'."
-            )
-        if self.activation not in ("tanh", "relu"):
-            raise ValueError(
-                f"activation={self.activation!r} is not known; use 'tanh' or 'relu'."
-            )
-        sizes = self.hidden_layer_sizes
-        if not isinstance(sizes, (tuple, list)) or not all(
-            _is_int(s) and s >= 1 for s in sizes
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive integers (or () "
-                f"for a linear model), got {sizes!r}."
-            )
-        check_scalar(self.reg_weight, "reg_weight", numbers.Real, min_val=0)
-        check_scalar(
-            self.gate_lr,
-            "gate_lr",
-            numbers.Real,
-            min_val=0,
-            include_boundaries="neither",
-        )
-        if self.reg_reduction not in ("sum", "mean"):
-            raise ValueError(
-                f"reg_reduction={self.reg_reduction!r} is not known; use 'sum' "
-                "or 'mean'."
-            )
-        for name in ("sigma", "temperature"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, numbers.Real)
-                or isinstance(value, bool)
-                or not np.isfinite(value)
-                or not value > 0
-            ):
-                raise ValueError(f"{name} must be a positive number, got {value!r}.")
-        if self.task not in ("auto", "classification", "regression"):
-            raise ValueError(
-                f"task={self.task!r} is not known; use 'auto', 'classification' "
-                "or 'regression'."
-            )
+    _parameter_constraints: dict = {
+        **NeuralEstimatorMixin._parameter_constraints,
+        **NeuralEstimatorMixin._settling_parameter_constraints,
+        "k": [Interval(Integral, 1, None, closed="left"), None],
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "gate": [StrOptions({"gaussian", "hard_concrete"})],
+        "hidden_layer_sizes": [LAYER_SIZES],
+        "activation": [StrOptions({"tanh", "relu"})],
+        "reg_weight": [Interval(Real, 0, None, closed="left")],
+        "reg_reduction": [StrOptions({"sum", "mean"})],
+        "sigma": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "groups": ["array-like", None],
+        "task": [StrOptions({"auto", "classification", "regression"})],
+        "gate_lr": [Interval(Real, 0, None, closed="neither")],
+    }
 
-    def _check_selection(self, n_groups, grouped):
-        """Validate ``k`` and ``threshold`` against the number of gates."""
-        what = "groups" if grouped else "features"
+    # ------------------------------------------------------------------ checks
+    def _check_selection(self, n_groups):
+        """Check ``k`` and ``threshold``, which may change after fitting."""
+        names = ("k", "threshold")
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in names},
+            {name: getattr(self, name) for name in names},
+            caller_name=type(self).__name__,
+        )
         if self.k is not None:
-            if not _is_int(self.k):
-                raise ValueError(
-                    f"k must be a positive integer or None, got {self.k!r}."
-                )
-            if self.k < 1:
-                raise ValueError(
-                    f"k={self.k} must be at least 1 (or None to select by threshold)."
-                )
-            if self.k > n_groups:
-                raise ValueError(
-                    f"k={self.k} is larger than the {n_groups} {what} of X."
-                )
-        else:
-            t = self.threshold
-            if (
-                not isinstance(t, numbers.Real)
-                or isinstance(t, bool)
-                or not 0 <= t <= 1
-            ):
-                raise ValueError(
-                    f"threshold must be a gate probability in [0, 1], got {t!r}."
-                )
+            what = "features" if self.groups is None else "groups"
+            check_k(self.k, n_groups, what)
 
     def _group_codes(self, n_features):
         """Return ``(labels, codes)``: sorted group labels, group index per column."""
@@ -462,7 +388,7 @@ class StochasticGatesSelector(
                 gates,
                 n_features,
                 self._n_target_units(),
-                hidden_layer_sizes=tuple(int(s) for s in self.hidden_layer_sizes),
+                hidden_layer_sizes=layer_sizes(self.hidden_layer_sizes),
                 activation=self.activation,
             )
             recorder = EpochRecorder(
@@ -491,7 +417,7 @@ class StochasticGatesSelector(
     def _fit_new_net(self, X, target):
         """Build a new gated network and train it on ``(X, target)``."""
         labels, codes = self._group_codes(X.shape[1])
-        self._check_selection(len(labels), self.groups is not None)
+        self._check_selection(len(labels))
         build = self._build(X.shape[1], len(labels), codes)
         stratify = target if self.task_ == "classification" else None
         # the gates get a learning rate of their own (see gate_lr)
@@ -502,7 +428,6 @@ class StochasticGatesSelector(
             target,
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
-            max_epochs=self._n_epochs(X.shape[0]),
         )
         self.groups_ = labels
         self._codes = codes
@@ -523,6 +448,7 @@ class StochasticGatesSelector(
         self.gate_values_ = values[codes]
         self.feature_importances_ = self.gate_probabilities_.copy()
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train a new gated network on ``(X, y)`` and read off the gates.
 
@@ -537,12 +463,12 @@ class StochasticGatesSelector(
         -------
         self : StochasticGatesSelector
         """
-        self._check_params()
         X = self._validate_X(X, reset=True)
         target = self._prepare_target(X, y, task=self.task)
         self._fit_new_net(X, target)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train on ``(X, y)``, continuing from the previous fit if there is one.
 
@@ -550,22 +476,14 @@ class StochasticGatesSelector(
         it exactly as :meth:`fit` does. Every later call (after
         ``partial_fit`` or ``fit``) trains the same network, gates and
         optimizer state (Adam's moment estimates included) for at most
-        ``max_epochs`` more epochs on the new ``(X, y)``, then updates
-        ``gate_probabilities_``, the support and ``history_``. With
-        ``max_epochs="auto"`` each call trains for at most about 4,000
-        optimizer steps on its own data, and stops once its selection has
-        not changed for ``settle_steps`` of its steps; ``max_epochs=1``
-        gives scikit-learn's convention of one pass over the data per call,
-        for streaming data in chunks. Set ``settle_steps=None`` when later
-        chunks may change which features matter: gates far open or closed
-        move slowly, and a call may settle before they have moved.
-        :meth:`fit` always starts again from new weights.
-
-        The network's parameters (``hidden_layer_sizes``, ``gate``,
-        ``sigma``, ``lr``, ``groups``, ...) are those of the first call;
-        changing them with ``set_params`` takes effect at the next
-        :meth:`fit`. ``max_epochs``, ``k`` and ``threshold`` are read at every
-        call.
+        ``max_epochs`` more epochs on the new ``(X, y)``, stopping earlier as
+        ``settle_steps`` says, then updates ``gate_probabilities_``, the
+        support and ``history_``. ``max_epochs=1`` gives scikit-learn's
+        convention of one pass over the data per call. The network's
+        parameters are those of the first call; ``max_epochs``, ``k`` and
+        ``threshold`` are read at every call. :meth:`fit` always starts again
+        from new weights. Set ``settle_steps=None`` when later chunks may
+        change which features matter (see :ref:`gates_user_guide`).
 
         Parameters
         ----------
@@ -601,12 +519,13 @@ class StochasticGatesSelector(
         (4, (2,))
         """
         if not hasattr(self, "net_"):
-            self._check_params()
             X = self._validate_X(X, reset=True)
             target = self._prepare_target(X, y, task=self.task, classes=classes)
             self._fit_new_net(X, target)
             return self
-        self._check_common_params()  # max_epochs may have been changed
+        # _fit_context checks the parameters at the first call only, but
+        # max_epochs (and k, threshold) may have been changed since
+        self._validate_params()
         self._check_same_feature_names(X)
         X = self._validate_X(X, reset=False)
         target = self._encode_target(X, y, classes)
@@ -660,7 +579,7 @@ class StochasticGatesSelector(
     def _get_support_mask(self):
         check_is_fitted(self, "group_probabilities_")
         probs = self.group_probabilities_
-        self._check_selection(len(probs), self.groups is not None)
+        self._check_selection(len(probs))
         return self._kept_groups(probs)[self._codes]
 
     def _kept_groups(self, probs):

@@ -1,17 +1,16 @@
 """MemoryAttentionTransformer: features from memory-augmented attention."""
 
-import numbers
+from numbers import Integral, Real
 
 import torch
-from sklearn.utils.validation import check_scalar
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._backbone._params import fill_shared_docs
 from ..nn import MemoryAugmentedAttention
-from ._base import NeuralTransformerBase, check_positive_int
+from ._base import NeuralTransformerBase
 
 __all__ = ["MemoryAttentionTransformer"]
-
-_POOLINGS = ("mean", "max", "mean_max")
 
 
 class _TokenEmbedding(nn.Module):
@@ -90,6 +89,7 @@ class _AttentionEncoder(nn.Module):
         return torch.cat([self.norm(p) for p in pooled], dim=1)
 
 
+@fill_shared_docs
 class MemoryAttentionTransformer(NeuralTransformerBase):
     """Pool tokens that attend to a learned memory into features.
 
@@ -122,38 +122,21 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     dropout : float, default=0.1
         Dropout on the attention weights and the feed-forward output, in
         training only.
-    standardize : bool, default=True
-        Standardise the input with the training statistics before the
-        network: per feature for 2-D input, per channel for 3-D input.
-    max_epochs : int, default=20
-        Number of passes over the training data.
-    batch_size : int, default=32
-        Samples per gradient step (``-1`` for all).
-    lr : float, default=0.005
-        Learning rate.
-    optimizer : str or torch.optim.Optimizer class, default="adam"
-        ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or a class.
-    weight_decay : float, default=0.001
-        L2 penalty passed to the optimizer (with ``dropout``, it keeps the
-        per-token functions from overfitting small data sets).
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the shuffling.
-    verbose : int, default=0
-        ``1`` shows one updating progress line, ``2`` a table per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks (copied at fit).
-    validation_fraction : float or None, default=None
-        Fraction held out for early stopping; ``None`` trains on everything.
-    n_iter_no_change : int, default=10
-        Patience of the early stopping.
-    n_threads : int, "auto" or None, default="auto"
-        PyTorch threads used on the CPU while fitting and transforming;
-        torch's own setting is restored afterwards. ``"auto"`` uses one
-        thread for small networks (more threads are no faster there on an
-        idle machine, and many times slower on a busy one) and torch's
-        setting for large ones; ``None`` leaves torch's setting alone.
+    {standardize}
+    {max_epochs}
+    {batch_size}
+    {lr}
+    {optimizer}
+    {weight_decay}
+        With ``dropout``, it keeps the per-token functions from overfitting
+        small data sets.
+    {device}
+    {random_state}
+    {verbose}
+    {callbacks}
+    {validation_fraction}
+    {n_iter_no_change}
+    {n_threads}
 
     Attributes
     ----------
@@ -274,26 +257,22 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         self.n_iter_no_change = n_iter_no_change
         self.n_threads = n_threads
 
+    _parameter_constraints: dict = {
+        **NeuralTransformerBase._parameter_constraints,
+        **dict.fromkeys(
+            ("units", "memory_size", "num_heads", "depth"),
+            [Interval(Integral, 1, None, closed="left")],
+        ),
+        "pooling": [StrOptions({"mean", "max", "mean_max"})],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
     def _check_params(self):
-        for name in ("units", "memory_size", "num_heads", "depth"):
-            check_positive_int(getattr(self, name), name)
         if self.units % self.num_heads:
             raise ValueError(
                 f"units={self.units} must be divisible by "
                 f"num_heads={self.num_heads}: the heads split units."
             )
-        if self.pooling not in _POOLINGS:
-            raise ValueError(
-                f"pooling={self.pooling!r} is not known; use one of {_POOLINGS}."
-            )
-        check_scalar(
-            self.dropout,
-            "dropout",
-            numbers.Real,
-            min_val=0,
-            max_val=1,
-            include_boundaries="left",
-        )
 
     def _layout(self, Z):
         """Tokens (n, n_tokens, n_channels) from 2-D (n, F) or 3-D (n, C, T)."""
@@ -312,7 +291,7 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
             _MemoryBlock(
                 units, int(self.memory_size), int(self.num_heads), float(self.dropout)
             )
-            for _ in range(self.depth)
+            for _ in range(int(self.depth))
         ]
         n_features = units * (2 if self.pooling == "mean_max" else 1)
         return _AttentionEncoder(embedding, blocks, self.pooling, units), n_features

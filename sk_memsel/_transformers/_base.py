@@ -18,7 +18,6 @@ transformers that read sequences also ``(n_samples, n_channels,
 n_timepoints)`` arrays, the layout of aeon and sktime.
 """
 
-import numbers
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -27,6 +26,7 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _fit_context,
 )
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import Dataset
@@ -84,7 +84,9 @@ class NeuralTransformerBase(
 
     Subclasses implement:
 
-    - ``_check_params()``: check their own parameters (raise ValueError);
+    - ``_parameter_constraints``: this class's, merged with their own;
+    - optionally ``_check_params()``: check the rules that span parameters
+      (raise ValueError);
     - ``_build_encoder(input_shape)``: return ``(encoder, n_features_out)``
       for module inputs of shape ``(batch, *input_shape)``;
     - optionally ``_layout(Z)``: turn the standardised input (2-D, or 3-D
@@ -92,12 +94,17 @@ class NeuralTransformerBase(
     - ``_accepts_sequences``: whether 3-D input is allowed.
     """
 
+    _parameter_constraints: dict = {
+        **NeuralEstimatorMixin._parameter_constraints,
+        "standardize": ["boolean"],
+    }
+
     #: whether 3-D input (n_samples, n_channels, n_timepoints) is accepted
     _accepts_sequences = False
 
     # ------------------------------------------------------------- hooks
     def _check_params(self):
-        """Check the subclass's own parameters."""
+        """Check the rules that span several parameters."""
 
     @abstractmethod
     def _build_encoder(self, input_shape):
@@ -108,11 +115,6 @@ class NeuralTransformerBase(
         return Z
 
     # ------------------------------------------------------------- input
-    def _check_bool(self, name):
-        value = getattr(self, name)
-        if not isinstance(value, bool | np.bool_):
-            raise ValueError(f"{name} must be True or False, got {value!r}.")
-
     def _check_sequence_shape(self, X):
         """Clear errors for inputs whose layout differs from the fitted one."""
         shape = _shape_of(X)
@@ -184,6 +186,7 @@ class NeuralTransformerBase(
         return Z.astype(np.float32)
 
     # ------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the features from ``X`` (and ``y`` when given).
 
@@ -204,8 +207,6 @@ default=None
         self : object
             The fitted transformer.
         """
-        self._check_common_params()
-        self._check_bool("standardize")
         self._check_params()
         Z = self._prepare_input(X, reset=True)
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
@@ -270,10 +271,3 @@ default=None
         # the features are computed in float32, whatever the input dtype
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-
-
-def check_positive_int(value, name):
-    """Raise a ValueError naming ``name`` unless ``value`` is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)

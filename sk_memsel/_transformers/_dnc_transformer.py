@@ -1,15 +1,16 @@
 """DNCTransformer: features from a Differentiable Neural Computer."""
 
 import math
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_scalar
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from .._backbone._params import fill_shared_docs
 from ..nn import DNC
-from ._base import NeuralTransformerBase, check_positive_int
+from ._base import NeuralTransformerBase
 
 __all__ = ["DNCTransformer"]
 
@@ -27,6 +28,7 @@ class _DNCEncoder(nn.Module):
         return torch.cat([hidden, state.read_words.flatten(1)], dim=1)
 
 
+@fill_shared_docs
 class DNCTransformer(NeuralTransformerBase):
     """Read each sample as a sequence with a Differentiable Neural Computer.
 
@@ -42,14 +44,9 @@ class DNCTransformer(NeuralTransformerBase):
     Parameters
     ----------
     hidden_size : int, default=48
-        Width of the LSTM controller. The controller is what summarises the
-        sequence, and a narrow one gives features that vary a lot from one
-        ``random_state`` to the next: on aeon's BasicMotions (40 training
-        series, ``random_state`` 0 to 19) the test accuracy of a logistic
-        regression on the features ranged from 0.85 to 1.0, 5 of 20 below
-        0.9, with 24 units, and from 0.90 to 0.975 with 48, for about the
-        same fit time (the memory operations, not the controller, dominate
-        the cost of a step).
+        Width of the LSTM controller, which summarises the sequence; a
+        narrower one gives features that vary more with ``random_state``
+        (see :ref:`transformers_user_guide`).
     memory_size : int, default=16
         Number of memory slots. Cost grows with its square (the temporal
         link matrix).
@@ -60,50 +57,31 @@ class DNCTransformer(NeuralTransformerBase):
     num_writes : int, default=1
         Number of write heads.
     max_steps : int or None, default=8
-        Most steps the DNC runs. A longer sequence of ``T`` time points is
-        cut into windows of ``ceil(T / max_steps)`` consecutive time points
-        (the last one padded with zeros, the standardised mean), and each
-        window is read in one step as one vector of ``window * n_channels``
-        values. Nothing is averaged away; the DNC just takes bigger bites.
-        ``None`` reads one time point per step (slow: the DNC is a Python
-        loop over the steps).
+        Most steps the DNC runs: a sequence of ``T > max_steps`` time points
+        is read in windows of ``ceil(T / max_steps)`` consecutive time points,
+        one window a step (the last padded with zeros, the standardised
+        mean). ``None`` reads one time point per step (slow: the DNC is a
+        Python loop over the steps). See :ref:`transformers_user_guide`.
     clip_value : float or None, default=20.0
         Clip the controller output to ``[-clip_value, clip_value]`` before it
         drives the memory, as in the original implementation.
-    standardize : bool, default=True
-        Standardise the input with the training statistics before the DNC:
-        per feature for 2-D input, per channel for 3-D input.
-    max_epochs : int, default=15
-        Number of passes over the training data.
-    batch_size : int, default=128
-        Sequences per gradient step (``-1`` for all). The DNC's cost is per
-        step of the sequence whatever the batch size, so large batches
-        train much faster.
-    lr : float, default=0.02
-        Learning rate.
-    optimizer : str or torch.optim.Optimizer class, default="adam"
-        ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or a class.
-    weight_decay : float, default=0.001
-        L2 penalty passed to the optimizer (a little regularises the
-        controller, which otherwise overfits small data sets).
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the shuffling.
-    verbose : int, default=0
-        ``1`` shows one updating progress line, ``2`` a table per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks (copied at fit).
-    validation_fraction : float or None, default=None
-        Fraction held out for early stopping; ``None`` trains on everything.
-    n_iter_no_change : int, default=10
-        Patience of the early stopping.
-    n_threads : int, "auto" or None, default="auto"
-        PyTorch threads used on the CPU while fitting and transforming;
-        torch's own setting is restored afterwards. ``"auto"`` uses one
-        thread for small networks (more threads are no faster there on an
-        idle machine, and many times slower on a busy one) and torch's
-        setting for large ones; ``None`` leaves torch's setting alone.
+    {standardize}
+    {max_epochs}
+    {batch_size}
+        The DNC's cost is per step of the sequence whatever the batch size,
+        so large batches train much faster.
+    {lr}
+    {optimizer}
+    {weight_decay}
+        A little regularises the controller, which otherwise overfits small
+        data sets.
+    {device}
+    {random_state}
+    {verbose}
+    {callbacks}
+    {validation_fraction}
+    {n_iter_no_change}
+    {n_threads}
 
     Attributes
     ----------
@@ -211,25 +189,15 @@ class DNCTransformer(NeuralTransformerBase):
         self.n_iter_no_change = n_iter_no_change
         self.n_threads = n_threads
 
-    def _check_params(self):
-        for name in (
-            "hidden_size",
-            "memory_size",
-            "word_size",
-            "num_reads",
-            "num_writes",
-        ):
-            check_positive_int(getattr(self, name), name)
-        if self.max_steps is not None:
-            check_positive_int(self.max_steps, "max_steps")
-        if self.clip_value is not None:
-            check_scalar(
-                self.clip_value,
-                "clip_value",
-                numbers.Real,
-                min_val=0,
-                include_boundaries="neither",
-            )
+    _parameter_constraints: dict = {
+        **NeuralTransformerBase._parameter_constraints,
+        **dict.fromkeys(
+            ("hidden_size", "memory_size", "word_size", "num_reads", "num_writes"),
+            [Interval(Integral, 1, None, closed="left")],
+        ),
+        "max_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "clip_value": [Interval(Real, 0, None, closed="neither"), None],
+    }
 
     def _layout(self, Z):
         """(n, T, C) steps from 2-D (n, T) or 3-D (n, C, T), windowed."""
@@ -237,7 +205,7 @@ class DNCTransformer(NeuralTransformerBase):
         n, length, channels = steps.shape
         if self.max_steps is None or length <= self.max_steps:
             return steps
-        window = math.ceil(length / self.max_steps)
+        window = math.ceil(length / int(self.max_steps))
         n_steps = math.ceil(length / window)
         padded = np.zeros((n, n_steps * window, channels), dtype=np.float32)
         padded[:, :length] = steps
@@ -254,5 +222,5 @@ class DNCTransformer(NeuralTransformerBase):
             num_writes=int(self.num_writes),
             clip_value=None if self.clip_value is None else float(self.clip_value),
         )
-        n_features = self.hidden_size + self.num_reads * self.word_size
+        n_features = int(self.hidden_size + self.num_reads * self.word_size)
         return _DNCEncoder(dnc), n_features

@@ -1,13 +1,15 @@
 """MemorySelectorTransformer: features from learned memory banks."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted, check_scalar
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._backbone._params import fill_shared_docs
 from ..nn import MemorySelector
-from ._base import NeuralTransformerBase, check_positive_int
+from ._base import NeuralTransformerBase
 
 __all__ = ["MemorySelectorTransformer"]
 
@@ -26,6 +28,7 @@ class _SelectorEncoder(nn.Module):
         return self.selector.selection_probabilities(x)
 
 
+@fill_shared_docs
 class MemorySelectorTransformer(NeuralTransformerBase):
     """Describe each sample by the memory embeddings it selects.
 
@@ -53,37 +56,19 @@ class MemorySelectorTransformer(NeuralTransformerBase):
         Width of the hidden layer of the MLP that scores the slots.
     temperature : float, default=1.0
         Softmax temperature of the selection; lower is sharper.
-    standardize : bool, default=True
-        Standardise each feature with the training mean and standard
-        deviation before the network (a no-op after a StandardScaler).
-    max_epochs : int, default=30
-        Number of passes over the training data.
-    batch_size : int, default=64
-        Samples per gradient step (``-1`` for all).
-    lr : float, default=0.005
-        Learning rate.
-    optimizer : str or torch.optim.Optimizer class, default="adam"
-        ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` or a class.
-    weight_decay : float, default=0.0
-        L2 penalty passed to the optimizer.
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the shuffling.
-    verbose : int, default=0
-        ``1`` shows one updating progress line, ``2`` a table per epoch.
-    callbacks : list of skorch callbacks or None, default=None
-        Extra callbacks (copied at fit).
-    validation_fraction : float or None, default=None
-        Fraction held out for early stopping; ``None`` trains on everything.
-    n_iter_no_change : int, default=10
-        Patience of the early stopping.
-    n_threads : int, "auto" or None, default="auto"
-        PyTorch threads used on the CPU while fitting and transforming;
-        torch's own setting is restored afterwards. ``"auto"`` uses one
-        thread for small networks (more threads are no faster there on an
-        idle machine, and many times slower on a busy one) and torch's
-        setting for large ones; ``None`` leaves torch's setting alone.
+    {standardize}
+    {max_epochs}
+    {batch_size}
+    {lr}
+    {optimizer}
+    {weight_decay}
+    {device}
+    {random_state}
+    {verbose}
+    {callbacks}
+    {validation_fraction}
+    {n_iter_no_change}
+    {n_threads}
 
     Attributes
     ----------
@@ -189,16 +174,14 @@ embedding_size)
         self.n_iter_no_change = n_iter_no_change
         self.n_threads = n_threads
 
-    def _check_params(self):
-        for name in ("out_features", "memory_size", "embedding_size", "hidden_size"):
-            check_positive_int(getattr(self, name), name)
-        check_scalar(
-            self.temperature,
-            "temperature",
-            numbers.Real,
-            min_val=0,
-            include_boundaries="neither",
-        )
+    _parameter_constraints: dict = {
+        **NeuralTransformerBase._parameter_constraints,
+        **dict.fromkeys(
+            ("out_features", "memory_size", "embedding_size", "hidden_size"),
+            [Interval(Integral, 1, None, closed="left")],
+        ),
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def _build_encoder(self, input_shape):
         selector = MemorySelector(
@@ -209,7 +192,8 @@ embedding_size)
             temperature=float(self.temperature),
             hidden_size=int(self.hidden_size),
         )
-        return _SelectorEncoder(selector), self.out_features * self.embedding_size
+        n_features = int(self.out_features) * int(self.embedding_size)
+        return _SelectorEncoder(selector), n_features
 
     def _after_fit(self):
         memory = self.net_.module_.encoder.selector.memory_bank
