@@ -14,6 +14,12 @@ to ``tracemalloc``): the resident-set high-water mark (``VmHWM``, reset
 through ``/proc/self/clear_refs``) minus the resident set just before the
 iteration.
 
+A second table compares sk_memsel's own three ways to run the same DNC,
+alternating in the same way: the default fused path (one autograd Function
+with a hand-written backward pass), plain autograd through the same fused
+forward (the hand-written backward switched off), and the readable path
+(``fused=False``: the addressing modules step by step under autograd).
+
 Run from the repository root::
 
     python benchmarks/bench_dnc.py                    # print the table
@@ -37,6 +43,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch import nn
@@ -45,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sk_memsel.nn import DNC  # noqa: E402
+from sk_memsel.nn import DNC, _dnc_fused  # noqa: E402
 
 THREADS = 2  # the default; --threads runs other counts too
 GOAL = 2.0  # issue 5: at least twice the peer's throughput
@@ -90,9 +97,13 @@ class _UnvectorisedDNC(nn.Module):
         return torch.cat(outputs)
 
 
+#: sk_memsel's ways to run its DNC, compared in the second table.
+VARIANTS = ("sk_memsel", "sk_memsel-autograd", "sk_memsel-readable")
+
+
 def build(impl: str, config: dict) -> nn.Module:
     """Return a callable module mapping (batch, time, input) to outputs."""
-    if impl == "sk_memsel":
+    if impl in VARIANTS:
         model = DNC(
             config["input_size"],
             config["hidden_size"],
@@ -102,7 +113,10 @@ def build(impl: str, config: dict) -> nn.Module:
             num_reads=config["num_reads"],
             num_writes=1,
             clip_value=20.0,
+            fused=impl != "sk_memsel-readable",
         )
+        if impl == "sk_memsel-autograd":
+            return _PlainAutograd(model)
         return _FirstOutput(model)
     if impl == "dnc":
         from dnc import DNC as PeerDNC
@@ -134,6 +148,19 @@ class _FirstOutput(nn.Module):
 
     def forward(self, x):
         return self.model(x)[0]
+
+
+class _PlainAutograd(_FirstOutput):
+    """The fused forward, differentiated by autograd op by op.
+
+    The fused path applies its autograd Functions only when
+    ``_dnc_fused._needs_grad`` says autograd records; saying no runs the same
+    forward code as plain tensor operations, which autograd then records.
+    """
+
+    def forward(self, x):
+        with mock.patch.object(_dnc_fused, "_needs_grad", lambda *tensors: False):
+            return self.model(x)[0]
 
 
 class _PeerOutput(nn.Module):
@@ -184,11 +211,30 @@ def measure_throughput(impls, config, repeats, warmup=2):
                 times[impl].append(time.perf_counter() - start)
         for impl in impls:
             result[(impl, mode)] = config["steps"] / min(times[impl])
-        ours, theirs = times[impls[0]], times[impls[1]]
-        result[("paired", mode)] = statistics.median(
-            b / a for a, b in zip(ours, theirs, strict=True)
-        )
+            result[("paired", impl, mode)] = statistics.median(
+                b / a for a, b in zip(times[impls[0]], times[impl], strict=True)
+            )
+        result[("paired", mode)] = result[("paired", impls[1], mode)]
     return result
+
+
+def check_same_gradients(config):
+    """Raise unless the variants give the same gradients (float32 rounding).
+
+    The parameters are the same, as the models are built from one seed.
+    """
+    x = _inputs(config)
+    grads = []
+    for impl in VARIANTS:
+        torch.manual_seed(0)
+        model = build(impl, config)
+        loss = model(x).square().mean()
+        grads.append(torch.autograd.grad(loss, list(model.parameters())))
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other, strict=True):
+            scale = float(a.abs().max()) or 1.0
+            if float((a - b).abs().max()) > 1e-4 * scale:
+                raise AssertionError("the DNC variants' gradients differ")
 
 
 def measure_compiled(config, repeats, warmup=2):
@@ -317,6 +363,59 @@ def markdown_table(rows, peer):
     return head + "\n".join(lines) + "\n"
 
 
+VARIANTS_HEADING = """
+### sk_memsel's fused path against autograd and its readable path
+
+"""
+
+
+def variants_table(rows):
+    """Markdown for sk_memsel's three paths; ratios are times over fused's."""
+    head = (
+        "| N | mode | fused steps/s | fused + autograd steps/s "
+        "| readable steps/s | autograd / fused time (paired) "
+        "| readable / fused time (paired) | fused peak MiB "
+        "| fused + autograd peak MiB | readable peak MiB |\n"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    )
+    lines = []
+    for r in rows:
+        steps = " | ".join(f"{r[impl]:.1f}" for impl in VARIANTS)
+        mib = " | ".join(f"{r[impl + ' MiB']:.1f}" for impl in VARIANTS)
+        lines.append(
+            f"| {r['N']} | {r['mode']} | {steps} | {r['autograd']:.2f} "
+            f"| {r['readable']:.2f} | {mib} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def measure_variants(args, threads, memory):
+    """Rows of :func:`variants_table` for each memory size.
+
+    ``memory`` caches the peak memory by (implementation, N, mode) across
+    thread counts (it hardly depends on them).
+    """
+    rows = []
+    for n in args.sizes:
+        config = _config(args, n)
+        check_same_gradients(config)
+        speed = measure_throughput(list(VARIANTS), config, args.repeats)
+        for mode in ("train", "forward"):
+            row = {"N": n, "mode": "forward+backward" if mode == "train" else mode}
+            for impl in VARIANTS:
+                row[impl] = speed[(impl, mode)]
+                if (impl, n, mode) not in memory:
+                    memory[(impl, n, mode)] = measure_memory(
+                        impl, config, mode == "train", threads
+                    )
+                row[impl + " MiB"] = memory[(impl, n, mode)]
+            row["autograd"] = speed[("paired", VARIANTS[1], mode)]
+            row["readable"] = speed[("paired", VARIANTS[2], mode)]
+            rows.append(row)
+            print(json.dumps({"threads": threads, **row}), file=sys.stderr)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
@@ -335,6 +434,12 @@ def main(argv=None):
         help="torch.set_num_threads values, one table each (memory: first only)",
     )
     parser.add_argument("--peer", choices=["auto", "dnc", "unvectorised"])
+    parser.add_argument(
+        "--tables",
+        choices=["both", "peer", "variants"],
+        default="both",
+        help="the table against the peer, that of sk_memsel's own paths, or both",
+    )
     parser.add_argument("--write", type=Path, help="Markdown file for the results")
     parser.add_argument(
         "--compiled",
@@ -365,38 +470,50 @@ def main(argv=None):
     peer = args.peer or "auto"
     if peer == "auto":
         peer = "dnc" if _dnc_peer_available() else "unvectorised"
-    impls = ["sk_memsel", peer]
     tables, memory = {}, {}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        rows = []
-        for n in args.sizes:
-            config = _config(args, n)
-            speed = measure_throughput(impls, config, args.repeats)
-            for mode in ("train", "forward"):
-                train = mode == "train"
-                if (n, mode) not in memory:  # memory hardly depends on threads
-                    memory[(n, mode)] = [
-                        measure_memory(impl, config, train, threads) for impl in impls
-                    ]
-                rows.append(
-                    {
-                        "N": n,
-                        "mode": "forward+backward" if train else "forward",
-                        "ours": speed[("sk_memsel", mode)],
-                        "theirs": speed[(peer, mode)],
-                        "paired": speed[("paired", mode)],
-                        "ours_mib": memory[(n, mode)][0],
-                        "theirs_mib": memory[(n, mode)][1],
-                    }
-                )
-                print(json.dumps({"threads": threads, **rows[-1]}), file=sys.stderr)
-        tables[threads] = markdown_table(rows, peer) + "\n" + goal_summary(rows)
+        parts = []
+        if args.tables != "variants":
+            rows = _measure_against_peer(args, peer, threads, memory)
+            parts.append(markdown_table(rows, peer) + "\n" + goal_summary(rows))
+        if args.tables != "peer":
+            rows = measure_variants(args, threads, memory)
+            parts.append(VARIANTS_HEADING + variants_table(rows))
+        tables[threads] = "\n".join(parts)
         print(f"torch.set_num_threads({threads})\n\n{tables[threads]}", flush=True)
     load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     print(f"1-minute load average: {load} ({os.cpu_count()} CPUs)")
     if args.write:
         _write_doc(args, peer, tables, load)
+
+
+def _measure_against_peer(args, peer, threads, memory):
+    """Rows of :func:`markdown_table`: sk_memsel against the peer."""
+    impls = ["sk_memsel", peer]
+    rows = []
+    for n in args.sizes:
+        config = _config(args, n)
+        speed = measure_throughput(impls, config, args.repeats)
+        for mode in ("train", "forward"):
+            train = mode == "train"
+            if (n, mode) not in memory:  # memory hardly depends on threads
+                memory[(n, mode)] = [
+                    measure_memory(impl, config, train, threads) for impl in impls
+                ]
+            rows.append(
+                {
+                    "N": n,
+                    "mode": "forward+backward" if train else "forward",
+                    "ours": speed[("sk_memsel", mode)],
+                    "theirs": speed[(peer, mode)],
+                    "paired": speed[("paired", mode)],
+                    "ours_mib": memory[(n, mode)][0],
+                    "theirs_mib": memory[(n, mode)][1],
+                }
+            )
+            print(json.dumps({"threads": threads, **rows[-1]}), file=sys.stderr)
+    return rows
 
 
 def _config(args, memory_size):
@@ -486,6 +603,15 @@ number of memory slots. Machine: {os.cpu_count()} CPUs
 - Under each table, the memory sizes where sk_memsel reaches the goal of
   {GOAL:g}x the peer's throughput (both speed ratios at least {GOAL:g};
   otherwise the smaller one is quoted).
+- The second table of each section times sk_memsel's three ways to run
+  the same DNC, alternating as above: *fused* is the default (the whole
+  sequence as one autograd Function with a hand-written backward pass);
+  *fused + autograd* runs the same fused forward with the hand-written
+  backward switched off, so autograd records it operation by operation;
+  *readable* is `DNC(..., fused=False)` (the addressing modules step by step
+  under autograd). Its ratios are the median over the rounds of a path's
+  time over fused's in the same round: above 1 is slower than fused. The
+  script first checks that the three give the same gradients.
 
 {sections}
 The temporal link matrices hold `batch * num_writes * N**2` numbers per time
