@@ -6,7 +6,9 @@ contract tests), like ``test_reliability.py``.
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
+from skorch.callbacks import Callback
 
 import sk_memsel
 
@@ -86,3 +88,67 @@ def test_a_memory_mapped_array_selects_as_the_same_array_in_memory(
     on_disk = clone(est).fit(mm, y)
     np.testing.assert_array_equal(on_disk.get_support(), in_memory.get_support())
     np.testing.assert_array_equal(on_disk.transform(mm), in_memory.transform(values))
+
+
+# ------------------------------------------------ a failed fit changes nothing
+class FailsInEpoch2(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            raise RuntimeError("out of memory (simulated)")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_a_refit_that_fails_leaves_the_fitted_estimator_as_it_was(cls, X):
+    # a refit on wider data that fails during training used to leave the new
+    # n_features_in_ next to the old network
+    y = (X[:, 0] > 0).astype(int)
+    est = make(cls, k=2) if "k" in cls().get_params() else make(cls)
+    est.fit(X, y)
+    expected = est.transform(X)
+    wider = np.hstack([X, X[:, :3]])
+    est.set_params(callbacks=[FailsInEpoch2()], max_epochs=4)
+    before = dict(est.__dict__)
+    with pytest.raises(RuntimeError, match="simulated"):
+        est.fit(wider, y)
+    assert est.n_features_in_ == X.shape[1]
+    assert set(est.__dict__) == set(before)
+    assert all(est.__dict__[name] is before[name] for name in before)
+    np.testing.assert_array_equal(est.transform(X), expected)
+
+
+def test_a_partial_fit_that_fails_in_training_leaves_the_network_as_it_was(
+    X, monkeypatch
+):
+    # partial_fit trains the network in place: a call that fails halfway,
+    # after some optimizer steps, must not leave its weights half-updated
+    y = (X[:, 0] > 0).astype(int)
+    params = {**FAST_PARAMS["StochasticGatesSelector"], "k": 2, "random_state": 0}
+    est = sk_memsel.StochasticGatesSelector(**params).partial_fit(X, y)
+    expected = est.transform(X)
+    weights = [p.detach().clone() for p in est.net_.module_.parameters()]
+    steps = []
+    net_class = type(est.net_)
+    real_step = net_class.train_step
+
+    def fails_at_the_third_step(net, *args, **kwargs):
+        result = real_step(net, *args, **kwargs)  # the weights move
+        steps.append(1)
+        if len(steps) == 3:
+            raise RuntimeError("out of memory (simulated)")
+        return result
+
+    monkeypatch.setattr(net_class, "train_step", fails_at_the_third_step)
+    with pytest.raises(RuntimeError, match="simulated"):
+        est.partial_fit(X, y)
+    monkeypatch.undo()
+    assert len(steps) == 3
+    np.testing.assert_array_equal(est.transform(X), expected)
+    for old, new in zip(weights, est.net_.module_.parameters(), strict=True):
+        torch.testing.assert_close(old, new, rtol=0, atol=0)
+    # and training goes on as if the failed call had not happened
+    twice = sk_memsel.StochasticGatesSelector(**params).partial_fit(X, y)
+    np.testing.assert_array_equal(
+        est.partial_fit(X, y).gate_probabilities_,
+        twice.partial_fit(X, y).gate_probabilities_,
+    )

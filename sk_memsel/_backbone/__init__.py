@@ -19,7 +19,7 @@ from ._callbacks import (
     TemperatureAnnealing,
 )
 from ._data import ArrayBatchIterator
-from ._estimator import PICKLE_FORMAT, NeuralEstimatorMixin
+from ._estimator import PICKLE_FORMAT, NeuralEstimatorMixin, all_or_nothing
 from ._net import MemselNet, auto_epochs
 from ._runtime import resolve_device
 from ._supervised import SupervisedOutputMixin
@@ -37,6 +37,7 @@ __all__ = [
     "SupervisedOutputMixin",
     "TargetMixin",
     "TemperatureAnnealing",
+    "all_or_nothing",
     "auto_epochs",
     "resolve_device",
 ]

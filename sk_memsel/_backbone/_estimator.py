@@ -22,6 +22,7 @@ everything those estimators have in common:
 """
 
 import copy
+import functools
 import inspect
 import math
 from numbers import Integral, Real
@@ -56,6 +57,34 @@ from ._targets import TargetMixin
 PICKLE_FORMAT = 1
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+
+def all_or_nothing(method=None, *, trains_in_place=False):
+    """Make ``fit`` / ``partial_fit`` change the estimator only when it succeeds.
+
+    A call that raises (bad data found late, a loss that became NaN, an
+    out-of-memory error, Ctrl-C outside training) leaves every attribute as
+    it was before the call, the fitted ones included: never a new
+    ``n_features_in_`` next to the old network. ``fit`` builds a new network,
+    so putting the attributes back is enough; a method that
+    ``trains_in_place`` (``partial_fit``) also copies the network first.
+    """
+    if method is None:
+        return functools.partial(all_or_nothing, trains_in_place=trains_in_place)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        if trains_in_place and "net_" in before:
+            before["net_"] = copy.deepcopy(before["net_"])
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
 
 
 def _package_version():

@@ -20,6 +20,7 @@ from .._backbone import (
     SettledStopping,
     SupervisedOutputMixin,
     TemperatureAnnealing,
+    all_or_nothing,
 )
 from .._backbone._params import LAYER_SIZES, check_k, fill_shared_docs, layer_sizes
 from ..nn._concrete import ConcreteSelect, distinct_argmax
@@ -391,6 +392,7 @@ class ConcreteAutoencoderSelector(
         return layer_sizes(self.hidden_layer_sizes)
 
     # ------------------------------------------------------------------ fit
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the Concrete Autoencoder and select ``k`` features.

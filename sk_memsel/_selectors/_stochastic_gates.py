@@ -20,6 +20,7 @@ from .._backbone import (
     NeuralEstimatorMixin,
     SettledStopping,
     SupervisedOutputMixin,
+    all_or_nothing,
 )
 from .._backbone._data import _preload
 from .._backbone._net import _record_stop_reason
@@ -448,6 +449,7 @@ class StochasticGatesSelector(
         self.gate_values_ = values[codes]
         self.feature_importances_ = self.gate_probabilities_.copy()
 
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train a new gated network on ``(X, y)`` and read off the gates.
@@ -468,6 +470,7 @@ class StochasticGatesSelector(
         self._fit_new_net(X, target)
         return self
 
+    @all_or_nothing(trains_in_place=True)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train on ``(X, y)``, continuing from the previous fit if there is one.

@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import Dataset
 from torch import nn
 
-from .._backbone import ArrayBatchIterator, NeuralEstimatorMixin
+from .._backbone import ArrayBatchIterator, NeuralEstimatorMixin, all_or_nothing
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
@@ -186,6 +186,7 @@ class NeuralTransformerBase(
         return Z.astype(np.float32)
 
     # ------------------------------------------------------------- fitting
+    @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the features from ``X`` (and ``y`` when given).
