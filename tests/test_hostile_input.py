@@ -73,12 +73,12 @@ def test_regression_targets_of_any_finite_size_give_finite_predictions(
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.bool_])
 def test_a_memory_mapped_array_selects_as_the_same_array_in_memory(
     cls, dtype, X, tmp_path
 ):
     # an int64 memmap reached torch as int64 and failed in the first layer
-    values = np.round(X * 10).astype(dtype)
+    values = (X > 0) if dtype is np.bool_ else np.round(X * 10).astype(dtype)
     mm = np.memmap(tmp_path / "X.dat", dtype=dtype, mode="w+", shape=values.shape)
     mm[:] = values
     mm.flush()
@@ -152,3 +152,38 @@ def test_a_partial_fit_that_fails_in_training_leaves_the_network_as_it_was(
         est.partial_fit(X, y).gate_probabilities_,
         twice.partial_fit(X, y).gate_probabilities_,
     )
+
+
+SEQUENCES = [sk_memsel.DNCTransformer, sk_memsel.MemoryAttentionTransformer]
+
+
+@pytest.mark.parametrize("cls", SEQUENCES, ids=lambda c: c.__name__)
+def test_a_memory_mapped_sequence_array_transforms_as_in_memory(cls, tmp_path):
+    # 3-D memmaps were refused ("Expected a 2-D array") while the same array
+    # in memory was accepted
+    values = np.random.RandomState(1).normal(size=(30, 2, 6)).astype(np.float32)
+    mm = np.memmap(tmp_path / "X.dat", dtype=np.float32, mode="w+", shape=values.shape)
+    mm[:] = values
+    mm.flush()
+    est = make(cls)
+    np.testing.assert_array_equal(
+        clone(est).fit(mm).transform(mm), clone(est).fit(values).transform(values)
+    )
+
+
+@pytest.mark.parametrize("cls", SEQUENCES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("shape", [(30, 0, 6), (30, 2, 0)])
+def test_sequences_without_channels_or_time_points_are_refused(cls, shape):
+    # zero channels trained on nothing and returned identical rows, or spoke
+    # of an internal input_size
+    with pytest.raises(ValueError, match="at least one channel and one time point"):
+        make(cls).fit(np.zeros(shape))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_a_date_column_is_named_in_the_error(cls, X):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X, columns=list("abcde"))
+    df["when"] = pd.date_range("2020-01-01", periods=len(df))
+    with pytest.raises(ValueError, match="'when' \\(datetime64"):
+        make(cls).fit(df, (X[:, 0] > 0).astype(int))

@@ -59,6 +59,25 @@ PICKLE_FORMAT = 1
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
 
+def _check_column_dtypes(X, name):
+    """Name the DataFrame columns whose values are dates, times or complex."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [
+        (column, dtype)
+        for column, dtype in dtypes.items()
+        if getattr(dtype, "kind", "O") in "mMc"
+    ]
+    if bad:
+        listed = ", ".join(f"{column!r} ({dtype})" for column, dtype in bad[:5])
+        raise ValueError(
+            f"X has columns of dates, durations or complex numbers: {listed}. "
+            f"{name} needs real numbers: convert them (for example a date to "
+            "its year, month and day) or drop them."
+        )
+
+
 def all_or_nothing(method=None, *, trains_in_place=False):
     """Make ``fit`` / ``partial_fit`` change the estimator only when it succeeds.
 
@@ -157,7 +176,8 @@ class NeuralEstimatorMixin(TargetMixin):
         has to fit in memory.
         """
         if _is_out_of_core(X):
-            return self._validate_out_of_core(X, reset=reset)
+            return self._validate_out_of_core(X, reset=reset, allow_nd=allow_nd)
+        _check_column_dtypes(X, type(self).__name__)
         try:
             X = validate_data(
                 self,
@@ -179,27 +199,33 @@ class NeuralEstimatorMixin(TargetMixin):
             raise
         return X
 
-    def _validate_out_of_core(self, X, *, reset):
-        """Chunked checks of an array that is read batch by batch."""
+    def _validate_out_of_core(self, X, *, reset, allow_nd=False):
+        """Chunked checks of an array that is read batch by batch.
+
+        The same rules as for the same array in memory: 2-D (3-D where
+        ``allow_nd``), real numbers of any dtype (booleans included), finite.
+        """
         name = type(self).__name__
-        if len(X.shape) != 2:
+        if len(X.shape) != 2 and not (allow_nd and len(X.shape) == 3):
             raise ValueError(
                 f"Expected a 2-D array, got an array with shape {X.shape}."
             )
-        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(
-            X.dtype, np.complexfloating
-        ):
+        real = X.dtype == np.bool_ or (
+            np.issubdtype(X.dtype, np.number)
+            and not np.issubdtype(X.dtype, np.complexfloating)
+        )
+        if not real:
             raise ValueError(
                 f"X has dtype {X.dtype}; {name} needs real numbers "
                 "(floats, integers or booleans)."
             )
-        n_samples, n_features = X.shape
+        n_samples, n_features = X.shape[:2]
         if n_samples < (2 if reset else 1):
             raise ValueError(
                 f"Found array with {n_samples} sample(s) (shape={X.shape}) while "
                 f"a minimum of {2 if reset else 1} is required by {name}."
             )
-        chunk = max(1, _CHUNK_ELEMENTS // max(n_features, 1))
+        chunk = max(1, _CHUNK_ELEMENTS // max(math.prod(X.shape[1:]), 1))
         for start in range(0, n_samples, chunk):
             block = np.asarray(X[start : start + chunk], dtype=np.float32)
             if not np.all(np.isfinite(block)):

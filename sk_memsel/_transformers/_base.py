@@ -130,6 +130,11 @@ class NeuralTransformerBase(
                 "X must be 2-D (n_samples, n_features) or 3-D (n_samples, "
                 f"n_channels, n_timepoints); got an array of shape {shape}."
             )
+        if len(shape) == 3 and 0 in shape[1:]:
+            raise ValueError(
+                f"X has shape {shape}: sequences need at least one channel and "
+                "one time point (n_samples, n_channels, n_timepoints)."
+            )
         if not hasattr(self, "n_timepoints_in_"):
             return
         fitted_3d = self.n_timepoints_in_ is not None
