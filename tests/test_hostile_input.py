@@ -40,9 +40,17 @@ def test_a_target_of_three_dimensions_is_refused_with_its_shape(cls, X):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
-def test_labels_of_mixed_types_are_refused_in_plain_words(cls, X):
-    y = np.array(["a", "b", None, "a"] * 10, dtype=object)
-    with pytest.raises(ValueError, match="cannot be sorted: they mix types"):
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (["a", "b", None, "a"], "cannot be sorted: they mix types"),
+        ([1, "a", 2, "b"], r"mix types \(int, str\)"),
+    ],
+    ids=["str and None", "int and str"],
+)
+def test_labels_of_mixed_types_are_refused_in_plain_words(cls, X, labels, message):
+    y = np.array(labels * 10, dtype=object)
+    with pytest.raises(ValueError, match=message):
         make(cls, **LEARNS_Y.get(cls.__name__, {})).fit(X, y)
 
 

@@ -23,14 +23,23 @@ _TARGET_STATE = ("task_", "classes_", "n_outputs_", "_y_mean", "_y_scale")
 
 
 def _unsorted_labels_are_an_error(function, y):
-    """``function(y)``, with labels that cannot be sorted a clear error."""
+    """``function(y)``, with labels of mixed types a clear error."""
     try:
         return function(y)
-    except TypeError as exc:
+    except TypeError as exc:  # e.g. strings and None: they cannot be sorted
         raise ValueError(
             "The labels in y cannot be sorted: they mix types (for example "
             "strings and None for missing labels). Give every label as one "
             "type, and drop or fill the missing ones."
+        ) from exc
+    except ValueError as exc:
+        if "Unknown label type" not in str(exc) or y.dtype != object:
+            raise
+        kinds = sorted({type(label).__name__ for label in y.ravel()})
+        raise ValueError(
+            f"The labels in y mix types ({', '.join(kinds)}), so they cannot "
+            "be read as classes. Give every label as one type (all strings or "
+            "all numbers)."
         ) from exc
 
 
