@@ -106,3 +106,15 @@ def test_the_top_k_importances_are_the_support(name, k):
     # so scikit-learn's SelectFromModel keeps the same k features
     from_model = SelectFromModel(est, prefit=True, max_features=k, threshold=-np.inf)
     np.testing.assert_array_equal(from_model.get_support(), est.get_support())
+
+
+@pytest.mark.parametrize("name", SELECTORS)
+def test_a_k_above_the_number_of_features_keeps_them_all_with_a_warning(name):
+    # as scikit-learn's SelectKBest: a grid over k must survive narrow data
+    X = np.random.RandomState(0).normal(size=(40, 4))
+    y = (X[:, 0] > 0).astype(int)
+    est = getattr(sk_memsel, name)(**{**FAST_PARAMS[name], "random_state": 0, "k": 9})
+    with pytest.warns(UserWarning, match=r"k=9 is larger .* \(n_features=4\): all 4"):
+        est.fit(X, y)
+    assert est.get_support().all()
+    assert est.transform(X).shape == (40, 4)

@@ -237,22 +237,6 @@ CROSS_RULES = [
         "min_temperature=2.0 is higher than temperature=1.0",
     ),
     (
-        ConcreteAutoencoderSelector,
-        {"k": 7},
-        r"k=7 is larger than the number of features of X \(n_features=6\)",
-    ),
-    (
-        StochasticGatesSelector,
-        {"k": 7},
-        r"k=7 is larger than the number of features of X \(n_features=6\); "
-        "choose k <= 6",
-    ),
-    (
-        StochasticGatesSelector,
-        {"k": 4, "groups": [0, 0, 1, 1, 2, 2]},
-        r"k=4 is larger than the number of groups of X \(n_groups=3\)",
-    ),
-    (
         StochasticGatesSelector,
         {"groups": [0, 1, 2]},
         "groups must give one label per feature",

@@ -17,13 +17,14 @@ import inspect
 import numbers
 import re
 import textwrap
+import warnings
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Options
 from skorch.callbacks import Callback
 
-__all__ = ["Satisfies", "check_k", "fill_shared_docs", "layer_sizes"]
+__all__ = ["Satisfies", "effective_k", "fill_shared_docs", "layer_sizes"]
 
 
 # ------------------------------------------------------------------ constraints
@@ -125,13 +126,24 @@ def layer_sizes(value):
     return tuple(int(v) for v in value)
 
 
-def check_k(k, n, what="features"):
-    """Refuse ``k`` larger than the ``n`` features (or groups) of X."""
+def effective_k(k, n, what="features", warn=True):
+    """``k``, or all ``n`` features (or groups) of X when ``k`` is larger.
+
+    As scikit-learn's ``SelectKBest`` does, a ``k`` larger than the number of
+    features keeps them all, with a warning (when ``warn``) rather than an
+    error, so that a grid over ``k`` survives a narrow fold or data set.
+    """
+    k = int(k)
     if k > n:
-        raise ValueError(
-            f"k={k} is larger than the number of {what} of X (n_{what}={n}); "
-            f"choose k <= {n}."
-        )
+        if warn:
+            warnings.warn(
+                f"k={k} is larger than the number of {what} of X "
+                f"(n_{what}={n}): all {n} are kept.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return n
+    return k
 
 
 # ------------------------------------------------------------------ shared docs

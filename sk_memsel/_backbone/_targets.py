@@ -33,13 +33,13 @@ def _unsorted_labels_are_an_error(function, y):
             "type, and drop or fill the missing ones."
         ) from exc
     except ValueError as exc:
-        if "Unknown label type" not in str(exc) or y.dtype != object:
+        kinds = sorted({type(label).__name__ for label in np.ravel(y)})
+        if "Unknown label type" not in str(exc) or len(kinds) < 2:
             raise
-        kinds = sorted({type(label).__name__ for label in y.ravel()})
         raise ValueError(
-            f"The labels in y mix types ({', '.join(kinds)}), so they cannot "
-            "be read as classes. Give every label as one type (all strings or "
-            "all numbers)."
+            f"Unknown label type: the labels in y mix types ({', '.join(kinds)}), "
+            "so they cannot be read as classes. Give every label as one type "
+            "(all strings or all numbers)."
         ) from exc
 
 

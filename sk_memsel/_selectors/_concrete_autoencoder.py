@@ -22,7 +22,7 @@ from .._backbone import (
     TemperatureAnnealing,
     all_or_nothing,
 )
-from .._backbone._params import LAYER_SIZES, check_k, fill_shared_docs, layer_sizes
+from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
 from ..nn._concrete import ConcreteSelect, distinct_argmax
 
 __all__ = ["ConcreteAutoencoderSelector"]
@@ -143,7 +143,9 @@ class ConcreteAutoencoderSelector(
     Parameters
     ----------
     k : int, default=10
-        Number of features to select; at most the number of features of ``X``.
+        Number of features to select. A ``k`` larger than the number of
+        features of ``X`` keeps them all, with a warning (as
+        :class:`~sklearn.feature_selection.SelectKBest` does).
     objective : {"reconstruction", "classification", "regression", "auto"}, \
             default="reconstruction"
         What the decoder learns from the ``k`` selected features.
@@ -419,14 +421,14 @@ class ConcreteAutoencoderSelector(
             )
         X = self._validate_X(X, reset=True)
         n_features = X.shape[1]
-        check_k(self.k, n_features)
+        k = effective_k(self.k, n_features)
         target, criterion, n_out, stratify = self._training_target(X, y, self.objective)
         self.objective_ = self.task_
 
         def build():
             module = _ConcreteNet(
                 n_features,
-                int(self.k),
+                k,
                 n_out,
                 self._hidden_sizes(),
                 float(self.dropout),

@@ -24,7 +24,7 @@ from .._backbone import (
 )
 from .._backbone._data import _preload
 from .._backbone._net import _record_stop_reason
-from .._backbone._params import LAYER_SIZES, check_k, fill_shared_docs, layer_sizes
+from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
 from .._backbone._runtime import _seed_from, _seeded
 from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
@@ -53,13 +53,12 @@ class StochasticGatesSelector(
     Parameters
     ----------
     k : int or None, default=None
-        Number of features to keep: those with the ``k`` largest gate
-        probabilities (ties broken by column order). With ``groups``, ``k``
-        counts groups, not columns. ``None`` keeps every feature whose gate
-        probability is at least ``threshold``. Training stops once this
-        selection has settled (see ``settle_steps``); changing ``k`` or
-        ``threshold`` with ``set_params`` on a fitted selector changes the
-        support without refitting, reading the same gates.
+        Number of features (with ``groups``: groups) to keep, those of largest
+        gate probability; a ``k`` above their number keeps them all, with a
+        warning. ``None`` keeps every feature whose gate probability is at
+        least ``threshold``. Training stops once this selection has settled;
+        ``set_params(k=...)`` on a fitted selector changes the support
+        without refitting.
     threshold : float, default=0.5
         Gate probability at or above which a feature is kept when
         ``k=None``; in ``[0, 1]``.
@@ -333,8 +332,12 @@ class StochasticGatesSelector(
     }
 
     # ------------------------------------------------------------------ checks
-    def _check_selection(self, n_groups):
-        """Check ``k`` and ``threshold``, which may change after fitting."""
+    def _check_selection(self, n_groups, warn=False):
+        """Check ``k`` and ``threshold``, which may change after fitting.
+
+        A ``k`` above the number of gates keeps them all (with a warning at
+        ``fit`` when ``warn``), as scikit-learn's ``SelectKBest`` does.
+        """
         names = ("k", "threshold")
         validate_parameter_constraints(
             {name: self._parameter_constraints[name] for name in names},
@@ -343,7 +346,7 @@ class StochasticGatesSelector(
         )
         if self.k is not None:
             what = "features" if self.groups is None else "groups"
-            check_k(self.k, n_groups, what)
+            effective_k(self.k, n_groups, what, warn=warn)
 
     def _group_codes(self, n_features):
         """Return ``(labels, codes)``: sorted group labels, group index per column."""
@@ -418,7 +421,7 @@ class StochasticGatesSelector(
     def _fit_new_net(self, X, target):
         """Build a new gated network and train it on ``(X, target)``."""
         labels, codes = self._group_codes(X.shape[1])
-        self._check_selection(len(labels))
+        self._check_selection(len(labels), warn=True)
         build = self._build(X.shape[1], len(labels), codes)
         stratify = target if self.task_ == "classification" else None
         # the gates get a learning rate of their own (see gate_lr)
