@@ -184,6 +184,103 @@ def plot_selected_pixels(
     return ax
 
 
+# Bars drawn when ``top`` is not given: up to this many names stay readable.
+_MAX_BARS = 40
+_SELECTED_COLOR = "tab:red"
+_UNSELECTED_COLOR = "tab:gray"
+_PLAIN_COLOR = "tab:blue"
+
+
+def _text_width(text, fontsize):
+    """Width in points of one line of ``text`` at ``fontsize``."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=fontsize)
+    return text_to_path.get_text_width_height_descent(text, prop, ismath=False)[0]
+
+
+def _wrap_text(text, width, fontsize):
+    """``text`` with line breaks, so that no line is wider than ``width`` points.
+
+    Lines break between words; a word wider than ``width`` by itself (a long
+    file name) is broken between characters.
+    """
+    lines = []
+    for paragraph in str(text).split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if _text_width(candidate, fontsize) <= width or not candidate:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for char in word:  # only a word too long for a line of its own
+                if line and _text_width(line + char, fontsize) > width:
+                    lines.append(line)
+                    line = ""
+                line += char
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _set_title(ax, text):
+    """Set the title of ``ax``, wrapped to the width the Axes has now."""
+    import matplotlib as mpl
+
+    fontsize = mpl.rcParams["axes.titlesize"]
+    width = ax.get_position().width * ax.figure.get_figwidth() * 72
+    ax.set_title(_wrap_text(text, width, fontsize))
+
+
+def _set_suptitle(fig, text):
+    """Title ``fig`` with plain ``text``, wrapped to the figure's width.
+
+    Plain: a ``$`` (in a file name, say) is drawn as it is, not as the start
+    of matplotlib's math mode.
+    """
+    import matplotlib as mpl
+
+    fontsize = mpl.rcParams["figure.titlesize"]
+    width = fig.get_figwidth() * 72 - 4 * mpl.rcParams["font.size"]
+    fig.suptitle(_wrap_text(text, width, fontsize).replace("$", r"\$"))
+
+
+def _n_bars(n_features, n_selected, top):
+    """How many bars :func:`plot_scores` draws.
+
+    ``top`` when given; else every feature if there are at most
+    ``_MAX_BARS``, otherwise the ``_MAX_BARS`` best (or all the selected
+    ones, when there are more).
+    """
+    if top is None:
+        top = max(_MAX_BARS, n_selected)
+    if not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a positive integer or None, got {top!r}.")
+    return min(int(top), n_features)
+
+
+def _scores_figsize(n_bars, width=7.0):
+    """Size of a figure for a chart of ``n_bars`` bars, in inches."""
+    return (width, max(2.5, 0.25 * n_bars + 1.6))
+
+
+def _bar_order(values, selected):
+    """Features from the top bar to the bottom one.
+
+    The selected features first, then the others; within each, the highest
+    score first and, at equal scores, the feature order. So no tie (nor a
+    score of a foreign estimator that does not rank its selection first) can
+    draw a feature that is not selected above one that is.
+    """
+    index = np.arange(values.size)
+    if selected is None:
+        return np.lexsort((index, -values))
+    return np.lexsort((index, -values, ~selected))
+
+
 def plot_scores(scores, feature_names=None, top=None, ax=None):
     """Draw feature scores as a ranked horizontal bar chart.
 
@@ -193,20 +290,34 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
         One score per feature, higher is better, or a fitted selector whose
         ``feature_importances_`` are drawn (see :func:`feature_scores`);
         the bars of its selected features (``get_support()``) are drawn in
-        a stronger color.
+        red, the others in grey, with a legend that says so.
     feature_names : array-like of str, default=None
         Names of the features. ``None`` uses the selector's
         ``feature_names_in_`` when it has them, else ``x0``, ``x1``, ...
     top : int, default=None
-        Draw only the ``top`` highest scores. ``None`` draws all of them.
+        Draw only the ``top`` first bars. ``None`` draws every feature when
+        there are at most 40, else the 40 first (or all the selected ones,
+        when more are selected). When some are left out, the x axis label
+        says how many.
     ax : matplotlib Axes, default=None
-        Where to draw; ``None`` creates a new figure.
+        Where to draw; ``None`` creates a new figure, sized for the bars,
+        with the ``"constrained"`` layout.
 
     Returns
     -------
     ax : matplotlib Axes
         The Axes drawn on; ``ax.patches`` holds one bar per feature drawn,
-        the highest score at the top.
+        from the top bar to the bottom one. The selected features are on
+        top, highest score first; below them the others, highest score
+        first; equal scores keep the feature order. For the sk_memsel
+        selectors, whose selection is the ``k`` best scores, this is the
+        order of the scores.
+
+    Notes
+    -----
+    The legend is drawn to the right of the Axes. In a figure of your own,
+    use a layout engine (``plt.subplots(layout="constrained")``) or save
+    with ``bbox_inches="tight"``, so that it is not cut off.
 
     See Also
     --------
@@ -222,6 +333,9 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
     3
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['b', 'd', 'c']
+    >>> print(ax.get_xlabel())
+    score
+    (1 more feature not drawn)
     """
     selected = None
     label = "score"
@@ -241,6 +355,8 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
     if values.ndim != 1:
         raise ValueError(f"scores must be one-dimensional, got shape {values.shape}.")
     n = values.size
+    if selected is not None and selected.shape != (n,):
+        raise ValueError(f"get_support() gives {selected.size} entries for {n} scores.")
     if feature_names is None:
         feature_names = [f"x{i}" for i in range(n)]
     feature_names = [str(name) for name in feature_names]
@@ -249,24 +365,37 @@ def plot_scores(scores, feature_names=None, top=None, ax=None):
             f"{len(feature_names)} feature names for {n} scores; give one name "
             "per score."
         )
-    if top is None:
-        top = n
-    if not isinstance(top, numbers.Integral) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"top must be a positive integer or None, got {top!r}.")
-    # highest first; ties keep the feature order
-    order = np.argsort(-values, kind="stable")[: min(int(top), n)]
-    ax = _new_axes(ax, (6, min(12.0, max(2.0, 0.25 * len(order) + 1))))
+    n_selected = 0 if selected is None else int(selected.sum())
+    n_bars = _n_bars(n, n_selected, top)
+    order = _bar_order(values, selected)[:n_bars]
+    if ax is None:
+        plt = _pyplot()
+        _, ax = plt.subplots(figsize=_scores_figsize(n_bars), layout="constrained")
+    positions = np.arange(n_bars)[::-1]  # the first bar at the top
     if selected is None:
-        colors = "tab:blue"
+        ax.barh(positions, values[order], color=_PLAIN_COLOR)
     else:
-        colors = ["tab:red" if selected[i] else "tab:gray" for i in order]
-    positions = np.arange(len(order))[::-1]
-    ax.barh(positions, values[order], color=colors)
+        chosen = selected[order]
+        for mask, color, name in (
+            (chosen, _SELECTED_COLOR, "selected"),
+            (~chosen, _UNSELECTED_COLOR, "not selected"),
+        ):
+            if mask.any():
+                ax.barh(positions[mask], values[order][mask], color=color, label=name)
     ax.set_yticks(positions)
     ax.set_yticklabels([feature_names[i] for i in order])
+    ax.set_ylim(-0.6, n_bars - 0.4)
+    left_out = n - n_bars
+    if left_out:
+        note = f"{left_out} more feature{'s' if left_out > 1 else ''} not drawn"
+        if selected is not None and (hidden := n_selected - int(chosen.sum())):
+            note += f", {hidden} of them selected"
+        label = f"{label}\n({note})"
     ax.set_xlabel(label)
     if selected is not None:
-        ax.set_title(f"{int(selected.sum())} selected features (red)")
+        # beside the Axes: inside, it would hide bars that all score alike
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+        _set_title(ax, f"{n_selected} of {n} features selected")
     return ax
 
 

@@ -10,6 +10,7 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector  # noqa: E402
 from sk_memsel.plot import (  # noqa: E402
@@ -133,7 +134,7 @@ def test_scores_of_the_concrete_selector(concrete):
     np.testing.assert_array_equal(scores, concrete.feature_importances_)
     ax = plot_scores(concrete, top=5)
     assert len(ax.patches) == 5
-    assert ax.get_xlabel() == "selection probability"
+    assert ax.get_xlabel() == "selection probability\n(11 more features not drawn)"
     # the k selected features are the k top bars, all drawn in the strong color
     strong = matplotlib.colors.to_rgba("tab:red")
     colors = [bar.get_facecolor() for bar in ax.patches]
@@ -141,6 +142,143 @@ def test_scores_of_the_concrete_selector(concrete):
     k = concrete.k
     assert set(labels[:k]) == {f"x{i}" for i in concrete.get_support(indices=True)}
     assert colors[:k] == [strong] * k and strong not in colors[k:]
+
+
+def legend_labels(ax):
+    legend = ax.get_legend()
+    assert legend is not None, "no legend"
+    return [text.get_text() for text in legend.get_texts()]
+
+
+def bar_positions(ax):
+    """The y position of the bars drawn red (selected) and the others."""
+    strong = matplotlib.colors.to_rgba("tab:red")
+    selected, others = [], []
+    for bar in ax.patches:
+        y = bar.get_y() + bar.get_height() / 2
+        (selected if bar.get_facecolor() == strong else others).append(y)
+    return np.array(selected), np.array(others)
+
+
+def inside_figure(artist, fig):
+    """Whether ``artist``, drawn with the Agg renderer, lies inside ``fig``."""
+    renderer = fig.canvas.get_renderer()
+    box = artist.get_window_extent(renderer)
+    return (
+        box.x0 >= fig.bbox.x0 - 0.5
+        and box.x1 <= fig.bbox.x1 + 0.5
+        and box.y0 >= fig.bbox.y0 - 0.5
+        and box.y1 <= fig.bbox.y1 + 0.5
+    )
+
+
+def draw(fig):
+    fig.canvas.draw()  # runs the layout engine, as saving does
+    return fig
+
+
+def test_scores_of_a_selector_have_a_legend_and_a_title_that_fit(gates):
+    ax = plot_scores(gates)
+    assert legend_labels(ax) == ["selected", "not selected"]
+    assert ax.get_title() == "2 of 6 features selected"
+    fig = draw(ax.figure)
+    assert inside_figure(ax.title, fig)
+    assert inside_figure(ax.get_legend(), fig)
+
+
+def test_scores_without_a_selection_have_no_legend():
+    assert plot_scores([0.3, 0.1]).get_legend() is None
+
+
+class Scored:
+    """A fitted selector of a kind sk_memsel does not know: scores and support."""
+
+    def __init__(self, scores, support):
+        self.feature_importances_ = np.asarray(scores, dtype=float)
+        self.support = np.asarray(support, dtype=bool)
+
+    def get_params(self, deep=True):
+        return {}
+
+    def get_support(self):
+        return self.support
+
+
+def test_scores_of_thirty_features_draw_every_bar():
+    rng = np.random.RandomState(0)
+    scores = rng.uniform(size=30)
+    support = scores >= np.sort(scores)[-5]
+    ax = plot_scores(Scored(scores, support))
+    assert len(ax.patches) == 30
+    assert len(ax.get_yticklabels()) == 30
+    assert ax.get_xlabel() == "score"  # nothing left out
+    selected, others = bar_positions(ax)
+    assert len(selected) == 5 and selected.min() > others.max()
+
+
+def test_scores_of_many_features_draw_the_best_and_say_how_many_are_left_out():
+    scores = np.arange(100.0)
+    ax = plot_scores(scores)
+    assert len(ax.patches) == 40
+    assert ax.get_xlabel() == "score\n(60 more features not drawn)"
+    # a selection larger than 40 is drawn whole
+    ax = plot_scores(Scored(scores, scores >= 50))
+    assert len(ax.patches) == 50
+    # a top smaller than the selection says how many selected are left out
+    ax = plot_scores(Scored(scores, scores >= 90), top=4)
+    assert len(ax.patches) == 4
+    assert ax.get_xlabel() == "score\n(96 more features not drawn, 6 of them selected)"
+
+
+@pytest.mark.parametrize(
+    "scores, support",
+    [
+        # tied scores: feature 0 comes first, but feature 1 is the selected one
+        ([0.5, 0.5, 0.9], [False, True, True]),
+        # a foreign selector whose selection is not its best scores
+        ([0.9, 0.1, 0.8, 0.2], [False, True, False, True]),
+    ],
+    ids=["tie", "not-ranked"],
+)
+def test_selected_bars_are_all_above_the_others(scores, support):
+    ax = plot_scores(Scored(scores, support))
+    selected, others = bar_positions(ax)
+    assert len(selected) == sum(support)
+    assert selected.min() > others.max()
+    # and each group is ranked: the highest score at the top
+    heights = {bar.get_y(): bar.get_width() for bar in ax.patches}
+    widths = [heights[y] for y in sorted(heights, reverse=True)]
+    chosen = np.asarray(support)
+    expected = sorted(np.asarray(scores)[chosen], reverse=True) + sorted(
+        np.asarray(scores)[~chosen], reverse=True
+    )
+    assert widths == expected
+
+
+def test_selected_bars_of_both_selectors_are_above_the_others(gates, concrete):
+    for selector in (gates, concrete):
+        ax = plot_scores(selector)
+        selected, others = bar_positions(ax)
+        assert len(selected) == selector.k
+        assert selected.min() > others.max()
+
+
+def test_long_titles_are_wrapped_inside_the_figure():
+    from matplotlib.figure import Figure
+
+    from sk_memsel.plot import _set_suptitle, _set_title
+
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    ax = fig.add_subplot()
+    name = "a_file_name_with_no_spaces_that_is_far_wider_than_the_figure.csv"
+    _set_suptitle(fig, f"stochastic gates: {name} ($5 budget)")
+    _set_title(ax, "a title of many words that would not fit on one line " * 2)
+    FigureCanvasAgg(fig)
+    draw(fig)
+    assert fig._suptitle.get_text().count("\n") >= 2
+    assert "\\$5" in fig._suptitle.get_text()  # drawn as a dollar sign
+    assert inside_figure(fig._suptitle, fig)
+    assert inside_figure(ax.title, fig)
 
 
 def test_feature_scores_of_gates_are_the_gate_probabilities(gates):
