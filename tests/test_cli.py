@@ -104,6 +104,56 @@ def test_select_gates_writes_names_table_report_and_plot(tables, tmp_path, capsy
     assert plot.read_bytes().startswith(PNG_MAGIC)
 
 
+@pytest.mark.parametrize("method", ["gates", "concrete"])
+def test_select_plot_of_thirty_columns(method, tmp_path, monkeypatch, capsys):
+    """Every column drawn, selected ones on top, a legend, titles that fit."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
+
+    from sk_memsel._cli import _select
+
+    figures = []
+
+    def keep(fig, path):
+        figures.append(fig)
+        save(fig, path)
+
+    save = _select.save_figure
+    monkeypatch.setattr(_select, "save_figure", keep)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 30))
+    df = pd.DataFrame(X, columns=[f"feature_{i:02d}" for i in range(30)])
+    df["y"] = (X[:, 3] + X[:, 7] - X[:, 12] > 0).astype(int)
+    # a long name without spaces: the title must break inside it
+    name = "a_rather_long_file_name_for_the_customer_churn_survey_2024_v2.csv"
+    df.to_csv(tmp_path / name, index=False)
+    plot = tmp_path / "scores.png"
+    argv = ["select", tmp_path / name, "--k", "5", "--target", "y"]
+    status, out, err = run([*argv, "--method", method, "--plot", plot, *FAST], capsys)
+    assert status == 0, err
+    assert plot.read_bytes().startswith(PNG_MAGIC)
+    (fig,) = figures
+    (ax,) = fig.axes
+    assert len(ax.patches) == 30
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["selected", "not selected"]
+    # a bar and its name are at the same height
+    red = to_rgba("tab:red")
+    ticks = ax.get_yticklabels()
+    names = {round(tick.get_position()[1]): tick.get_text() for tick in ticks}
+    centre = {bar: round(bar.get_y() + bar.get_height() / 2) for bar in ax.patches}
+    selected = [y for bar, y in centre.items() if bar.get_facecolor() == red]
+    others = [y for bar, y in centre.items() if bar.get_facecolor() != red]
+    assert len(selected) == 5 and min(selected) > max(others)
+    assert {names[y] for y in selected} == set(out.split())  # the printed names
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    for text in (fig._suptitle, ax.title, legend):
+        box = text.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, text
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text
+    assert "churn" in fig._suptitle.get_text()
+
+
 def test_select_unsupervised_parquet_uses_concrete(tables, tmp_path, capsys):
     root, df = tables
     numeric = df.drop(columns=["label"])

@@ -23,17 +23,17 @@ def _save_picture(selector, mean_image, k, path):
     except ImportError:
         print('(pip install "sk-memsel[cli]" for a picture.)')
         return
-    from ..plot import plot_scores, plot_selected_pixels
+    from ..plot import _scores_figsize, _set_title, plot_scores, plot_selected_pixels
 
     n_pixels = _SHAPE[0] * _SHAPE[1]
     names = [f"pixel {i} ({i // _SHAPE[1]}, {i % _SHAPE[1]})" for i in range(n_pixels)]
-    top = min(n_pixels, max(k, 20))
-    fig = Figure(figsize=(9, min(12.0, max(4.0, 0.25 * top + 1.2))))
+    top = min(n_pixels, max(k, 20))  # the selected pixels and the best others
+    _, height = _scores_figsize(top)
+    fig = Figure(figsize=(10, max(4.0, height)))
     pixels, scores = fig.subplots(1, 2, width_ratios=(1, 1.3))
     plot_selected_pixels(selector, _SHAPE, background=mean_image, ax=pixels)
-    pixels.set_title(f"{k} selected pixels, over the mean digit")
+    _set_title(pixels, f"{k} selected pixels, over the mean digit")
     plot_scores(selector, feature_names=names, top=top, ax=scores)
-    scores.set_title(f"the {top} best pixel scores ({k} selected, in red)")
     save_figure(fig, path)
     print(f"Saved a picture of the selected pixels to {path}")
 

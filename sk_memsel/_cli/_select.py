@@ -226,16 +226,19 @@ def _report(args, name, method, selector, X, seconds):
     return report
 
 
-def _save_score_plot(selector, k, title, path):
+def _save_score_plot(selector, title, path):
+    """The chart of :func:`sk_memsel.plot.plot_scores`, titled, saved to ``path``."""
     # an object-oriented Figure: no pyplot, no GUI backend, no global state
     from matplotlib.figure import Figure
 
-    from ..plot import plot_scores
+    from ..plot import _n_bars, _scores_figsize, _set_suptitle, plot_scores
 
-    top = min(selector.n_features_in_, max(k, 20))
-    fig = Figure(figsize=(6, min(12.0, max(2.5, 0.25 * top + 1.2))))
-    ax = plot_scores(selector, top=top, ax=fig.add_subplot())
-    ax.set_title(f"{title} ({k} selected, in red)")
+    n_selected = int(selector.get_support().sum())
+    fig = Figure(
+        figsize=_scores_figsize(_n_bars(selector.n_features_in_, n_selected, None))
+    )
+    plot_scores(selector, ax=fig.add_subplot())
+    _set_suptitle(fig, title)
     save_figure(fig, path)
 
 
@@ -260,7 +263,7 @@ def _write_outputs(args, method, selector, tables, report, say):
         say(f"wrote the report to {args.report}")
     if args.plot:
         title = f"{method.label}: {Path(args.input).name}"
-        _save_score_plot(selector, args.k, title, args.plot)
+        _save_score_plot(selector, title, args.plot)
         say(f"saved the score chart to {args.plot}")
 
 
