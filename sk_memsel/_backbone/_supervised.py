@@ -3,6 +3,7 @@
 import numpy as np
 from scipy.special import softmax
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -42,6 +43,20 @@ class SupervisedOutputMixin:
 
     def _requested_task(self):
         return "auto"
+
+    def __sklearn_tags__(self):
+        # scikit-learn reads the tags of the unfitted estimator (a clone) to
+        # choose a stratified split and the scorers' methods: the task the
+        # parameters ask for decides; "auto" leaves the estimator neither
+        tags = super().__sklearn_tags__()
+        task = self._requested_task()
+        if task == "classification":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
 
     def _network_output(self, X):
         """The fitted network's raw output for ``X`` (logits, scaled values)."""
