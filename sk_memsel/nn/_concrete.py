@@ -100,6 +100,9 @@ class ConcreteSelect(nn.Module):
     selection : LongTensor of shape (k,) or None
         A fixed choice of input column per node used in evaluation mode
         (see :meth:`fix_selection`); ``None`` uses the argmax of each node.
+        A buffer while it is fixed: ``state_dict()`` holds it then, and
+        ``load_state_dict`` fixes it, or frees it when the state has none,
+        in any layer of the same shape.
 
     Notes
     -----
@@ -290,6 +293,58 @@ class ConcreteSelect(nn.Module):
         ):
             raise ValueError(f"indices must lie in [0, {self.in_features}).")
         self.selection = indices.clone()
+
+    def _load_from_state_dict(
+        self,
+        state_dict,
+        prefix,
+        local_metadata,
+        strict,
+        missing_keys,
+        unexpected_keys,
+        error_msgs,
+    ):
+        # ``selection`` is a buffer only while a selection is fixed, so a
+        # state_dict holds it only then: take it (or its absence) from the
+        # state_dict before torch matches the keys, so that any layer of the
+        # same shape loads any other's state. A state_dict without this
+        # layer's logits is a partial one and leaves the selection as it is.
+        key = prefix + "selection"
+        if key in state_dict:
+            indices = state_dict[key]
+            valid = (
+                isinstance(indices, Tensor)
+                and not indices.is_floating_point()
+                and not indices.is_complex()
+                and indices.shape == (self.k,)
+                and (
+                    indices.numel() == 0
+                    or (
+                        0 <= int(indices.min())
+                        and int(indices.max()) < self.in_features
+                    )
+                )
+            )
+            if not valid:
+                error_msgs.append(
+                    f"{key} must be {self.k} integer indices in "
+                    f"[0, {self.in_features}), got {indices!r:.80}."
+                )
+                return
+            self.selection = torch.empty(
+                self.k, dtype=torch.long, device=self.logits.device
+            )
+        elif prefix + "logits" in state_dict:
+            self.selection = None
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Select ``k`` features of ``x``.

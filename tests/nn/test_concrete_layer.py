@@ -176,6 +176,47 @@ def test_fixed_selection_is_used_in_eval_only():
         layer.fix_selection(torch.tensor([0, 3]))
 
 
+def test_state_dict_round_trip_into_a_fresh_layer(tmp_path):
+    # a fixed selection is saved with the state and loaded into a layer that
+    # never had one (it said "Unexpected key(s): selection")
+    torch.manual_seed(0)
+    layer = ConcreteSelect(5, 2)
+    layer.fix_selection(torch.tensor([4, 1]))
+    path = tmp_path / "layer.pt"
+    torch.save(layer.state_dict(), path)
+    fresh = ConcreteSelect(5, 2)
+    assert fresh.selection is None
+    fresh.load_state_dict(torch.load(path, weights_only=True))
+    assert fresh.selection.tolist() == [4, 1]
+    assert fresh.selection.dtype == torch.long
+    assert torch.equal(fresh.logits, layer.logits)
+    x = torch.randn(3, 5)
+    assert torch.equal(fresh.eval()(x), layer.eval()(x))
+    # and back: the state of a layer without a selection frees the selection
+    fresh.load_state_dict(ConcreteSelect(5, 2).state_dict())
+    assert fresh.selection is None
+    # a partial state (strict=False, without the layer's logits) leaves it
+    layer.load_state_dict({}, strict=False)
+    assert layer.selection.tolist() == [4, 1]
+
+
+def test_state_dict_in_a_bigger_model_and_bad_selections():
+    model = torch.nn.Sequential(ConcreteSelect(4, 2), torch.nn.Linear(2, 1))
+    model[0].fix_selection()
+    fresh = torch.nn.Sequential(ConcreteSelect(4, 2), torch.nn.Linear(2, 1))
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh[0].selection, model[0].selection)
+    state = model.state_dict()
+    for bad in (torch.tensor([0, 4]), torch.tensor([0]), torch.tensor([0.0, 1.0])):
+        state["0.selection"] = bad
+        with pytest.raises(RuntimeError, match=r"\tselection must be 2 integer"):
+            ConcreteSelect(4, 2).load_state_dict(
+                {"logits": state["0.logits"], "selection": bad}
+            )
+        with pytest.raises(RuntimeError, match=r"0\.selection must be 2 integer"):
+            fresh.load_state_dict(state)
+
+
 # --- distinct assignment -----------------------------------------------------
 def test_distinct_argmax_gives_the_contested_column_to_the_most_confident_node():
     p = torch.tensor(
