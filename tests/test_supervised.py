@@ -64,3 +64,39 @@ TASK_INSTANCES = [
 @parametrize_with_checks(TASK_INSTANCES)
 def test_sklearn_contract_of_a_classifier_or_regressor(estimator, check):
     check(estimator)
+
+
+# ---------------------------------------------------------------- multilabel
+@pytest.mark.parametrize("make", [gates, concrete], ids=["gates", "concrete"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_multilabel_target_trains_one_sigmoid_per_label(make):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 6))
+    Y = np.stack([X[:, 0] > 0, X[:, 1] > 0, X[:, 0] + X[:, 1] > 0], axis=1)
+    Y = Y.astype(int)
+    est = make("auto").set_params(max_epochs=200, lr=0.03, k=2).fit(X, Y)
+    assert est.classes_.tolist() == [0, 1, 2]
+    assert est.net_.criterion_.__class__.__name__ == "BCEWithLogitsLoss"
+    pred = est.predict(X)
+    assert pred.shape == (200, 3) and set(np.unique(pred)) <= {0, 1}
+    proba = est.predict_proba(X)
+    assert proba.shape == (200, 3) and np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
+    # the labels are learnable from the two informative columns
+    assert (pred == Y).mean() > 0.8
+    assert 0 <= est.score(X, Y) <= 1  # subset accuracy
+    # a refit on plain labels forgets the multilabel target
+    est.fit(X, Y[:, 0])
+    assert est.predict(X).shape == (200,)
+    assert est.net_.criterion_.__class__.__name__ == "CrossEntropyLoss"
+
+
+def test_partial_fit_keeps_a_multilabel_target():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 4))
+    Y = np.stack([X[:, 0] > 0, X[:, 1] > 0], axis=1).astype(int)
+    est = gates("auto").partial_fit(X[:50], Y[:50])
+    est.partial_fit(X[50:], Y[50:])
+    assert est.predict(X).shape == (100, 2)
+    with pytest.raises(ValueError, match="0/1 matrix of 2 labels"):
+        est.partial_fit(X, Y[:, :1].repeat(3, axis=1))

@@ -1,7 +1,7 @@
 """``predict``, ``predict_proba`` and ``score`` of the supervised estimators."""
 
 import numpy as np
-from scipy.special import softmax
+from scipy.special import expit, softmax
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
@@ -77,6 +77,8 @@ class SupervisedOutputMixin:
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
         out = self._network_output(X)
+        if self._is_multilabel():
+            return (out > 0).astype(np.int64)
         if self.task_ == "classification":
             return self.classes_[np.argmax(out, axis=1)]
         return self._decode_regression(out.astype(np.float64))
@@ -92,10 +94,14 @@ class SupervisedOutputMixin:
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to 1.
+            Columns in the order of ``classes_``; rows sum to 1. For a
+            multilabel ``y`` (a 0/1 matrix), the probability of each label,
+            independently.
         """
-        out = self._network_output(X)
-        return softmax(out.astype(np.float64), axis=1)
+        out = self._network_output(X).astype(np.float64)
+        if self._is_multilabel():
+            return expit(out)  # one probability per label
+        return softmax(out, axis=1)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classification) or :math:`R^2` (regression) of ``predict``.

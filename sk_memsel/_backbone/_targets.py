@@ -19,7 +19,14 @@ from ._data import _numeric_target
 _TASKS = ("auto", "classification", "regression")
 
 #: fitted attributes that describe the target; a new fit removes them first
-_TARGET_STATE = ("task_", "classes_", "n_outputs_", "_y_mean", "_y_scale")
+_TARGET_STATE = (
+    "task_",
+    "classes_",
+    "n_outputs_",
+    "_y_mean",
+    "_y_scale",
+    "_multilabel",
+)
 
 
 def _unsorted_labels_are_an_error(function, y):
@@ -79,8 +86,7 @@ class TargetMixin:
             target = X if reconstruct is None else reconstruct
             return target, torch.nn.MSELoss, target.shape[1], None
         target = self._prepare_target(X, y, task=objective)
-        stratify = target if self.task_ == "classification" else None
-        return target, self._criterion(), self._n_target_units(), stratify
+        return target, self._criterion(), self._n_target_units(), self._strata(target)
 
     def _prepare_target(self, X, y, task="auto", classes=None):
         """Check ``y`` against ``X`` and turn it into a training target.
@@ -109,6 +115,9 @@ class TargetMixin:
                 "or 'regression'."
             )
         y = self._checked_y(X, y)
+        for name in _TARGET_STATE:  # what an earlier fit learned of its y
+            if hasattr(self, name):
+                delattr(self, name)
         if classes is not None:
             if task == "regression":
                 raise ValueError(
@@ -130,6 +139,15 @@ class TargetMixin:
                 if target_type in ("continuous", "continuous-multioutput")
                 else "classification"
             )
+        if task == "classification" and y.ndim == 2:
+            target_type = _unsorted_labels_are_an_error(type_of_target, y)
+            if target_type == "multilabel-indicator":
+                # several yes/no labels per row: one independent sigmoid each
+                self.classes_ = np.arange(y.shape[1])
+                self.task_ = "classification"
+                self.n_outputs_ = y.shape[1]
+                self._multilabel = True
+                return y.astype(np.float32)
         if task == "classification":
             self._check_labels(y)
             encoder = LabelEncoder().fit(y)
@@ -151,6 +169,18 @@ class TargetMixin:
     def _encode_target(self, X, y, classes=None):
         """The target of a later ``partial_fit`` call, encoded as the first."""
         y = self._checked_y(X, y)
+        if self._is_multilabel():
+            if y.ndim != 2 or y.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"y must be a 0/1 matrix of {self.n_outputs_} labels per row, "
+                    f"as in the first call; got y with shape {y.shape}."
+                )
+            if _unsorted_labels_are_an_error(type_of_target, y) not in (
+                "multilabel-indicator",
+                "binary",
+            ):
+                raise ValueError("y must hold only 0 and 1 for multilabel targets.")
+            return y.astype(np.float32)
         if self.task_ == "regression":
             if classes is not None:
                 raise ValueError(
@@ -173,8 +203,20 @@ class TargetMixin:
             )
         return self._class_codes(y)
 
+    def _is_multilabel(self):
+        """Whether ``y`` is a 0/1 matrix of independent labels."""
+        return getattr(self, "_multilabel", False)
+
+    def _strata(self, target):
+        """Labels that a validation split keeps in proportion, or None."""
+        if self.task_ == "classification" and not self._is_multilabel():
+            return target
+        return None
+
     def _criterion(self):
         """The loss matching ``task_``."""
+        if self._is_multilabel():
+            return torch.nn.BCEWithLogitsLoss
         if self.task_ == "classification":
             return torch.nn.CrossEntropyLoss
         return torch.nn.MSELoss

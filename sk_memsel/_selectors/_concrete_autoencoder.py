@@ -405,7 +405,8 @@ class ConcreteAutoencoderSelector(
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
                 default=None
-            Target of a supervised objective; ignored by
+            Target of a supervised objective: class labels, a 0/1 matrix of
+            labels (multilabel), or regression target(s); ignored by
             ``objective="reconstruction"``.
 
         Returns

@@ -423,7 +423,7 @@ class StochasticGatesSelector(
         labels, codes = self._group_codes(X.shape[1])
         self._check_selection(len(labels), warn=True)
         build = self._build(X.shape[1], len(labels), codes)
-        stratify = target if self.task_ == "classification" else None
+        stratify = self._strata(target)
         # the gates get a learning rate of their own (see gate_lr)
         param_groups = [("gates.*", {"lr": float(self.gate_lr)})]
         self._train(
@@ -462,7 +462,8 @@ class StochasticGatesSelector(
         X : array-like of shape (n_samples, n_features)
             Training input; it is not modified.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Class labels or regression target(s).
+            Class labels, a 0/1 matrix of labels (multilabel: one
+            independent yes/no output per column), or regression target(s).
 
         Returns
         -------
@@ -497,7 +498,8 @@ class StochasticGatesSelector(
             Training input, with the columns (and column names) of the first
             call; it is not modified.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Class labels or regression target(s).
+            Class labels, a 0/1 matrix of labels (multilabel: one
+            independent yes/no output per column), or regression target(s).
         classes : array-like of shape (n_classes,) or None, default=None
             Every class label that may appear in any call, as in
             scikit-learn's ``partial_fit``; give it on the first call when a
