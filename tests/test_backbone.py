@@ -403,6 +403,14 @@ def test_bad_n_threads(data, bad):
         ToyRegressor(n_threads=bad).fit(X, y)
 
 
+def test_pickling_leaves_the_estimator_as_it_was(data):
+    X, y = data
+    est = ToyRegressor(random_state=0).fit(X, y)
+    before = dict(vars(est))
+    pickle.dumps(est)
+    assert vars(est) == before  # it gained _sk_memsel_format / _version
+
+
 def test_pickle_round_trip_predicts_identically(data):
     X, y = data
     est = ToyRegressor(random_state=0).fit(X, y)

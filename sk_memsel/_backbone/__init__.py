@@ -8,7 +8,9 @@
   the optimizers, the epoch budget and the record of why training stopped;
 - :mod:`._callbacks`: the skorch callbacks (annealing, settling, progress);
 - :mod:`._data`: out-of-core arrays, the batch iterator, GPU preloading;
-- :mod:`._runtime`: the device, seeding and the PyTorch thread policy.
+- :mod:`._runtime`: the device, seeding and the PyTorch thread policy;
+- :mod:`._persistence`: what a skops file of a fitted estimator holds, and
+  how the net is rebuilt from it.
 """
 
 from ._callbacks import (
@@ -21,12 +23,15 @@ from ._callbacks import (
 from ._data import ArrayBatchIterator
 from ._estimator import PICKLE_FORMAT, NeuralEstimatorMixin, all_or_nothing
 from ._net import MemselNet, auto_epochs
+from ._persistence import SKOPS_FORMAT, SKOPS_TRUSTED_TYPES
 from ._runtime import resolve_device
 from ._supervised import SupervisedOutputMixin
 from ._targets import TargetMixin
 
 __all__ = [
     "PICKLE_FORMAT",
+    "SKOPS_FORMAT",
+    "SKOPS_TRUSTED_TYPES",
     "ArrayBatchIterator",
     "EpochRecorder",
     "FiniteLossGuard",

@@ -22,6 +22,7 @@ everything those estimators have in common:
 """
 
 import copy
+import copyreg
 import functools
 import inspect
 import math
@@ -43,6 +44,7 @@ from ._data import (
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
 from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS
+from ._persistence import SKOPS_FORMAT, net_state, restore_net
 from ._runtime import (
     _SMALL_NETWORK_WORK,
     _seed_from,
@@ -412,17 +414,59 @@ class NeuralEstimatorMixin(TargetMixin):
         check_is_fitted(self, "net_")
         return self.net_.history
 
-    # ------------------------------------------------------------------ pickling
-    def __getstate__(self):
-        state = super().__getstate__()
+    # ------------------------------------------------------------------ saving
+    # pickle (and copy, joblib, cloudpickle) call __reduce_ex__, which saves the
+    # whole estimator, net and training state included. skops.io calls
+    # __getstate__, which gives a state made only of plain values and numpy
+    # arrays (see _persistence.py). __setstate__ reads either.
+    def _pickle_state(self):
+        # a copy: BaseEstimator gives the instance's own __dict__ (outside
+        # sklearn), which the keys below must not be added to
+        state = dict(super().__getstate__())
         state["_sk_memsel_format"] = PICKLE_FORMAT
         state["_sk_memsel_version"] = _package_version()
         return state
 
+    def __reduce_ex__(self, protocol):
+        # what object.__reduce_ex__ gives, with the pickle state: the same bytes
+        # as before __getstate__ became the skops state
+        state = self._pickle_state()
+        if protocol < 2:
+            return copyreg._reconstructor, (type(self), object, None), state
+        return copyreg.__newobj__, (type(self),), state, None, None
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
+
+    def __getstate__(self):
+        """The state that :func:`skops.io.dumps` saves (pickle saves the whole net).
+
+        The fitted net is described by plain values and numpy arrays (its
+        modules' classes by name, their attributes, weights and history), so
+        a skops file names no type but the estimator's class. See
+        ``docs/user_guide/persistence.rst``.
+        """
+        state = self._pickle_state()
+        del state["_sk_memsel_format"]
+        state["_sk_memsel_skops_format"] = SKOPS_FORMAT
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_sk_memsel_net"] = net_state(net)
+        return state
+
     def __setstate__(self, state):
-        fmt = state.pop("_sk_memsel_format", None)
+        state = dict(state)
         saved = state.pop("_sk_memsel_version", "unknown")
-        if fmt != PICKLE_FORMAT:
+        net = None
+        if "_sk_memsel_skops_format" in state:  # from skops.io.loads
+            fmt = state.pop("_sk_memsel_skops_format")
+            expected = SKOPS_FORMAT
+            net = state.pop("_sk_memsel_net", None)
+            state.pop("net_", None)  # a skops file never holds a pickled net
+        else:
+            fmt = state.pop("_sk_memsel_format", None)
+            expected = PICKLE_FORMAT
+        if fmt != expected:
             raise ValueError(
                 f"This {type(self).__name__} was saved by sk_memsel {saved}, whose "
                 f"saved models this sk_memsel {_package_version()} cannot read. "
@@ -436,3 +480,5 @@ class NeuralEstimatorMixin(TargetMixin):
         for name in self._get_param_names():
             if not hasattr(self, name):
                 setattr(self, name, defaults[name].default)
+        if net is not None:
+            self.net_ = restore_net(net)

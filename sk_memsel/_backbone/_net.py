@@ -9,6 +9,7 @@ import sys
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, PrintLog
+from skorch.exceptions import SkorchTrainingImpossibleError
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -29,6 +30,15 @@ def auto_epochs(n_train, batch_size, steps):
     per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
     return max(1, math.ceil(steps / max(per_epoch, 1)))
 
+
+#: why a net loaded from a skops file refuses to train (see MemselNet)
+NOT_TRAINABLE = (
+    "This network was loaded from a skops file, which restores what "
+    "prediction needs (the weights and the history) but not the optimizer's "
+    "state or the training callbacks: it cannot be trained further. Call fit "
+    "to train a new network, or keep a pickle (joblib) of a model you trust "
+    "when you need partial_fit after loading."
+)
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -87,11 +97,20 @@ class MemselNet(NeuralNet):
     selector). Validation losses are the criterion alone, so early stopping
     watches the fit to the data.
 
+    A net rebuilt from a skops file (``_persistence.restore_net``) predicts
+    but refuses to train, with an error that says why.
+
     A callback ends training by recording a ``"stop_reason"`` in the
     history during ``on_epoch_end``: once every callback has seen that epoch,
     the net raises :class:`KeyboardInterrupt`, which skorch's ``fit`` takes
     as the end of training (as for its own ``EarlyStopping``).
     """
+
+    def check_training_readiness(self):
+        """Refuse to train a net loaded from a skops file (see ``_persistence``)."""
+        if getattr(self, "_loaded_from_skops", False):
+            raise SkorchTrainingImpossibleError(NOT_TRAINABLE)
+        super().check_training_readiness()
 
     def notify(self, method_name, **cb_kwargs):
         super().notify(method_name, **cb_kwargs)
