@@ -1,6 +1,7 @@
 """Tests of the shared training backbone (sk_memsel._backbone)."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
+import sk_memsel
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 from sk_memsel._backbone import (
     ArrayBatchIterator,
@@ -401,6 +403,33 @@ def test_bad_n_threads(data, bad):
     X, y = data
     with pytest.raises((TypeError, ValueError), match="n_threads"):
         ToyRegressor(n_threads=bad).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ConcreteAutoencoderSelector",
+        "StochasticGatesSelector",
+        "MemorySelectorTransformer",
+        "DNCTransformer",
+        "MemoryAttentionTransformer",
+    ],
+)
+def test_the_html_repr_links_to_the_estimators_api_entry(name, monkeypatch):
+    est = getattr(sk_memsel, name)()
+    # the entry's anchor on the API page (autodoc ids it by its public name)
+    url = f"https://sk-memsel.readthedocs.io/en/stable/api.html#sk_memsel.{name}"
+    assert est._get_doc_link() == url
+    assert f'href="{url}"' in est._repr_html_()
+    monkeypatch.setattr(_estimator, "_package_version", lambda: "0.2.0.dev1")
+    assert est._get_doc_link() == url.replace("/stable/", "/latest/")
+
+
+def test_the_doc_link_is_the_documentation_url_of_the_package(data):
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert f'Documentation = "{_estimator.DOCS_URL}"' in pyproject
+    # a subclass defined outside sk_memsel has no page there: no link
+    assert ToyRegressor()._get_doc_link() == ""
 
 
 def test_pickling_leaves_the_estimator_as_it_was(data):

@@ -54,6 +54,9 @@ from ._runtime import (
 )
 from ._targets import TargetMixin
 
+#: where the documentation is (``Documentation`` in pyproject.toml)
+DOCS_URL = "https://sk-memsel.readthedocs.io"
+
 #: version of the pickled layout of the estimators; bump it when a change makes
 #: models saved by an earlier release load wrongly, so loading them fails clearly
 PICKLE_FORMAT = 1
@@ -155,6 +158,22 @@ class NeuralEstimatorMixin(TargetMixin):
         "max_epochs": [_POSITIVE_INT, StrOptions({"auto"})],
         "settle_steps": [_POSITIVE_INT, None],
     }
+
+    # the HTML repr (in notebooks) links to the estimator's entry in the API
+    # reference, as scikit-learn's estimators do; classes defined outside
+    # sk_memsel (a user's subclass) get no link
+    _doc_link_module = "sk_memsel"
+    _doc_link_template = DOCS_URL + "/en/{version}/api.html#sk_memsel.{name}"
+
+    def _doc_link_url_param_generator(self):
+        """The documentation of this release (``stable``), or ``latest`` for
+        development versions."""
+        version = _package_version()
+        released = version.replace(".", "").isdigit() and version != "000"
+        return {
+            "version": "stable" if released else "latest",
+            "name": type(self).__name__,
+        }
 
     #: optimizer steps that ``max_epochs="auto"`` allows, or ``None`` where
     #: "auto" is not allowed; such a class resolves it with :meth:`_n_epochs`
