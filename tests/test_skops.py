@@ -167,6 +167,27 @@ def test_a_model_saved_from_a_gpu_loads_on_a_cpu_only_machine(monkeypatch):
     assert_same(expected, outputs(loaded, X))
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_a_model_fitted_on_a_gpu_round_trips(cls, monkeypatch):
+    X, y = data()
+    est = fit(make(cls, device="cuda"), X, y)
+    expected = outputs(est, X)
+    blob = sio.dumps(est)
+    loaded = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+    assert str(loaded.net_.device).startswith("cuda")
+    assert_same(expected, outputs(loaded, X))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(DeviceWarning):
+        on_cpu = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+    assert str(on_cpu.net_.device) == "cpu"
+    for key, value in outputs(on_cpu, X).items():
+        if key in ("get_support", "feature_importances_", "predict"):
+            np.testing.assert_array_equal(value, expected[key], err_msg=key)
+        else:  # the same weights, CPU arithmetic
+            np.testing.assert_allclose(value, expected[key], rtol=1e-4, atol=1e-5)
+
+
 # ------------------------------------------------------------------ refusals
 def test_a_file_of_an_unreadable_format_is_a_clear_error(monkeypatch):
     X, y = data()
