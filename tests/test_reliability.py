@@ -31,7 +31,6 @@ BAD_PARAMS = {
         ({"k": 0}, "k"),
         ({"k": -3}, "k"),
         ({"k": 2.5}, "k"),
-        ({"k": 7}, "k"),  # X below has 6 features
         ({"annealing": "cosine"}, "annealing"),
         ({"objective": "ranking"}, "objective"),
         ({"temperature": 0.0}, "temperature"),
@@ -40,7 +39,6 @@ BAD_PARAMS = {
         ({"k": 0}, "k"),
         ({"k": -3}, "k"),
         ({"k": 2.5}, "k"),
-        ({"k": 7}, "k"),
         ({"gate": "sigmoid"}, "gate"),
         ({"sigma": 0.0}, "sigma"),
         ({"temperature": -1.0}, "temperature"),
