@@ -50,8 +50,31 @@ FAST_PARAMS = {
     },
 }
 
+#: scikit-learn's check fits once with integer weights and once with the rows
+#: repeated, and compares the outputs to rtol=1e-7: only exact arithmetic
+#: passes. Our training is float32 stochastic optimisation: the weighted mean
+#: loss over 15 rows and the plain mean over the ~30 repeated rows are equal
+#: sums added in another order (outputs equal to ~1e-7, not bitwise), and
+#: where training draws noise (the gates' noise per row, dropout, the concrete
+#: nodes' Gumbel noise after a shuffle of another length) or the repeated
+#: rows need more batches than the weighted ones, the draws differ.
+#: tests/test_sample_weight.py checks the equivalence with a tolerance where
+#: the draws match, and the same selection elsewhere.
+_NOT_BITWISE_EQUIVALENT = (
+    "float32 minibatch training: weights equal repeated rows only up to "
+    "rounding and per-row random draws (see tests/test_sample_weight.py)"
+)
+
 #: {estimator class name: {check name: reason}}
-EXPECTED_FAILED = {}
+EXPECTED_FAILED = {
+    name: {"check_sample_weight_equivalence_on_dense_data": _NOT_BITWISE_EQUIVALENT}
+    for name in (
+        "StochasticGatesSelector",
+        "MemorySelectorTransformer",
+        "DNCTransformer",
+        "MemoryAttentionTransformer",
+    )
+}
 
 
 def public_estimators():

@@ -8,6 +8,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 
+from .test_common import _NOT_BITWISE_EQUIVALENT
+
 FAST = {"max_epochs": 3, "hidden_layer_sizes": (4,), "random_state": 0}
 
 
@@ -61,7 +63,14 @@ TASK_INSTANCES = [
 ]
 
 
-@parametrize_with_checks(TASK_INSTANCES)
+@parametrize_with_checks(
+    TASK_INSTANCES,
+    # the noise drawn in training differs between weighted and repeated rows:
+    # see _NOT_BITWISE_EQUIVALENT in test_common.py
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data": _NOT_BITWISE_EQUIVALENT
+    },
+)
 def test_sklearn_contract_of_a_classifier_or_regressor(estimator, check):
     check(estimator)
 

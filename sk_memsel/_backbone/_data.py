@@ -13,12 +13,31 @@ def _unwrap_dataset(dataset):
         sub = np.asarray(dataset.indices)
         indices = sub if indices is None else indices[sub]
         dataset = dataset.dataset
-    if not isinstance(dataset, Dataset) or not hasattr(dataset.X, "shape"):
+    if not isinstance(dataset, Dataset) or not hasattr(_rows_of(dataset.X), "shape"):
         return None
     n_samples = len(dataset)
     if indices is None:
         indices = np.arange(n_samples)
     return dataset.X, dataset.y, indices
+
+
+#: the key of the row weights in a weighted training input (skorch's way of
+#: carrying sample weights: X as a dict, read back in ``MemselNet.get_loss``)
+WEIGHT_KEY = "sample_weight"
+
+
+def with_weights(X, sample_weight):
+    """The training input with its row weights: ``{"X": X, "sample_weight": w}``.
+
+    ``X`` itself when there are no weights, so that an unweighted fit runs
+    exactly as before.
+    """
+    return X if sample_weight is None else {"X": X, WEIGHT_KEY: sample_weight}
+
+
+def _rows_of(X):
+    """The input array of a training input, weighted (a dict) or not."""
+    return X["X"] if isinstance(X, dict) and WEIGHT_KEY in X else X
 
 
 #: elements per chunk when checking an out-of-core array (32 MB of float64)
@@ -125,12 +144,16 @@ class ArrayBatchIterator:
             yield from loader
             return
         X, y, indices = self._arrays
+        # the row weights, when there are, are sliced with the rows
+        weights = X.get(WEIGHT_KEY) if isinstance(X, dict) else None
+        X = _rows_of(X)
         n, bs = len(indices), self._batch_size()
         if self.shuffle:
             indices = indices[torch.randperm(n).numpy()]
         contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
         if torch.is_tensor(X):
-            yield from self._tensor_batches(X, y, indices, contiguous)
+            batches = self._tensor_batches(X, y, indices, contiguous, weights)
+            yield from batches
             return
         for start in range(0, n, bs):
             if contiguous:
@@ -143,9 +166,11 @@ class ArrayBatchIterator:
                 yb = torch.zeros(len(Xb))
             else:  # a reconstruction target (y is X) is input, not class codes
                 yb = _as_tensor(y[rows], target=y is not X)
+            if weights is not None:
+                Xb = {"X": Xb, WEIGHT_KEY: _as_tensor(weights[rows])}
             yield Xb, yb
 
-    def _tensor_batches(self, X, y, indices, contiguous):
+    def _tensor_batches(self, X, y, indices, contiguous, weights=None):
         """Batches of a dataset already on its device (see ``_preload``).
 
         The rows of every batch are worked out on the CPU, in the same order
@@ -162,6 +187,8 @@ class ArrayBatchIterator:
             rows = slice(start, start + bs) if contiguous else order[start : start + bs]
             Xb = X[rows]
             yb = torch.zeros(len(Xb), device=X.device) if y is None else y[rows]
+            if weights is not None:
+                Xb = {"X": Xb, WEIGHT_KEY: weights[rows]}
             yield Xb, yb
 
 
@@ -180,12 +207,17 @@ def _preload(X, y, device):
     Returns ``(X, y)`` as tensors on the device, or ``None`` when the data
     stay where they are: on the CPU, for out-of-core arrays (read batch by
     batch), and when the copy would take more than a quarter of the GPU's
-    free memory.
+    free memory. A weighted ``X`` (see :func:`with_weights`) comes back as
+    the same dict, its rows and its weights copied.
     """
     device = torch.device(device)
     if device.type not in _PRELOAD_DEVICE_TYPES:
         return None
+    weights = X.get(WEIGHT_KEY) if isinstance(X, dict) else None
+    X = _rows_of(X)
     arrays = [X] if y is None or y is X else [X, y]
+    if weights is not None:
+        arrays.append(weights)
     if not all(type(a) is np.ndarray for a in arrays):
         return None
     if device.type == "cuda":
@@ -194,5 +226,9 @@ def _preload(X, y, device):
             return None
     X_dev = _as_tensor(X).to(device)
     if y is X:
-        return X_dev, X_dev
-    return X_dev, None if y is None else _as_tensor(y, target=True).to(device)
+        y_dev = X_dev
+    else:
+        y_dev = None if y is None else _as_tensor(y, target=True).to(device)
+    if weights is not None:
+        X_dev = with_weights(X_dev, _as_tensor(weights).to(device))
+    return X_dev, y_dev

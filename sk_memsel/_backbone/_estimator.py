@@ -31,7 +31,11 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
 
@@ -41,6 +45,7 @@ from ._data import (
     ArrayBatchIterator,
     _is_out_of_core,
     _preload,
+    with_weights,
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
 from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS
@@ -109,6 +114,20 @@ def all_or_nothing(method=None, *, trains_in_place=False):
             raise
 
     return wrapper
+
+
+def _normalised(sample_weight):
+    """Weights divided by their mean, as float32 (``None`` stays ``None``).
+
+    Unit weights stay exactly 1, so the weighted loss of ``MemselNet`` is the
+    plain mean; any weights keep the loss on the scale of the unweighted one,
+    so the learning rate means the same with and without weights.
+    """
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    weights = weights / weights.max()  # no overflow in the mean (1 stays 1)
+    return (weights / weights.mean()).astype(np.float32)
 
 
 def _package_version():
@@ -280,7 +299,17 @@ class NeuralEstimatorMixin(TargetMixin):
             n_train -= math.ceil(self.validation_fraction * n_samples)
         return auto_epochs(n_train, self.batch_size, self._auto_steps)
 
-    def _train(self, build, X, y, *, stratify=None, net_params=None, max_epochs=None):
+    def _train(
+        self,
+        build,
+        X,
+        y,
+        *,
+        stratify=None,
+        net_params=None,
+        max_epochs=None,
+        sample_weight=None,
+    ):
         """Build a module and train it on ``(X, y)`` with a seeded skorch net.
 
         Parameters
@@ -301,6 +330,12 @@ class NeuralEstimatorMixin(TargetMixin):
             {"lr": 0.02})]}``. They must not repeat the arguments set here.
         max_epochs : int or None
             Most epochs; ``None``: :meth:`_n_epochs` of the rows of ``X``.
+        sample_weight : ndarray or None
+            Row weights checked by :meth:`_validated_sample_weight`. They travel
+            with the rows (``X`` becomes ``{"X": X, "sample_weight": w}``,
+            split with the rows for validation, sliced into every batch) and
+            weight each row's loss (``MemselNet.get_loss``); ``None`` trains
+            exactly as before.
 
         Returns
         -------
@@ -369,6 +404,7 @@ class NeuralEstimatorMixin(TargetMixin):
                 callbacks__print_log=_PrintLog() if self.verbose >= 2 else None,
                 **(net_params or {}),
             )
+            X = with_weights(X, _normalised(sample_weight))
             preloaded = _preload(X, y, device)
             if preloaded is not None:
                 X, y = preloaded
@@ -379,6 +415,34 @@ class NeuralEstimatorMixin(TargetMixin):
         self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
         self.n_epochs_ = len(net.history)
         return net
+
+    def _validated_sample_weight(self, sample_weight, X):
+        """``None``, or the weights as float64 after scikit-learn's checks.
+
+        One finite, non-negative weight per row of ``X``, not all zero; a
+        scalar weighs every row alike.
+        """
+        if sample_weight is None:
+            return None
+        try:
+            weights = _check_sample_weight(
+                sample_weight,
+                X,
+                dtype=np.float64,
+                ensure_non_negative=True,
+                allow_all_zero_weights=True,
+            )
+        except (TypeError, ValueError) as exc:
+            if "sample_weight" in str(exc):
+                raise
+            # e.g. "Sample weights must be 1D array or scalar, got 2D array."
+            raise ValueError(f"Invalid sample_weight: {exc}") from exc
+        if not np.any(weights > 0):
+            raise ValueError(
+                "sample_weight is zero for every row: sample weights must "
+                "contain at least one non-zero number."
+            )
+        return weights
 
     def _resolve_n_threads(self, module, X, device):
         """PyTorch threads for training ``module`` on ``X`` (``None``: as set).

@@ -10,6 +10,9 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, PrintLog
 from skorch.exceptions import SkorchTrainingImpossibleError
+from skorch.utils import to_tensor
+
+from ._data import WEIGHT_KEY
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -117,9 +120,42 @@ class MemselNet(NeuralNet):
         if method_name == "on_epoch_end" and "stop_reason" in self.history[-1]:
             raise KeyboardInterrupt
 
+    def infer(self, x, **fit_params):
+        # a weighted batch (see _data.with_weights): the module sees the rows
+        if isinstance(x, dict) and WEIGHT_KEY in x:
+            x = x["X"]
+        return super().infer(x, **fit_params)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if isinstance(X, dict) and WEIGHT_KEY in X:
+            loss = self._weighted_loss(y_pred, y_true, X[WEIGHT_KEY])
+        else:
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
         penalty = getattr(self.module_, "penalty", None)
         if training and callable(penalty):
             loss = loss + penalty()
         return loss
+
+    def _weighted_loss(self, y_pred, y_true, weights):
+        """The mean over the batch of each row's loss times its weight.
+
+        The weights are those of :meth:`NeuralEstimatorMixin._train`, divided
+        by their mean over the whole training set: unit weights give the
+        criterion's own mean, integer weights the mean over repeated rows,
+        and every batch loss is an unbiased estimate of the weighted mean
+        loss of the training set. A row's loss is the criterion with
+        ``reduction="none"``, averaged over the row's outputs (a
+        reconstruction's features, a multilabel target's labels) as the
+        criterion's mean does.
+        """
+        y_true = to_tensor(y_true, device=self.device)
+        criterion = self.criterion_
+        reduction = criterion.reduction
+        criterion.reduction = "none"
+        try:
+            per_row = criterion(y_pred, y_true)
+        finally:
+            criterion.reduction = reduction
+        per_row = per_row.reshape(len(per_row), -1).mean(dim=1)
+        weights = weights.to(device=per_row.device, dtype=per_row.dtype)
+        return (weights * per_row).mean()

@@ -11,6 +11,7 @@ input and a supervised target.
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
@@ -58,7 +59,9 @@ class TargetMixin:
     for classification and ``n_outputs_`` for supervised tasks.
     """
 
-    def _training_target(self, X, y, objective="auto", reconstruct=None):
+    def _training_target(
+        self, X, y, objective="auto", reconstruct=None, sample_weight=None
+    ):
         """The target, loss, output width and stratification labels of a fit.
 
         Parameters
@@ -71,6 +74,9 @@ class TargetMixin:
             ``y`` otherwise, with the task inferred from it.
         reconstruct : ndarray or None
             What a reconstruction reproduces; ``X`` when None.
+        sample_weight : ndarray or None
+            Row weights: a regression target is standardised with the
+            weighted mean and spread.
 
         Returns
         -------
@@ -85,10 +91,10 @@ class TargetMixin:
             self.task_ = "reconstruction"
             target = X if reconstruct is None else reconstruct
             return target, torch.nn.MSELoss, target.shape[1], None
-        target = self._prepare_target(X, y, task=objective)
+        target = self._prepare_target(X, y, task=objective, sample_weight=sample_weight)
         return target, self._criterion(), self._n_target_units(), self._strata(target)
 
-    def _prepare_target(self, X, y, task="auto", classes=None):
+    def _prepare_target(self, X, y, task="auto", classes=None, sample_weight=None):
         """Check ``y`` against ``X`` and turn it into a training target.
 
         Parameters
@@ -103,6 +109,9 @@ class TargetMixin:
         classes : array-like or None
             Every class label that any later call may hold (``partial_fit``'s
             ``classes``); ``None`` takes the classes of ``y``.
+        sample_weight : ndarray or None
+            Row weights; a regression target is standardised with the
+            weighted mean and spread (a row of weight zero counts as absent).
 
         Returns
         -------
@@ -158,11 +167,20 @@ class TargetMixin:
         self.n_outputs_ = y2.shape[1]
         # mean and spread of y divided by its largest magnitude, so that
         # squaring values as large as 1e155 (the variance) cannot overflow
-        size = np.abs(y2).max(axis=0)
-        size = np.where(size > 0, size, 1.0)
-        unit = y2 / size
-        self._y_mean = unit.mean(axis=0) * size
-        scale = unit.std(axis=0) * size
+        if sample_weight is None:
+            size = np.abs(y2).max(axis=0)
+            size = np.where(size > 0, size, 1.0)
+            unit = y2 / size
+            self._y_mean = unit.mean(axis=0) * size
+            scale = unit.std(axis=0) * size
+        else:
+            size = np.abs(y2[sample_weight > 0]).max(axis=0)
+            size = np.where(size > 0, size, 1.0)
+            unit = y2 / size
+            mean = np.average(unit, axis=0, weights=sample_weight)
+            spread = np.average((unit - mean) ** 2, axis=0, weights=sample_weight)
+            self._y_mean = mean * size
+            scale = np.sqrt(spread) * size
         self._y_scale = np.where(scale > 0, scale, 1.0)
         return self._scaled(y2)
 
@@ -202,6 +220,42 @@ class TargetMixin:
                 f"classes of the first call, {self.classes_.tolist()!r}."
             )
         return self._class_codes(y)
+
+    def _class_weighted(self, y, sample_weight, *, partial=False):
+        """``sample_weight`` times the weight of each row's class.
+
+        ``class_weight`` (``None``, ``"balanced"`` or ``{label: weight}``)
+        becomes one weight per row with scikit-learn's
+        :func:`~sklearn.utils.class_weight.compute_sample_weight`; it is an
+        error unless ``task_`` is classification. ``partial`` (a
+        ``partial_fit`` call) refuses ``"balanced"``, which one chunk cannot
+        tell, as scikit-learn's ``SGDClassifier`` does.
+        """
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return sample_weight
+        if self.task_ != "classification":
+            raise ValueError(
+                f"class_weight={class_weight!r} was given, but the target is "
+                f"{self.task_}; class_weight is only for classification. Use "
+                "sample_weight to weight the rows."
+            )
+        if partial and isinstance(class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one "
+                "chunk cannot tell the class frequencies of the whole data. "
+                "Compute them with sklearn.utils.class_weight."
+                "compute_class_weight and pass class_weight as a dict."
+            )
+        weights = compute_sample_weight(class_weight, np.asarray(y))
+        if sample_weight is not None:
+            weights = weights * sample_weight
+        if not np.any(weights > 0):
+            raise ValueError(
+                "sample_weight times class_weight is zero for every row: "
+                "sample weights must contain at least one non-zero number."
+            )
+        return weights
 
     def _is_multilabel(self):
         """Whether ``y`` is a 0/1 matrix of independent labels."""

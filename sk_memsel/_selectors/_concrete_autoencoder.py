@@ -188,6 +188,11 @@ class ConcreteAutoencoderSelector(
         decoder). The logits must move by several units for each node to
         settle on one feature, more than the decoder's rate allows in a few
         thousand steps.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied with ``sample_weight`` (see
+        :ref:`sample_weights`): ``{label: weight}``, or ``"balanced"`` for
+        ``n_samples / (n_classes * np.bincount(y))``. Classification
+        objective only.
     {max_epochs}
         The annealing schedule spans them; training usually stops earlier
         (see ``settle_steps``).
@@ -327,6 +332,7 @@ class ConcreteAutoencoderSelector(
         gjs_weight=0.0,
         convergence_threshold=0.9,
         selector_lr=0.05,
+        class_weight=None,
         max_epochs="auto",
         batch_size=256,
         lr=0.003,
@@ -353,6 +359,7 @@ class ConcreteAutoencoderSelector(
         self.gjs_weight = gjs_weight
         self.convergence_threshold = convergence_threshold
         self.selector_lr = selector_lr
+        self.class_weight = class_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -387,6 +394,7 @@ class ConcreteAutoencoderSelector(
         "gjs_weight": [Interval(Real, 0, None, closed="left")],
         "convergence_threshold": [Interval(Real, 0, 1, closed="both")],
         "selector_lr": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
     def _hidden_sizes(self):
@@ -396,7 +404,7 @@ class ConcreteAutoencoderSelector(
     # ------------------------------------------------------------------ fit
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the Concrete Autoencoder and select ``k`` features.
 
         Parameters
@@ -408,6 +416,11 @@ class ConcreteAutoencoderSelector(
             Target of a supervised objective: class labels, a 0/1 matrix of
             labels (multilabel), or regression target(s); ignored by
             ``objective="reconstruction"``.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each row in the training loss (for reconstruction, of
+            the row's reconstruction error): a weight of zero acts like a
+            dropped row, an integer weight like repeated rows. Multiplied by
+            ``class_weight``; see :ref:`sample_weights`.
 
         Returns
         -------
@@ -423,8 +436,12 @@ class ConcreteAutoencoderSelector(
         X = self._validate_X(X, reset=True)
         n_features = X.shape[1]
         k = effective_k(self.k, n_features)
-        target, criterion, n_out, stratify = self._training_target(X, y, self.objective)
+        sample_weight = self._validated_sample_weight(sample_weight, X)
+        target, criterion, n_out, stratify = self._training_target(
+            X, y, self.objective, sample_weight=sample_weight
+        )
         self.objective_ = self.task_
+        sample_weight = self._class_weighted(y, sample_weight)
 
         def build():
             module = _ConcreteNet(
@@ -467,6 +484,7 @@ class ConcreteAutoencoderSelector(
             target,
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
+            sample_weight=sample_weight,
         )
         layer = net.module_.select
         with torch.no_grad():

@@ -22,7 +22,8 @@ from .._backbone import (
     SupervisedOutputMixin,
     all_or_nothing,
 )
-from .._backbone._data import _preload
+from .._backbone._data import _preload, with_weights
+from .._backbone._estimator import _normalised
 from .._backbone._net import _record_stop_reason
 from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
 from .._backbone._runtime import _seed_from, _seeded
@@ -97,6 +98,11 @@ class StochasticGatesSelector(
     task : {"auto", "classification", "regression"}, default="auto"
         Learning task. ``"auto"`` treats integer, boolean and string targets
         as class labels and other numbers as a regression target.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied with ``sample_weight`` (see
+        :ref:`sample_weights`): ``{label: weight}``, or ``"balanced"`` for
+        ``n_samples / (n_classes * np.bincount(y))``. Classification only;
+        ``partial_fit`` takes only a dict.
     {max_epochs}
         Training usually stops earlier, once the selection has settled (see
         ``settle_steps``). The gates need optimizer steps, not epochs: see
@@ -273,6 +279,7 @@ class StochasticGatesSelector(
         temperature=2.0 / 3.0,
         groups=None,
         task="auto",
+        class_weight=None,
         max_epochs="auto",
         batch_size=256,
         lr=3e-3,
@@ -299,6 +306,7 @@ class StochasticGatesSelector(
         self.temperature = temperature
         self.groups = groups
         self.task = task
+        self.class_weight = class_weight
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -328,6 +336,7 @@ class StochasticGatesSelector(
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "groups": ["array-like", None],
         "task": [StrOptions({"auto", "classification", "regression"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "gate_lr": [Interval(Real, 0, None, closed="neither")],
     }
 
@@ -418,7 +427,7 @@ class StochasticGatesSelector(
         # by threshold: also every probability to within 0.02
         return kept, tuple(np.floor(probs * 50).astype(int))
 
-    def _fit_new_net(self, X, target):
+    def _fit_new_net(self, X, target, sample_weight=None):
         """Build a new gated network and train it on ``(X, target)``."""
         labels, codes = self._group_codes(X.shape[1])
         self._check_selection(len(labels), warn=True)
@@ -432,6 +441,7 @@ class StochasticGatesSelector(
             target,
             stratify=stratify,
             net_params={"optimizer__param_groups": param_groups},
+            sample_weight=sample_weight,
         )
         self.groups_ = labels
         self._codes = codes
@@ -454,7 +464,7 @@ class StochasticGatesSelector(
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a new gated network on ``(X, y)`` and read off the gates.
 
         Parameters
@@ -464,19 +474,25 @@ class StochasticGatesSelector(
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, a 0/1 matrix of labels (multilabel: one
             independent yes/no output per column), or regression target(s).
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each row in the training loss (a weight of zero acts
+            like a dropped row, an integer weight like repeated rows), times
+            ``class_weight``; see :ref:`sample_weights`.
 
         Returns
         -------
         self : StochasticGatesSelector
         """
         X = self._validate_X(X, reset=True)
-        target = self._prepare_target(X, y, task=self.task)
-        self._fit_new_net(X, target)
+        sample_weight = self._validated_sample_weight(sample_weight, X)
+        target = self._prepare_target(X, y, task=self.task, sample_weight=sample_weight)
+        sample_weight = self._class_weighted(y, sample_weight)
+        self._fit_new_net(X, target, sample_weight)
         return self
 
     @all_or_nothing(trains_in_place=True)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train on ``(X, y)``, continuing from the previous fit if there is one.
 
         The first call on an unfitted selector builds the network and trains
@@ -507,6 +523,9 @@ class StochasticGatesSelector(
             classes of that call's ``y``, as :meth:`fit` does; a later label
             outside ``classes_`` is an error. Later calls may omit it or must
             repeat it. Not used for regression.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each row in the training loss of this call,
+            times ``class_weight``; see :ref:`sample_weights`.
 
         Returns
         -------
@@ -528,8 +547,12 @@ class StochasticGatesSelector(
         """
         if not hasattr(self, "net_"):
             X = self._validate_X(X, reset=True)
-            target = self._prepare_target(X, y, task=self.task, classes=classes)
-            self._fit_new_net(X, target)
+            sample_weight = self._validated_sample_weight(sample_weight, X)
+            target = self._prepare_target(
+                X, y, task=self.task, classes=classes, sample_weight=sample_weight
+            )
+            sample_weight = self._class_weighted(y, sample_weight, partial=True)
+            self._fit_new_net(X, target, sample_weight)
             return self
         # _fit_context checks the parameters at the first call only, but
         # max_epochs (and k, threshold) may have been changed since
@@ -537,6 +560,9 @@ class StochasticGatesSelector(
         self._check_same_feature_names(X)
         X = self._validate_X(X, reset=False)
         target = self._encode_target(X, y, classes)
+        sample_weight = self._class_weighted(
+            y, self._validated_sample_weight(sample_weight, X), partial=True
+        )
         n_epochs = self._n_epochs(X.shape[0])
         net = self.net_
         net.max_epochs = n_epochs  # what the net reports: the last call's epochs
@@ -547,6 +573,7 @@ class StochasticGatesSelector(
         seed = np.random.SeedSequence(
             [_seed_from(self.random_state), calls]
         ).generate_state(1)[0]
+        X = with_weights(X, _normalised(sample_weight))
         preloaded = _preload(X, target, net.device)
         if preloaded is not None:  # on a GPU: this call's data copied once
             X, target = preloaded

@@ -168,19 +168,47 @@ class NeuralTransformerBase(
         """Validate and standardise ``X``; return it as a new float32 array.
 
         2-D input is standardised per feature, 3-D input per channel (over
-        the samples and time points), with the statistics of the fit.
+        the samples and time points), with the statistics of the fit
+        (weighted by the fit's ``sample_weight``, see :meth:`_standardised`).
         """
         if reset and hasattr(self, "n_timepoints_in_"):
             del self.n_timepoints_in_  # a new fit: nothing to compare with
         self._check_sequence_shape(X)
         X = self._validate_X(X, reset=reset, allow_nd=self._accepts_sequences)
+        return self._standardised(X, reset=reset)
+
+    def _prepare_fit_input(self, X, sample_weight):
+        """``(Z, sample_weight)``: the standardised ``X`` and checked weights."""
+        if hasattr(self, "n_timepoints_in_"):
+            del self.n_timepoints_in_  # a new fit: nothing to compare with
+        self._check_sequence_shape(X)
+        X = self._validate_X(X, reset=True, allow_nd=self._accepts_sequences)
+        sample_weight = self._validated_sample_weight(sample_weight, X)
+        Z = self._standardised(X, reset=True, sample_weight=sample_weight)
+        return Z, sample_weight
+
+    def _standardised(self, X, *, reset, sample_weight=None):
+        """``X`` standardised with the statistics of the fit (set when ``reset``).
+
+        With ``sample_weight`` (already checked) the statistics are weighted,
+        so that a row of weight zero counts as absent.
+        """
         if reset:
             self.n_timepoints_in_ = X.shape[2] if X.ndim == 3 else None
         axes = (0, 2) if X.ndim == 3 else (0,)
         if reset:
-            if self.standardize:
+            if self.standardize and sample_weight is None:
                 mean = X.mean(axis=axes, keepdims=True, dtype=np.float64)
                 scale = X.std(axis=axes, keepdims=True, dtype=np.float64)
+                scale[scale < 1e-8] = 1.0
+            elif self.standardize:
+                # every time point of a row carries the row's weight
+                shape = (-1,) + (1,) * (X.ndim - 1)
+                w = np.broadcast_to(sample_weight.reshape(shape), X.shape)
+                X64 = np.asarray(X, dtype=np.float64)
+                mean = np.average(X64, axis=axes, weights=w, keepdims=True)
+                variance = np.average((X64 - mean) ** 2, axis=axes, weights=w)
+                scale = np.sqrt(variance).reshape(mean.shape)
                 scale[scale < 1e-8] = 1.0
             else:
                 mean = np.zeros([1] * X.ndim)
@@ -193,7 +221,7 @@ class NeuralTransformerBase(
     # ------------------------------------------------------------- fitting
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Learn the features from ``X`` (and ``y`` when given).
 
         Parameters
@@ -207,6 +235,11 @@ default=None
             Target. Class labels train a classification head, real values a
             regression head. ``None`` trains the features to reconstruct the
             standardised input.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each row in the training loss and in the
+            standardisation statistics: a weight of zero acts like a dropped
+            row, an integer weight like repeated rows. See
+            :ref:`sample_weights`.
 
         Returns
         -------
@@ -214,10 +247,13 @@ default=None
             The fitted transformer.
         """
         self._check_params()
-        Z = self._prepare_input(X, reset=True)
+        Z, sample_weight = self._prepare_fit_input(X, sample_weight)
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
         target, criterion, n_targets, stratify = self._training_target(
-            Z, y, reconstruct=np.ascontiguousarray(Z.reshape(len(Z), -1))
+            Z,
+            y,
+            reconstruct=np.ascontiguousarray(Z.reshape(len(Z), -1)),
+            sample_weight=sample_weight,
         )
 
         def build():
@@ -225,7 +261,9 @@ default=None
             self._n_features_out = n_features_out
             return FeatureNet(encoder, n_features_out, n_targets), criterion, []
 
-        self._train(build, inputs, target, stratify=stratify)
+        self._train(
+            build, inputs, target, stratify=stratify, sample_weight=sample_weight
+        )
         self._after_fit()
         return self
 
