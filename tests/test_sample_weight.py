@@ -510,3 +510,33 @@ def test_the_loss_is_the_weighted_mean_of_the_rows_losses():
     plain = net.get_loss(y_pred, y_true, X=torch.zeros(4, 2))
     torch.testing.assert_close(plain, torch.nn.functional.mse_loss(y_pred, y_true))
     assert net.criterion_.reduction == "mean"  # put back after the weighted loss
+
+
+def test_the_reconstruction_score_is_weighted(toy):
+    X, _ = toy
+    est = fast(ConcreteAutoencoderSelector).fit(X)
+    errors = ((est.reconstruct(X) - X) ** 2).mean(axis=1)
+    w = np.random.RandomState(4).randint(0, 3, size=len(X))
+    assert est.score(X) == pytest.approx(-errors.mean())
+    assert est.score(X, sample_weight=w) == pytest.approx(
+        -np.average(errors, weights=w)
+    )
+    with pytest.raises(ValueError, match="sample_weight"):
+        est.score(X, sample_weight=-w)
+
+
+def test_class_weight_of_a_multilabel_target():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 4))
+    Y = np.stack([X[:, 0] > 0, X[:, 1] > 1], axis=1).astype(int)
+    per_label = [{0: 1.0, 1: 2.0}, {0: 1.0, 1: 3.0}]
+    by_dicts = fast(StochasticGatesSelector, class_weight=per_label).fit(X, Y)
+    by_rows = fast(StochasticGatesSelector).fit(
+        X, Y, sample_weight=compute_sample_weight(per_label, Y)
+    )
+    np.testing.assert_array_equal(output(by_dicts, X), output(by_rows, X))
+    fast(StochasticGatesSelector, class_weight="balanced").fit(X, Y)
+    with pytest.raises(ValueError, match="list of dicts"):
+        fast(StochasticGatesSelector, class_weight={0: 1, 1: 2}).fit(X, Y)
+    with pytest.raises(ValueError, match="list of dicts, which is for a multil"):
+        fast(StochasticGatesSelector, class_weight=per_label).fit(X, Y[:, 0])

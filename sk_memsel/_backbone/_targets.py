@@ -247,6 +247,12 @@ class TargetMixin:
                 "Compute them with sklearn.utils.class_weight."
                 "compute_class_weight and pass class_weight as a dict."
             )
+        if isinstance(class_weight, list) and not self._is_multilabel():
+            raise ValueError(
+                "class_weight is a list of dicts, which is for a multilabel y "
+                "(one dict per label); give one dict {label: weight} for "
+                "class labels."
+            )
         weights = compute_sample_weight(class_weight, np.asarray(y))
         if sample_weight is not None:
             weights = weights * sample_weight

@@ -188,9 +188,10 @@ class ConcreteAutoencoderSelector(
         decoder). The logits must move by several units for each node to
         settle on one feature, more than the decoder's rate allows in a few
         thousand steps.
-    class_weight : dict, "balanced" or None, default=None
+    class_weight : dict, list of dict, "balanced" or None, default=None
         Weights of the classes, multiplied with ``sample_weight`` (see
-        :ref:`sample_weights`): ``{label: weight}``, or ``"balanced"`` for
+        :ref:`sample_weights`): ``{label: weight}`` (a list of them, one per
+        label, for multilabel ``y``), or ``"balanced"`` for
         ``n_samples / (n_classes * np.bincount(y))``. Classification
         objective only.
     {max_epochs}
@@ -394,7 +395,7 @@ class ConcreteAutoencoderSelector(
         "gjs_weight": [Interval(Real, 0, None, closed="left")],
         "convergence_threshold": [Interval(Real, 0, 1, closed="both")],
         "selector_lr": [Interval(Real, 0, None, closed="neither")],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
     }
 
     def _hidden_sizes(self):
@@ -552,8 +553,8 @@ class ConcreteAutoencoderSelector(
         y : array-like of shape (n_samples,) or None, default=None
             Target for the supervised objectives; ignored for reconstruction.
         sample_weight : array-like of shape (n_samples,) or None, default=None
-            Weights of the rows in the accuracy or :math:`R^2` (supervised
-            objectives).
+            Weights of the rows in the mean squared error, the accuracy or
+            :math:`R^2`.
 
         Returns
         -------
@@ -565,14 +566,20 @@ class ConcreteAutoencoderSelector(
         check_is_fitted(self, "selected_features_")
         if self.objective_ == "reconstruction":
             X = self._validate_X(X, reset=False)
+            weights = self._validated_sample_weight(sample_weight, X)
             # in chunks of rows, so a memory-mapped X is never loaded whole
             chunk = max(1, 2**22 // X.shape[1])
             total = 0.0
             for start in range(0, X.shape[0], chunk):
                 block = np.asarray(X[start : start + chunk], dtype=np.float64)
                 error = self._forward(X[start : start + chunk]) - block
-                total += float(np.sum(error**2))
-            return -total / (X.shape[0] * X.shape[1])
+                if weights is None:
+                    total += float(np.sum(error**2))
+                else:
+                    row_errors = np.sum(error**2, axis=1)
+                    total += float(row_errors @ weights[start : start + chunk])
+            n_rows = X.shape[0] if weights is None else weights.sum()
+            return -total / (n_rows * X.shape[1])
         return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -98,11 +98,12 @@ class StochasticGatesSelector(
     task : {"auto", "classification", "regression"}, default="auto"
         Learning task. ``"auto"`` treats integer, boolean and string targets
         as class labels and other numbers as a regression target.
-    class_weight : dict, "balanced" or None, default=None
+    class_weight : dict, list of dict, "balanced" or None, default=None
         Weights of the classes, multiplied with ``sample_weight`` (see
-        :ref:`sample_weights`): ``{label: weight}``, or ``"balanced"`` for
+        :ref:`sample_weights`): ``{label: weight}`` (a list of them, one per
+        label, for multilabel ``y``), or ``"balanced"`` for
         ``n_samples / (n_classes * np.bincount(y))``. Classification only;
-        ``partial_fit`` takes only a dict.
+        ``partial_fit`` refuses ``"balanced"``.
     {max_epochs}
         Training usually stops earlier, once the selection has settled (see
         ``settle_steps``). The gates need optimizer steps, not epochs: see
@@ -336,7 +337,7 @@ class StochasticGatesSelector(
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "groups": ["array-like", None],
         "task": [StrOptions({"auto", "classification", "regression"})],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "class_weight": [dict, list, StrOptions({"balanced"}), None],
         "gate_lr": [Interval(Real, 0, None, closed="neither")],
     }
 
