@@ -507,20 +507,9 @@ def results_block(result):
 
 def write_page(path, result):
     """Put the results between the markers of ``path``, keeping the rest."""
-    path = Path(path)
+    title = "Selection quality on real data"
     block = results_block(result)
-    if path.exists():
-        text = path.read_text()
-    else:
-        title = "Selection quality on real data"
-        text = f"{title}\n{'=' * len(title)}\n\n"
-    if BEGIN_MARKER in text and END_MARKER in text:
-        head = text[: text.index(BEGIN_MARKER)]
-        tail = text[text.index(END_MARKER) + len(END_MARKER) :].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    ttq.replace_results(path, block, title, BEGIN_MARKER, END_MARKER)
 
 
 def versions():

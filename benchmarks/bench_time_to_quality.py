@@ -832,16 +832,24 @@ def results_block(result):
 
 def write_page(path, result):
     """Put the results between the markers of ``path``, keeping the rest."""
+    replace_results(path, results_block(result), "Time to quality against the peers")
+
+
+def replace_results(path, block, title, begin=BEGIN_MARKER, end=END_MARKER):
+    """Put ``block`` between the ``begin`` and ``end`` lines of ``path``.
+
+    The rest of the page, written by hand, is kept; a page without the
+    markers gets the block at its end, and a missing page is made with
+    ``title``.
+    """
     path = Path(path)
-    block = results_block(result)
     if path.exists():
         text = path.read_text()
     else:
-        title = "Time to quality against the peers"
         text = f"{title}\n{'=' * len(title)}\n\n"
-    if BEGIN_MARKER in text and END_MARKER in text:
-        head = text[: text.index(BEGIN_MARKER)]
-        tail = text[text.index(END_MARKER) + len(END_MARKER) :].lstrip("\n")
+    if begin in text and end in text:
+        head = text[: text.index(begin)]
+        tail = text[text.index(end) + len(end) :].lstrip("\n")
         text = head + block + ("\n" + tail if tail else "")
     else:
         text = text.rstrip("\n") + "\n\n" + block
