@@ -195,3 +195,17 @@ def test_a_date_column_is_named_in_the_error(cls, X):
     df["when"] = pd.date_range("2020-01-01", periods=len(df))
     with pytest.raises(ValueError, match="'when' \\(datetime64"):
         make(cls).fit(df, (X[:, 0] > 0).astype(int))
+
+
+@pytest.mark.parametrize("value", [1e20, -1e30, 3e38])
+def test_values_too_large_to_reconstruct_are_named(X, value):
+    # the reconstruction error of such values overflows float32: the fit
+    # stopped with "the training loss became inf"
+    Xb = X.copy()
+    Xb[3, 2] = value
+    est = make(sk_memsel.ConcreteAutoencoderSelector)
+    with pytest.raises(ValueError, match="values as large as .*Scale the features"):
+        est.fit(Xb)
+    # a supervised objective does not reconstruct X: it trains
+    supervised = make(sk_memsel.ConcreteAutoencoderSelector, objective="auto")
+    supervised.fit(Xb, (X[:, 0] > 0).astype(int))

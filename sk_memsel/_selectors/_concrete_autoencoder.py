@@ -22,6 +22,7 @@ from .._backbone import (
     TemperatureAnnealing,
     all_or_nothing,
 )
+from .._backbone._data import _is_out_of_core
 from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
 from ..nn._concrete import ConcreteSelect, distinct_argmax
 
@@ -110,6 +111,23 @@ def _feature_importances(probabilities, selected):
     scores = np.minimum(probabilities.max(axis=0), np.nextafter(taken.min(), -np.inf))
     scores[selected] = taken
     return scores
+
+
+#: largest magnitude whose squared reconstruction error float32 still holds
+_RECONSTRUCTIBLE = 1e18
+
+
+def _check_reconstructible(X):
+    """Refuse values whose squared reconstruction error overflows float32."""
+    if _is_out_of_core(X):
+        return  # read batch by batch: a batch that overflows stops training
+    peak = float(np.max(np.abs(X)))
+    if peak > _RECONSTRUCTIBLE:
+        raise ValueError(
+            f"X has values as large as {peak:.3g}: the squared error of "
+            "reconstructing them overflows float32. Scale the features first, "
+            "for example with sklearn.preprocessing.StandardScaler."
+        )
 
 
 def _may_reconstruct(est):
@@ -442,6 +460,8 @@ class ConcreteAutoencoderSelector(
             X, y, self.objective, sample_weight=sample_weight
         )
         self.objective_ = self.task_
+        if self.task_ == "reconstruction":
+            _check_reconstructible(X)
         sample_weight = self._class_weighted(y, sample_weight)
 
         def build():
