@@ -154,6 +154,9 @@ def test_a_partial_fit_that_fails_in_training_leaves_the_network_as_it_was(
     np.testing.assert_array_equal(est.transform(X), expected)
     for old, new in zip(weights, est.net_.module_.parameters(), strict=True):
         torch.testing.assert_close(old, new, rtol=0, atol=0)
+    # the restored network's callbacks still read this estimator (its k), not
+    # a copy of it taken with the network
+    assert dict(est.net_.callbacks_)["settled"].selection.__self__ is est
     # and training goes on as if the failed call had not happened
     twice = sk_memsel.StochasticGatesSelector(**params).partial_fit(X, y)
     np.testing.assert_array_equal(

@@ -105,7 +105,9 @@ def all_or_nothing(method=None, *, trains_in_place=False):
     def wrapper(self, *args, **kwargs):
         before = dict(self.__dict__)
         if trains_in_place and "net_" in before:
-            before["net_"] = copy.deepcopy(before["net_"])
+            # the net's callbacks hold bound methods of this estimator: the
+            # copy must keep pointing at it, not at a copy of it
+            before["net_"] = copy.deepcopy(before["net_"], {id(self): self})
         try:
             return method(self, *args, **kwargs)
         except BaseException:
