@@ -70,7 +70,6 @@ iterative method, 25 trees in the forest, one seed.
 """
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -564,50 +563,15 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     args.torch_threads = torch.get_num_threads()
-    info = ttq.machine()
-    load_start = ttq.load_average()
-    print(
-        f"torch {info['torch']}, {info['torch_threads']} threads, {info['cpu']}, "
-        f"{info['cpu_count']} CPUs; load average {load_start}",
-        flush=True,
-    )
-    result = {
-        "command": " ".join(
-            ["python benchmarks/bench_real_data.py"]
-            + list(argv if argv is not None else sys.argv[1:])
-        ),
-        "machine": info,
-        "versions": versions(),
-        "load_start": load_start,
-        "args": {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(args).items()
-        },
-        "settings": {
-            "stg": ttq._peer_params("stg", args.quick),
-            "hsic": dict(ttq.PEERS["hsic"]),
-            "forest_trees": QUICK["trees"] if args.quick else FOREST_TREES,
-            "sk_memsel": dict(ttq.QUICK["sk_memsel"]) if args.quick else {},
-        },
-        "reports": [],
+    settings = {
+        "stg": ttq._peer_params("stg", args.quick),
+        "hsic": dict(ttq.PEERS["hsic"]),
+        "forest_trees": QUICK["trees"] if args.quick else FOREST_TREES,
+        "sk_memsel": dict(ttq.QUICK["sk_memsel"]) if args.quick else {},
     }
-    ttq.warm_up()
-    start = time.perf_counter()
-    for name in args.data:
-        result["reports"].append(run_data(name, args))
-    result["load_end"] = ttq.load_average()
-    result["total_seconds"] = round(time.perf_counter() - start, 1)
-    print(
-        f"\nload average {result['load_end']}; whole run "
-        f"{result['total_seconds']:.0f} s",
-        flush=True,
+    ttq.run_all(
+        "bench_real_data.py", argv, args, versions(), settings, run_data, write_page
     )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    if args.write:
-        write_page(args.write, result)
-        print(f"wrote {args.write}")
 
 
 if __name__ == "__main__":

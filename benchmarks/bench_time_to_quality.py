@@ -859,6 +859,54 @@ def replace_results(path, block, title, begin=BEGIN_MARKER, end=END_MARKER):
 # --- command line -------------------------------------------------------------
 
 
+def run_all(script, argv, args, versions, settings, run_data, write_page):
+    """Run ``run_data`` on every data set of ``args``, timed, and report.
+
+    The JSON (``--json``) holds the command, the machine, the versions, the
+    load average before and after, ``settings`` and a report per data set;
+    ``write_page`` puts it on the page named by ``--write``.
+    """
+    info = machine()
+    load_start = load_average()
+    print(
+        f"torch {info['torch']}, {info['torch_threads']} threads, {info['cpu']}, "
+        f"{info['cpu_count']} CPUs; load average {load_start}",
+        flush=True,
+    )
+    result = {
+        "command": " ".join(
+            [f"python benchmarks/{script}"]
+            + list(argv if argv is not None else sys.argv[1:])
+        ),
+        "machine": info,
+        "versions": versions,
+        "load_start": load_start,
+        "args": {
+            key: (str(value) if isinstance(value, Path) else value)
+            for key, value in vars(args).items()
+        },
+        "settings": settings,
+        "reports": [],
+    }
+    warm_up()
+    start = time.perf_counter()
+    for name in args.data:
+        result["reports"].append(run_data(name, args))
+    result["load_end"] = load_average()
+    result["total_seconds"] = round(time.perf_counter() - start, 1)
+    print(
+        f"\nload average {result['load_end']}; whole run "
+        f"{result['total_seconds']:.0f} s",
+        flush=True,
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    if args.write:
+        write_page(args.write, result)
+        print(f"wrote {args.write}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", nargs="+", choices=list(DATA), default=list(DATA))
@@ -924,45 +972,15 @@ def main(argv=None):
         PEERS[name].update(params)
     if "all" in args.busy_methods:
         args.busy_methods = [m for m in METHODS if m != "all"]
-    info = machine()
-    load_start = load_average()
-    print(
-        f"torch {info['torch']}, {info['torch_threads']} threads, {info['cpu']}, "
-        f"{info['cpu_count']} CPUs; load average {load_start}",
-        flush=True,
+    run_all(
+        "bench_time_to_quality.py",
+        argv,
+        args,
+        peer_versions(),
+        peer_settings(args),
+        run_data,
+        write_page,
     )
-    result = {
-        "command": " ".join(
-            ["python benchmarks/bench_time_to_quality.py"]
-            + list(argv if argv is not None else sys.argv[1:])
-        ),
-        "machine": info,
-        "versions": peer_versions(),
-        "load_start": load_start,
-        "args": {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(args).items()
-        },
-        "settings": peer_settings(args),
-        "reports": [],
-    }
-    warm_up()
-    start = time.perf_counter()
-    for name in args.data:
-        result["reports"].append(run_data(name, args))
-    result["load_end"] = load_average()
-    result["total_seconds"] = round(time.perf_counter() - start, 1)
-    print(
-        f"\nload average {result['load_end']}; whole run "
-        f"{result['total_seconds']:.0f} s",
-        flush=True,
-    )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    if args.write:
-        write_page(args.write, result)
-        print(f"wrote {args.write}")
 
 
 if __name__ == "__main__":
