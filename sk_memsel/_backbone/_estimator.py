@@ -462,16 +462,23 @@ class NeuralEstimatorMixin(TargetMixin):
         weights = sum(p.numel() for p in module.parameters())
         return 1 if batch * weights < _SMALL_NETWORK_WORK else None
 
-    def _forward(self, X):
-        """Run the fitted module on ``X`` in eval mode; numpy output(s)."""
+    def _forward(self, X, function=None):
+        """Run the fitted module (or ``function``) on ``X`` in eval mode.
+
+        Batch by batch, without gradients, on the threads used for fitting;
+        returns numpy output(s). ``function`` is a method of the module or of
+        one of its parts (the transformers read their encoder).
+        """
         check_is_fitted(self, "net_")
         self.net_.module_.eval()
+        if function is None:
+            function = self.net_.module_
         outputs = []
         with torch.no_grad(), self._fitted_threads():
             for Xb, _ in ArrayBatchIterator(
                 Dataset(X, None), batch_size=self._predict_batch_size()
             ):
-                out = self.net_.module_(Xb.to(self.net_.device))
+                out = function(Xb.to(self.net_.device))
                 outputs.append(
                     tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu()
                 )

@@ -121,7 +121,7 @@ def _check_reconstructible(X):
     """Refuse values whose squared reconstruction error overflows float32."""
     if _is_out_of_core(X):
         return  # read batch by batch: a batch that overflows stops training
-    peak = float(np.max(np.abs(X)))
+    peak = float(max(X.max(), -X.min()))  # no copy of X, as abs() would make
     if peak > _RECONSTRUCTIBLE:
         raise ValueError(
             f"X has values as large as {peak:.3g}: the squared error of "

@@ -21,7 +21,6 @@ n_timepoints)`` arrays, the layout of aeon and sktime.
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-import torch
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -29,10 +28,9 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils.validation import check_is_fitted
-from skorch.dataset import Dataset
 from torch import nn
 
-from .._backbone import ArrayBatchIterator, NeuralEstimatorMixin, all_or_nothing
+from .._backbone import NeuralEstimatorMixin, all_or_nothing
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
@@ -164,18 +162,17 @@ class NeuralTransformerBase(
                 f"{self.n_timepoints_in_}))."
             )
 
-    def _prepare_input(self, X, *, reset):
-        """Validate and standardise ``X``; return it as a new float32 array.
+    def _prepare_input(self, X):
+        """Validate and standardise ``X`` for reading; a new float32 array.
 
         2-D input is standardised per feature, 3-D input per channel (over
         the samples and time points), with the statistics of the fit
-        (weighted by the fit's ``sample_weight``, see :meth:`_standardised`).
+        (weighted by the fit's ``sample_weight``, see :meth:`_standardised`);
+        ``fit`` prepares its input with :meth:`_prepare_fit_input`.
         """
-        if reset and hasattr(self, "n_timepoints_in_"):
-            del self.n_timepoints_in_  # a new fit: nothing to compare with
         self._check_sequence_shape(X)
-        X = self._validate_X(X, reset=reset, allow_nd=self._accepts_sequences)
-        return self._standardised(X, reset=reset)
+        X = self._validate_X(X, reset=False, allow_nd=self._accepts_sequences)
+        return self._standardised(X, reset=False)
 
     def _prepare_fit_input(self, X, sample_weight):
         """``(Z, sample_weight)``: the standardised ``X`` and checked weights."""
@@ -278,18 +275,9 @@ default=None
         the fitted module is never modified and concurrent calls are safe.
         """
         check_is_fitted(self, "net_")
-        Z = self._prepare_input(X, reset=False)
+        Z = self._prepare_input(X)
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
-        encoder = self.net_.module_.encoder
-        encoder.eval()
-        function = getattr(encoder, method)
-        outputs = []
-        with torch.no_grad(), self._fitted_threads():
-            for Xb, _ in ArrayBatchIterator(
-                Dataset(inputs, None), batch_size=self._predict_batch_size()
-            ):
-                outputs.append(function(Xb.to(self.net_.device)).cpu())
-        return torch.cat(outputs).numpy()
+        return self._forward(inputs, getattr(self.net_.module_.encoder, method))
 
     def transform(self, X):
         """Return the learned features of ``X``.
