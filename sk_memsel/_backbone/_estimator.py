@@ -462,6 +462,13 @@ class NeuralEstimatorMixin(TargetMixin):
         weights = sum(p.numel() for p in module.parameters())
         return 1 if batch * weights < _SMALL_NETWORK_WORK else None
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # the same random_state gives the same model on the CPU; a GPU may
+        # sum in another order (see the reliability guide)
+        tags.non_deterministic = self.device != "cpu"
+        return tags
+
     def _forward(self, X, function=None):
         """Run the fitted module (or ``function``) on ``X`` in eval mode.
 

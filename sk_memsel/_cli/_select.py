@@ -37,8 +37,6 @@ class _Method:
     label: str
     #: what its ``feature_importances_`` are, for the report
     score: str
-    #: the fitted attribute that names the task learnt
-    task_attribute: str
     #: its own parameters, from the parsed arguments
     parameters: Callable
     #: why it needs --target, when it does
@@ -52,7 +50,6 @@ METHODS = {
         estimator="ConcreteAutoencoderSelector",
         label="Concrete Autoencoder",
         score="selection probability of the feature's selector node",
-        task_attribute="objective_",
         parameters=lambda args: {
             "objective": "reconstruction" if args.target is None else args.task
         },
@@ -62,7 +59,6 @@ METHODS = {
         estimator="StochasticGatesSelector",
         label="stochastic gates",
         score="gate probability",
-        task_attribute="task_",
         parameters=lambda args: {"task": args.task},
         needs_target="stochastic gates keep the features that predict a target. "
         "Without one, use --method concrete (unsupervised).",
@@ -200,9 +196,7 @@ def _report(args, name, method, selector, X, seconds):
         "input": str(args.input),
         "target": args.target,
         "method": name,
-        "task": "unsupervised"
-        if args.target is None
-        else getattr(selector, method.task_attribute),
+        "task": "unsupervised" if args.target is None else selector.task_,
         "k": args.k,
         "n_samples": int(X.shape[0]),
         "n_features": int(X.shape[1]),

@@ -24,6 +24,7 @@ from .._backbone import (
 )
 from .._backbone._data import _is_out_of_core
 from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
+from .._backbone._supervised import _task
 from ..nn._concrete import ConcreteSelect, distinct_argmax
 
 __all__ = ["ConcreteAutoencoderSelector"]
@@ -131,7 +132,7 @@ def _check_reconstructible(X):
 
 
 def _may_reconstruct(est):
-    objective = getattr(est, "objective_", est.objective)
+    objective = _task(est)
     if objective not in ("reconstruction", "auto"):
         raise AttributeError(
             "reconstruct is available only with objective='reconstruction'; "
@@ -606,5 +607,4 @@ class ConcreteAutoencoderSelector(
         tags = super().__sklearn_tags__()
         tags.target_tags.required = self.objective in ("classification", "regression")
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        tags.non_deterministic = False
         return tags

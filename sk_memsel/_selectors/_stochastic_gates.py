@@ -633,5 +633,4 @@ class StochasticGatesSelector(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
-        tags.non_deterministic = self.device != "cpu"
         return tags
