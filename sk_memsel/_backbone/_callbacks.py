@@ -265,12 +265,10 @@ class SettledStopping(Callback):
         self.settled_at_epoch_ = None
         self.changed_at_step_ = self.steps_
 
-    def on_batch_end(self, net, batch=None, training=None, **kwargs):
-        if training:
-            self.steps_ += 1
-
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
+        # the optimizer steps of the epoch, as skorch recorded them
+        self.steps_ += net.history[-1, "train_batch_count"]
         if self.settled_at_epoch_ is None:
             with torch.no_grad():
                 current = self.selection(net.module_)

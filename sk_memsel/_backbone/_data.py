@@ -164,8 +164,10 @@ class ArrayBatchIterator:
             Xb = _as_tensor(X[rows])
             if y is None:
                 yb = torch.zeros(len(Xb))
-            else:  # a reconstruction target (y is X) is input, not class codes
-                yb = _as_tensor(y[rows], target=y is not X)
+            elif y is X:  # a reconstruction: the batch is its own target
+                yb = Xb
+            else:
+                yb = _as_tensor(y[rows], target=True)
             if weights is not None:
                 Xb = {"X": Xb, WEIGHT_KEY: _as_tensor(weights[rows])}
             yield Xb, yb
@@ -186,7 +188,10 @@ class ArrayBatchIterator:
         for start in range(0, n, bs):
             rows = slice(start, start + bs) if contiguous else order[start : start + bs]
             Xb = X[rows]
-            yb = torch.zeros(len(Xb), device=X.device) if y is None else y[rows]
+            if y is None:
+                yb = torch.zeros(len(Xb), device=X.device)
+            else:  # a reconstruction (y is X) is its own target: no second gather
+                yb = Xb if y is X else y[rows]
             if weights is not None:
                 Xb = {"X": Xb, WEIGHT_KEY: weights[rows]}
             yield Xb, yb

@@ -246,11 +246,12 @@ default=None
         self._check_params()
         Z, sample_weight = self._prepare_fit_input(X, sample_weight)
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
+        # a reconstruction of tabular input is the module's input itself:
+        # handing over the same array lets batching and the GPU copy skip a
+        # second gather and copy of it
+        rows = inputs if inputs is Z else np.ascontiguousarray(Z.reshape(len(Z), -1))
         target, criterion, n_targets, stratify = self._training_target(
-            Z,
-            y,
-            reconstruct=np.ascontiguousarray(Z.reshape(len(Z), -1)),
-            sample_weight=sample_weight,
+            Z, y, reconstruct=rows, sample_weight=sample_weight
         )
 
         def build():
