@@ -1,24 +1,22 @@
-"""The training backbone shared by every sk_memsel estimator.
+"""NeuralEstimatorMixin: what every sk_memsel estimator shares.
 
 An estimator here is a scikit-learn ``BaseEstimator`` that, inside ``fit``,
 builds a plain :class:`torch.nn.Module` from its parameters and trains it with
-a skorch net (:class:`MemselNet`) stored as ``net_``. This module holds
-everything those estimators have in common:
+a skorch net (:class:`~sk_memsel._backbone.MemselNet`) stored as ``net_``.
+This module holds:
 
 - the constraints of the common parameters (``max_epochs``, ``batch_size``,
   ``lr``, ``optimizer``, ``weight_decay``, ``device``, ``random_state``,
   ``verbose``, ``callbacks``, ``validation_fraction``, ``n_iter_no_change``,
   ``n_threads``), which every estimator merges into its own
   ``_parameter_constraints`` (their docs are in :mod:`._params`);
-- the thread policy: small networks train on one PyTorch thread, and torch's
-  own setting is restored afterwards;
-- the record of why training stopped (``n_epochs_``, ``"stop_reason"`` in
-  the history) and the progress line of ``verbose=1``;
-- input validation through :func:`sklearn.utils.validation.validate_data`;
-- target preparation (classification or regression inferred from ``y``);
-- seeding from ``random_state`` without touching the caller's global RNG;
-- a fast batch iterator over in-memory arrays;
-- the extra-loss hook (a module's ``penalty()`` is added to the loss).
+- input and ``sample_weight`` validation;
+- ``_train`` (device, threads, seeding, the progress line, the stop reason)
+  and ``_forward`` (prediction batch by batch on the fitted threads);
+- ``all_or_nothing`` (a failed fit changes nothing) and pickling.
+
+Targets are in :mod:`._targets`, the net and its loss in :mod:`._net`, the
+batch iterator in :mod:`._data`, seeding and threads in :mod:`._runtime`.
 """
 
 import copy
@@ -473,7 +471,7 @@ class NeuralEstimatorMixin(TargetMixin):
         """Run the fitted module (or ``function``) on ``X`` in eval mode.
 
         Batch by batch, without gradients, on the threads used for fitting;
-        returns numpy output(s). ``function`` is a method of the module or of
+        returns a numpy array. ``function`` is a method of the module or of
         one of its parts (the transformers read their encoder).
         """
         check_is_fitted(self, "net_")
@@ -485,17 +483,8 @@ class NeuralEstimatorMixin(TargetMixin):
             for Xb, _ in ArrayBatchIterator(
                 Dataset(X, None), batch_size=self._predict_batch_size()
             ):
-                out = function(Xb.to(self.net_.device))
-                outputs.append(
-                    tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu()
-                )
-        if outputs and isinstance(outputs[0], tuple):
-            return tuple(
-                torch.cat(parts).numpy() for parts in zip(*outputs, strict=True)
-            )
-        if not outputs:
-            return np.empty((0,), dtype=np.float32)
-        return torch.cat(outputs).numpy()
+                outputs.append(function(Xb.to(self.net_.device)).cpu())
+        return torch.cat(outputs).numpy()  # X has at least one row (validated)
 
     def _fitted_threads(self):
         """The thread setting of the fit, for prediction (see ``n_threads``)."""

@@ -84,10 +84,10 @@ class TargetMixin:
             ``stratify`` holds the class codes for classification (the
             validation split keeps the class proportions), else None.
         """
-        for name in _TARGET_STATE:
-            if hasattr(self, name):
-                delattr(self, name)
         if objective == "reconstruction" or (objective == "auto" and y is None):
+            for name in _TARGET_STATE:  # _prepare_target clears them otherwise
+                if hasattr(self, name):
+                    delattr(self, name)
             self.task_ = "reconstruction"
             target = X if reconstruct is None else reconstruct
             return target, torch.nn.MSELoss, target.shape[1], None
