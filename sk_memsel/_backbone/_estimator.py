@@ -414,7 +414,37 @@ class NeuralEstimatorMixin(TargetMixin):
         self.net_ = net
         self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
         self.n_epochs_ = len(net.history)
+        self._n_training_calls = 1  # what _train_further seeds its calls from
         return net
+
+    def _train_further(self, X, y, sample_weight=None):
+        """Train the fitted ``net_`` on ``(X, y)`` for at most ``max_epochs``.
+
+        What ``partial_fit`` does after its first call: the same network,
+        optimizer state and callbacks, the weights, GPU preloading and threads
+        as in :meth:`_train`, and a fresh random stream per call, derived from
+        ``random_state`` and the number of calls so far (the same calls give
+        the same result, also when the estimator was pickled in between).
+        Sets ``n_epochs_`` (over all calls) and records this call's
+        ``"stop_reason"``.
+        """
+        n_epochs = self._n_epochs(X.shape[0])
+        net = self.net_
+        net.max_epochs = n_epochs  # what the net reports: the last call's epochs
+        calls = getattr(self, "_n_training_calls", 1)
+        seed = np.random.SeedSequence(
+            [_seed_from(self.random_state), calls]
+        ).generate_state(1)[0]
+        X = with_weights(X, _normalised(sample_weight))
+        preloaded = _preload(X, y, net.device)
+        if preloaded is not None:  # on a GPU: this call's data copied once
+            X, y = preloaded
+        first_epoch = len(net.history)
+        with _seeded(int(seed), net.device), self._fitted_threads():
+            net.partial_fit(X, y, epochs=n_epochs)
+        _record_stop_reason(net, first_epoch, n_epochs)
+        self.n_epochs_ = len(net.history)
+        self._n_training_calls = calls + 1
 
     def _validated_sample_weight(self, sample_weight, X):
         """``None``, or the weights as float64 after scikit-learn's checks.

@@ -22,11 +22,7 @@ from .._backbone import (
     SupervisedOutputMixin,
     all_or_nothing,
 )
-from .._backbone._data import _preload, with_weights
-from .._backbone._estimator import _normalised
-from .._backbone._net import _record_stop_reason
 from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
-from .._backbone._runtime import _seed_from, _seeded
 from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
 __all__ = ["StochasticGatesSelector"]
@@ -446,7 +442,6 @@ class StochasticGatesSelector(
         )
         self.groups_ = labels
         self._codes = codes
-        self._n_training_calls = 1
         self._read_gates()
 
     def _read_gates(self):
@@ -564,26 +559,7 @@ class StochasticGatesSelector(
         sample_weight = self._class_weighted(
             y, self._validated_sample_weight(sample_weight, X), partial=True
         )
-        n_epochs = self._n_epochs(X.shape[0])
-        net = self.net_
-        net.max_epochs = n_epochs  # what the net reports: the last call's epochs
-        # a fresh random stream per call, derived from random_state and the
-        # number of calls so far: the same calls give the same result, also
-        # when the selector was pickled in between
-        calls = getattr(self, "_n_training_calls", 1)
-        seed = np.random.SeedSequence(
-            [_seed_from(self.random_state), calls]
-        ).generate_state(1)[0]
-        X = with_weights(X, _normalised(sample_weight))
-        preloaded = _preload(X, target, net.device)
-        if preloaded is not None:  # on a GPU: this call's data copied once
-            X, target = preloaded
-        first_epoch = len(net.history)
-        with _seeded(int(seed), net.device), self._fitted_threads():
-            net.partial_fit(X, target, epochs=n_epochs)
-        _record_stop_reason(net, first_epoch, n_epochs)
-        self.n_epochs_ = len(net.history)
-        self._n_training_calls = calls + 1
+        self._train_further(X, target, sample_weight)
         self._read_gates()
         return self
 
