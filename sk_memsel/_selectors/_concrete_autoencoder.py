@@ -335,6 +335,24 @@ class ConcreteAutoencoderSelector(
     'settled'
     >>> selector.n_epochs_ < 125  # max_epochs="auto": 125 epochs of 8 batches
     True
+
+    ``feature_importances_`` scores every pixel; its top 8 are the selection:
+
+    >>> import numpy as np
+    >>> top = np.argsort(-selector.feature_importances_)[:8]
+    >>> bool((np.sort(top) == selector.get_support(indices=True)).all())
+    True
+
+    A supervised objective learns ``y``; ``class_weight`` and ``sample_weight``
+    weigh its rows:
+
+    >>> weights = np.where(y < 5, 1.0, 2.0)
+    >>> supervised = ConcreteAutoencoderSelector(
+    ...     k=8, objective="classification", class_weight="balanced",
+    ...     random_state=0,
+    ... ).fit(X, y, sample_weight=weights)
+    >>> supervised.predict(X[:3]).shape
+    (3,)
     """
 
     def __init__(

@@ -258,6 +258,17 @@ class StochasticGatesSelector(
     50
     >>> stream.get_support(indices=True)
     array([0, 1])
+
+    ``sample_weight`` weighs the rows of the loss (a zero weight drops a row)
+    and ``class_weight="balanced"`` evens out the classes:
+
+    >>> weights = np.where(X[:, 2] > 0, 1.0, 0.0)
+    >>> weighted = StochasticGatesSelector(
+    ...     k=2, hidden_layer_sizes=(), batch_size=50, max_epochs=50,
+    ...     gate_lr=0.02, class_weight="balanced", random_state=0,
+    ... ).fit(X, y, sample_weight=weights)
+    >>> weighted.get_support(indices=True)
+    array([0, 1])
     """
 
     _auto_steps = AUTO_STEPS
