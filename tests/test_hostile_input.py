@@ -134,6 +134,7 @@ def test_a_partial_fit_that_fails_in_training_leaves_the_network_as_it_was(
     params = {**FAST_PARAMS["StochasticGatesSelector"], "k": 2, "random_state": 0}
     est = sk_memsel.StochasticGatesSelector(**params).partial_fit(X, y)
     expected = est.transform(X)
+    n_epochs = len(est.history_)
     weights = [p.detach().clone() for p in est.net_.module_.parameters()]
     steps = []
     net_class = type(est.net_)
@@ -151,6 +152,7 @@ def test_a_partial_fit_that_fails_in_training_leaves_the_network_as_it_was(
         est.partial_fit(X, y)
     monkeypatch.undo()
     assert len(steps) == 3
+    assert len(est.history_) == n_epochs  # the failed call's epochs are gone
     np.testing.assert_array_equal(est.transform(X), expected)
     for old, new in zip(weights, est.net_.module_.parameters(), strict=True):
         torch.testing.assert_close(old, new, rtol=0, atol=0)

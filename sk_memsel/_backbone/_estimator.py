@@ -102,13 +102,21 @@ def all_or_nothing(method=None, *, trains_in_place=False):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         before = dict(self.__dict__)
+        history, n_rows = None, 0
         if trains_in_place and "net_" in before:
             # the net's callbacks hold bound methods of this estimator: the
-            # copy must keep pointing at it, not at a copy of it
-            before["net_"] = copy.deepcopy(before["net_"], {id(self): self})
+            # copy must keep pointing at it, not at a copy of it; the history,
+            # which only grows, is shared and cut back on failure (copying it
+            # at every call would make a long stream quadratic)
+            history = before["net_"].history
+            n_rows = len(history)
+            memo = {id(self): self, id(history): history}
+            before["net_"] = copy.deepcopy(before["net_"], memo)
         try:
             return method(self, *args, **kwargs)
         except BaseException:
+            if history is not None:
+                del history[n_rows:]
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
