@@ -104,6 +104,18 @@ def test_select_gates_writes_names_table_report_and_plot(tables, tmp_path, capsy
     assert plot.read_bytes().startswith(PNG_MAGIC)
 
 
+def test_select_gates_redundancy_reaches_the_selector(tables, tmp_path, capsys):
+    root, df = tables
+    report = tmp_path / "r.json"
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    argv += ["--redundancy", "avoid", "--report", report, *FAST]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    data = json.loads(report.read_text())
+    assert data["parameters"]["redundancy"] == "avoid"
+    assert len(out.split()) == 2
+
+
 @pytest.mark.parametrize("method", ["gates", "concrete"])
 def test_select_plot_of_thirty_columns(method, tmp_path, monkeypatch, capsys):
     """Every column drawn, selected ones on top, a legend, titles that fit."""
@@ -282,6 +294,11 @@ def bad_inputs(root):
             "task without target",
             ["select", csv, "--k", "2", "--task", "regression"],
             "--task needs --target",
+        ),
+        (
+            "redundancy without gates",
+            ["select", csv, "--k", "2", "--redundancy", "avoid"],
+            "--redundancy applies to --method gates only",
         ),
         (
             "output extension",

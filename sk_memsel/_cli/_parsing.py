@@ -75,6 +75,13 @@ def _add_select(sub):
         metavar="REPORT.json",
         help="write names, indices, scores and parameters as JSON",
     )
+    add(
+        "--redundancy",
+        choices=("keep", "avoid"),
+        help="gates only: keep the K most probable gates, correlated copies "
+        "included (keep, the default), or K columns that complement each "
+        "other (avoid: better for time points, pixels or spectra)",
+    )
     add("--plot", metavar="FIG.png", help="save a ranked bar chart of the scores")
     add("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     add("--random-state", type=int, default=0, metavar="N", help="seed (0)")

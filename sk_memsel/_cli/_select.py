@@ -59,7 +59,10 @@ METHODS = {
         estimator="StochasticGatesSelector",
         label="stochastic gates",
         score="gate probability",
-        parameters=lambda args: {"task": args.task},
+        parameters=lambda args: {
+            "task": args.task,
+            **({"redundancy": args.redundancy} if args.redundancy else {}),
+        },
         needs_target="stochastic gates keep the features that predict a target. "
         "Without one, use --method concrete (unsupervised).",
     ),
@@ -72,6 +75,8 @@ def _check_command_line(args, name, method):
         raise CLIError(f"--method {name} needs --target: {method.needs_target}")
     if args.target is None and args.task != "auto":
         raise CLIError("--task needs --target.")
+    if args.redundancy is not None and name != "gates":
+        raise CLIError("--redundancy applies to --method gates only.")
     for option, value in (("--k", args.k), ("--max-epochs", args.max_epochs)):
         if value is not None and value < 1:
             raise CLIError(f"{option} must be at least 1, got {value}.")

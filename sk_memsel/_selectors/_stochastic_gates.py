@@ -30,6 +30,45 @@ __all__ = ["StochasticGatesSelector"]
 #: optimizer steps that ``max_epochs="auto"`` allows (see the docstring)
 AUTO_STEPS = 4000
 
+#: ``redundancy="avoid"``: rows the correlations are measured on, at most
+CORRELATION_ROWS = 2000
+#: ``redundancy="avoid"``: columns (groups) ranked at fit time, at least
+RANKED_AT_FIT = 256
+
+
+def complementary_order(X, probs, codes, length):
+    """The first ``length`` gates in the order ``redundancy="avoid"`` keeps them.
+
+    Greedy: each step keeps the gate of largest ``p * (1 - r)``, with
+    ``p`` its open probability and ``r`` the largest absolute Pearson
+    correlation between one of its columns and a column already kept.
+    Correlations are measured on at most ``CORRELATION_ROWS`` evenly spaced
+    rows of ``X``; a constant column correlates with nothing.
+    """
+    n_rows = X.shape[0]
+    rows = np.unique(np.linspace(0, n_rows - 1, min(n_rows, CORRELATION_ROWS)).round())
+    Z = np.asarray(X[rows.astype(np.intp)], dtype=np.float64)
+    Z -= Z.mean(axis=0)
+    scale = np.sqrt((Z**2).sum(axis=0))
+    Z /= np.where(scale > 0, scale, np.inf)
+    n_gates = len(probs)
+    grouped = not np.array_equal(codes, np.arange(len(codes)))
+    largest_r = np.zeros(n_gates)
+    free = np.ones(n_gates, dtype=bool)
+    order = np.empty(length, dtype=np.intp)
+    for step in range(length):
+        score = np.where(free, probs * (1.0 - largest_r), -np.inf)
+        best = int(np.argmax(score))  # the first of equal scores
+        order[step] = best
+        free[best] = False
+        r = np.abs(Z[:, codes == best].T @ Z).max(axis=0)
+        if grouped:
+            per_gate = np.zeros(n_gates)
+            np.maximum.at(per_gate, codes, r)
+            r = per_gate
+        np.maximum(largest_r, np.minimum(r, 1.0), out=largest_r)
+    return order
+
 
 @fill_shared_docs
 class StochasticGatesSelector(
@@ -59,6 +98,14 @@ class StochasticGatesSelector(
     threshold : float, default=0.5
         Gate probability at or above which a feature is kept when
         ``k=None``; in ``[0, 1]``.
+    redundancy : {"keep", "avoid"}, default="keep"
+        How ``k`` features are read off the gates. ``"keep"``: the ``k`` of
+        largest gate probability, correlated copies included (finds every
+        relevant feature). ``"avoid"``: features that complement each other,
+        each next one the most probable after discounting its correlation
+        with those already kept; better on time points or pixels, whose
+        neighbours repeat each other. ``"avoid"`` needs ``k``. See
+        :ref:`gates_redundancy`.
     gate : {"gaussian", "hard_concrete"}, default="gaussian"
         Gate distribution. ``"gaussian"`` is the STG gate
         ``clamp(mu + sigma * eps, 0, 1)`` of Yamada et al. (2020);
@@ -278,6 +325,7 @@ class StochasticGatesSelector(
         k=None,
         *,
         threshold=0.5,
+        redundancy="keep",
         gate="gaussian",
         hidden_layer_sizes=(64, 32),
         activation="tanh",
@@ -305,6 +353,7 @@ class StochasticGatesSelector(
     ):
         self.k = k
         self.threshold = threshold
+        self.redundancy = redundancy
         self.gate = gate
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -335,6 +384,7 @@ class StochasticGatesSelector(
         **NeuralEstimatorMixin._settling_parameter_constraints,
         "k": [Interval(Integral, 1, None, closed="left"), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
+        "redundancy": [StrOptions({"keep", "avoid"})],
         "gate": [StrOptions({"gaussian", "hard_concrete"})],
         "hidden_layer_sizes": [LAYER_SIZES],
         "activation": [StrOptions({"tanh", "relu"})],
@@ -355,7 +405,7 @@ class StochasticGatesSelector(
         A ``k`` above the number of gates keeps them all (with a warning at
         ``fit`` when ``warn``), as scikit-learn's ``SelectKBest`` does.
         """
-        names = ("k", "threshold")
+        names = ("k", "threshold", "redundancy")
         validate_parameter_constraints(
             {name: self._parameter_constraints[name] for name in names},
             {name: getattr(self, name) for name in names},
@@ -364,6 +414,13 @@ class StochasticGatesSelector(
         if self.k is not None:
             what = "features" if self.groups is None else "groups"
             effective_k(self.k, n_groups, what, warn=warn)
+        elif self.redundancy == "avoid":
+            raise ValueError(
+                "redundancy='avoid' needs a number of features k: with k=None "
+                "the selector keeps every feature whose gate probability is at "
+                "least threshold, redundant or not. Set k, or use "
+                "redundancy='keep'."
+            )
 
     def _group_codes(self, n_features):
         """Return ``(labels, codes)``: sorted group labels, group index per column."""
@@ -454,6 +511,7 @@ class StochasticGatesSelector(
         self.groups_ = labels
         self._codes = codes
         self._read_gates()
+        self._rank_complementary(X)
 
     def _read_gates(self):
         """Set the fitted gate attributes from the trained network."""
@@ -468,6 +526,22 @@ class StochasticGatesSelector(
         self.gate_probabilities_ = probs[codes]
         self.gate_values_ = values[codes]
         self.feature_importances_ = self.gate_probabilities_.copy()
+
+    def _rank_complementary(self, X):
+        """With ``redundancy="avoid"``, rank the gates for ``get_support``.
+
+        The ranking needs the training columns' correlations, so it is made
+        here, at fit time, for ``max(k, RANKED_AT_FIT)`` gates: enough for
+        ``set_params(k=...)`` to pick another ``k`` up to that without X.
+        """
+        self._complementary_order = None
+        if self.redundancy != "avoid":
+            return
+        n_gates = len(self.group_probabilities_)
+        length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
+        self._complementary_order = complementary_order(
+            X, self.group_probabilities_, self._codes, length
+        )
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
@@ -572,6 +646,7 @@ class StochasticGatesSelector(
         )
         self._train_further(X, target, sample_weight)
         self._read_gates()
+        self._rank_complementary(X)
         return self
 
     def _check_same_feature_names(self, X):
@@ -603,7 +678,25 @@ class StochasticGatesSelector(
         check_is_fitted(self, "group_probabilities_")
         probs = self.group_probabilities_
         self._check_selection(len(probs))
-        return self._kept_groups(probs)[self._codes]
+        if self.redundancy == "keep":
+            return self._kept_groups(probs)[self._codes]
+        order = getattr(self, "_complementary_order", None)
+        if order is None:
+            raise ValueError(
+                "This selector was fitted with redundancy='keep'; "
+                "redundancy='avoid' measures the correlations of the training "
+                "columns while fitting. Fit it again with redundancy='avoid'."
+            )
+        k = min(self.k, len(probs))
+        if k > len(order):
+            raise ValueError(
+                f"k={self.k} is more than the {len(order)} features ranked for "
+                "redundancy='avoid' when the selector was fitted. Fit it again "
+                "with this k."
+            )
+        keep = np.zeros(len(probs), dtype=bool)
+        keep[order[:k]] = True
+        return keep[self._codes]
 
     def _kept_groups(self, probs):
         """Which gates ``k`` (or ``threshold``) keeps, given their probabilities."""

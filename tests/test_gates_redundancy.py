@@ -1,0 +1,173 @@
+"""Tests of StochasticGatesSelector(redundancy="avoid"): complementary features."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sk_memsel import StochasticGatesSelector
+from sk_memsel._selectors._stochastic_gates import complementary_order
+
+from .test_gates import FAST, FEW, informative_data
+
+
+def copies_data(n_samples=400, seed=0):
+    """Column 0 decides most of y, columns 1-3 are near-copies of it, column 4
+    adds what column 0 lacks; columns 5-9 are noise."""
+    rng = np.random.RandomState(seed)
+    signal = rng.normal(size=n_samples)
+    other = rng.normal(size=n_samples)
+    copies = signal[:, None] + 0.05 * rng.normal(size=(n_samples, 3))
+    noise = rng.normal(size=(n_samples, 5))
+    X = np.column_stack([signal, copies, other, noise])
+    y = (signal + 0.6 * other > 0).astype(int)
+    return X, y
+
+
+def test_order_skips_a_copy_of_a_kept_column():
+    rng = np.random.RandomState(0)
+    a, b = rng.normal(size=(2, 500))
+    X = np.column_stack([a, a + 0.01 * rng.normal(size=500), b])
+    probs = np.array([0.9, 0.8, 0.5])
+    codes = np.arange(3)
+    # the copy scores about 0.8 * (1 - 0.99) < 0.5 once column 0 is kept
+    assert complementary_order(X, probs, codes, 3).tolist() == [0, 2, 1]
+    # without the copy, the probabilities alone decide
+    assert complementary_order(X[:, [0, 2]], probs[[0, 2]], codes[:2], 2).tolist() == [
+        0,
+        1,
+    ]
+
+
+def test_order_of_groups_uses_their_most_correlated_columns():
+    rng = np.random.RandomState(0)
+    a, b, c = rng.normal(size=(3, 500))
+    # group 0 = (a, c), group 1 = (b, copy of c), group 2 = (noise)
+    copy_of_c = c + 0.01 * rng.normal(size=500)
+    X = np.column_stack([a, c, b, copy_of_c, rng.normal(size=500)])
+    codes = np.array([0, 0, 1, 1, 2])
+    probs = np.array([0.9, 0.8, 0.5])
+    assert complementary_order(X, probs, codes, 3).tolist() == [0, 2, 1]
+
+
+def test_order_ignores_constant_columns_and_stops_at_length():
+    rng = np.random.RandomState(0)
+    X = np.column_stack([np.ones(50), rng.normal(size=(50, 3))])
+    order = complementary_order(X, np.array([0.9, 0.8, 0.7, 0.6]), np.arange(4), 2)
+    assert order.tolist() == [0, 1]
+
+
+#: strong gate noise spreads the gates over the copies, as the defaults do
+SPREAD = {
+    **FAST,
+    "hidden_layer_sizes": (16,),
+    "sigma": 1.0,
+    "reg_weight": 0.01,
+    "gate_lr": 0.01,
+    "lr": 3e-3,
+    "max_epochs": 40,
+}
+
+
+def test_avoid_keeps_one_copy_and_the_complementary_column():
+    X, y = copies_data()
+    keep = StochasticGatesSelector(k=3, **SPREAD).fit(X, y)
+    avoid = StochasticGatesSelector(k=3, redundancy="avoid", **SPREAD).fit(X, y)
+    # the same training: the gates are identical, only the reading differs
+    np.testing.assert_array_equal(keep.gate_probabilities_, avoid.gate_probabilities_)
+    copies = {0, 1, 2, 3}
+    kept = set(keep.get_support(indices=True))
+    assert 4 in kept and len(kept & copies) == 2
+    chosen = set(avoid.get_support(indices=True))
+    assert 4 in chosen and len(chosen & copies) == 1
+
+
+def test_set_params_k_reads_the_order_fitted():
+    X, y = copies_data()
+    selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW).fit(X, y)
+    order = selector._complementary_order
+    assert len(order) == X.shape[1]  # fewer features than ranked at fit
+    for k in (1, 3, 10):
+        support = selector.set_params(k=k).get_support(indices=True)
+        np.testing.assert_array_equal(support, np.sort(order[:k]))
+
+
+def test_k_beyond_the_ranked_features_asks_for_a_refit():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 300))
+    y = (X[:, 0] > 0).astype(int)
+    selector = StochasticGatesSelector(k=5, redundancy="avoid", **FEW).fit(X, y)
+    assert len(selector._complementary_order) == 256
+    assert selector.set_params(k=256).get_support().sum() == 256
+    with pytest.raises(ValueError, match="more than the 256 features ranked"):
+        selector.set_params(k=257).get_support()
+    # a larger k at fit time ranks that many
+    refit = StochasticGatesSelector(k=280, redundancy="avoid", **FEW).fit(X, y)
+    assert len(refit._complementary_order) == 280
+    assert refit.get_support().sum() == 280
+    # k above the number of features keeps them all, as with "keep"
+    with pytest.warns(UserWarning, match="all 300 are kept"):
+        refit.set_params(k=400).fit(X, y)
+    assert refit.get_support().all()
+
+
+def test_avoid_needs_k():
+    X, y = informative_data()
+    with pytest.raises(ValueError, match="redundancy='avoid' needs a number of"):
+        StochasticGatesSelector(redundancy="avoid", **FEW).fit(X, y)
+    selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW).fit(X, y)
+    with pytest.raises(ValueError, match="needs a number of features k"):
+        selector.set_params(k=None).get_support()
+
+
+def test_switching_to_avoid_after_fit_asks_for_a_refit():
+    X, y = informative_data()
+    selector = StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    with pytest.raises(ValueError, match="Fit it again with redundancy='avoid'"):
+        selector.set_params(redundancy="avoid").get_support()
+    # and back: "keep" reads the probabilities, always there
+    avoid = StochasticGatesSelector(k=2, redundancy="avoid", **FEW).fit(X, y)
+    top = np.argsort(-avoid.gate_probabilities_, kind="stable")[:2]
+    np.testing.assert_array_equal(
+        avoid.set_params(redundancy="keep").get_support(indices=True), np.sort(top)
+    )
+
+
+def test_pickle_keeps_the_avoid_selection():
+    X, y = copies_data()
+    selector = StochasticGatesSelector(k=3, redundancy="avoid", **FEW).fit(X, y)
+    again = pickle.loads(pickle.dumps(selector))
+    np.testing.assert_array_equal(again.get_support(), selector.get_support())
+    np.testing.assert_array_equal(again.transform(X), selector.transform(X))
+
+
+def test_partial_fit_ranks_again_after_every_call():
+    X, y = copies_data()
+    selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW)
+    selector.partial_fit(X[:200], y[:200])
+    first = selector._complementary_order.copy()
+    probs = selector.gate_probabilities_.copy()
+    selector.partial_fit(X[200:], y[200:])
+    assert not np.array_equal(probs, selector.gate_probabilities_)
+    np.testing.assert_array_equal(
+        selector._complementary_order,
+        complementary_order(
+            X[200:].astype(np.float32),
+            selector.group_probabilities_,
+            np.arange(X.shape[1]),
+            X.shape[1],
+        ),
+    )
+    assert first.shape == selector._complementary_order.shape
+
+
+def test_avoid_reads_a_memmap(tmp_path):
+    X, y = copies_data()
+    path = tmp_path / "X.npy"
+    np.save(path, X.astype(np.float32))
+    mapped = np.load(path, mmap_mode="r")
+    in_memory = StochasticGatesSelector(k=3, redundancy="avoid", **FEW).fit(
+        X.astype(np.float32), y
+    )
+    streamed = StochasticGatesSelector(k=3, redundancy="avoid", **FEW).fit(mapped, y)
+    np.testing.assert_array_equal(streamed.get_support(), in_memory.get_support())
