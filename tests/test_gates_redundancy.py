@@ -171,3 +171,19 @@ def test_avoid_reads_a_memmap(tmp_path):
     )
     streamed = StochasticGatesSelector(k=3, redundancy="avoid", **FEW).fit(mapped, y)
     np.testing.assert_array_equal(streamed.get_support(), in_memory.get_support())
+
+
+def test_very_many_columns_measure_on_fewer_rows(monkeypatch):
+    from sk_memsel._selectors import _stochastic_gates
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1000, 10))
+    # column 1 copies column 0 on 100 evenly spaced rows only
+    rows = np.linspace(0, 999, 100).round().astype(int)
+    X[rows, 1] = X[rows, 0]
+    probs = np.array([0.9, 0.89, *np.linspace(0.5, 0.4, 8)])
+    # on all rows (1,000 x 10 = 10,000 values) the two barely correlate
+    assert complementary_order(X, probs, np.arange(10), 2).tolist() == [0, 1]
+    # at most 1,000 values for 10 columns: the 100 rows, where 1 copies 0
+    monkeypatch.setattr(_stochastic_gates, "CORRELATION_VALUES", 1000)
+    assert complementary_order(X, probs, np.arange(10), 10)[-1] == 1

@@ -102,12 +102,17 @@ def test_the_documented_trusted_list_is_the_real_one():
     assert sorted(set(documented)) == sorted(SKOPS_TRUSTED_TYPES)
 
 
-def test_dataframes_string_labels_and_groups():
+def test_dataframes_string_labels_groups_and_redundancy():
     rng = np.random.RandomState(1)
     X = pd.DataFrame(rng.normal(size=(60, 5)), columns=list("abcde"))
     y = np.where(X["a"] + X["b"] > 0, "yes", "no")
     est = StochasticGatesSelector(
-        k=2, groups=[0, 0, 1, 2, 2], gate="hard_concrete", max_epochs=3, random_state=0
+        k=2,
+        groups=[0, 0, 1, 2, 2],
+        gate="hard_concrete",
+        redundancy="avoid",
+        max_epochs=3,
+        random_state=0,
     ).fit(X, y)
     blob = sio.dumps(est)
     assert sio.get_untrusted_types(data=blob) == [full_name(StochasticGatesSelector)]
@@ -115,6 +120,11 @@ def test_dataframes_string_labels_and_groups():
     assert_same(outputs(est, X), outputs(loaded, X))
     assert list(loaded.get_feature_names_out()) == list(est.get_feature_names_out())
     assert list(loaded.classes_) == ["no", "yes"]
+    # the order redundancy="avoid" reads is saved too: a new k needs no refit
+    for k in (1, 3):
+        np.testing.assert_array_equal(
+            est.set_params(k=k).get_support(), loaded.set_params(k=k).get_support()
+        )
 
 
 def test_a_class_given_as_a_parameter_is_named_too():

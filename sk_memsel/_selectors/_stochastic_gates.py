@@ -30,8 +30,11 @@ __all__ = ["StochasticGatesSelector"]
 #: optimizer steps that ``max_epochs="auto"`` allows (see the docstring)
 AUTO_STEPS = 4000
 
-#: ``redundancy="avoid"``: rows the correlations are measured on, at most
+#: ``redundancy="avoid"``: rows the correlations are measured on, at most,
+#: and fewer with very many columns, to hold at most CORRELATION_VALUES values
+#: (64 MB) but never fewer than 100 rows
 CORRELATION_ROWS = 2000
+CORRELATION_VALUES = 8_000_000
 #: ``redundancy="avoid"``: columns (groups) ranked at fit time, at least
 RANKED_AT_FIT = 256
 
@@ -43,10 +46,13 @@ def complementary_order(X, probs, codes, length):
     ``p`` its open probability and ``r`` the largest absolute Pearson
     correlation between one of its columns and a column already kept.
     Correlations are measured on at most ``CORRELATION_ROWS`` evenly spaced
-    rows of ``X``; a constant column correlates with nothing.
+    rows of ``X`` (fewer when ``X`` has very many columns); a constant column
+    correlates with nothing.
     """
-    n_rows = X.shape[0]
-    rows = np.unique(np.linspace(0, n_rows - 1, min(n_rows, CORRELATION_ROWS)).round())
+    n_rows, n_columns = X.shape
+    budget = max(100, CORRELATION_VALUES // max(n_columns, 1))
+    n_used = min(n_rows, CORRELATION_ROWS, budget)
+    rows = np.unique(np.linspace(0, n_rows - 1, n_used).round())
     Z = np.asarray(X[rows.astype(np.intp)], dtype=np.float64)
     Z -= Z.mean(axis=0)
     scale = np.sqrt((Z**2).sum(axis=0))
