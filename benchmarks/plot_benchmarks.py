@@ -59,10 +59,11 @@ STYLE = {
     "ytick.labelsize": 10,
 }
 
-OURS = ("gates", "concrete", "concrete_cls")
+OURS = ("gates", "gates_avoid", "concrete", "concrete_cls")
 #: Labels and colours by method key; an unknown key gets its own name.
 LABELS = {
     "gates": "sk_memsel gates",
+    "gates_avoid": "sk_memsel gates, redundancy='avoid'",
     "concrete": "sk_memsel concrete",
     "concrete_cls": "sk_memsel concrete (classification)",
     "stg": "stg (STG)",
@@ -77,6 +78,7 @@ LABELS = {
 }
 COLORS = {
     "gates": "#d62728",
+    "gates_avoid": "#7b0000",
     "concrete": "#ff7f0e",
     "concrete_cls": "#8c564b",
     "stg": "#1f77b4",
@@ -89,6 +91,7 @@ COLORS = {
 }
 MARKERS = {
     "gates": "o",
+    "gates_avoid": "h",
     "concrete": "s",
     "concrete_cls": "D",
     "stg": "^",
