@@ -31,12 +31,10 @@ def test_order_skips_a_copy_of_a_kept_column():
     probs = np.array([0.9, 0.8, 0.5])
     codes = np.arange(3)
     # the copy scores about 0.8 * (1 - 0.99) < 0.5 once column 0 is kept
-    assert complementary_order(X, probs, codes, 3).tolist() == [0, 2, 1]
+    assert complementary_order(X, probs, codes, 3)[0].tolist() == [0, 2, 1]
     # without the copy, the probabilities alone decide
-    assert complementary_order(X[:, [0, 2]], probs[[0, 2]], codes[:2], 2).tolist() == [
-        0,
-        1,
-    ]
+    alone = complementary_order(X[:, [0, 2]], probs[[0, 2]], codes[:2], 2)[0]
+    assert alone.tolist() == [0, 1]
 
 
 def test_order_of_groups_uses_their_most_correlated_columns():
@@ -47,13 +45,13 @@ def test_order_of_groups_uses_their_most_correlated_columns():
     X = np.column_stack([a, c, b, copy_of_c, rng.normal(size=500)])
     codes = np.array([0, 0, 1, 1, 2])
     probs = np.array([0.9, 0.8, 0.5])
-    assert complementary_order(X, probs, codes, 3).tolist() == [0, 2, 1]
+    assert complementary_order(X, probs, codes, 3)[0].tolist() == [0, 2, 1]
 
 
 def test_order_ignores_constant_columns_and_stops_at_length():
     rng = np.random.RandomState(0)
     X = np.column_stack([np.ones(50), rng.normal(size=(50, 3))])
-    order = complementary_order(X, np.array([0.9, 0.8, 0.7, 0.6]), np.arange(4), 2)
+    order, _ = complementary_order(X, np.array([0.9, 0.8, 0.7, 0.6]), np.arange(4), 2)
     assert order.tolist() == [0, 1]
 
 
@@ -80,6 +78,43 @@ def test_avoid_keeps_one_copy_and_the_complementary_column():
     assert 4 in kept and len(kept & copies) == 2
     chosen = set(avoid.get_support(indices=True))
     assert 4 in chosen and len(chosen & copies) == 1
+
+
+def test_scores_fall_along_the_order():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 12))
+    X[:, 1] = X[:, 0] + 0.3 * rng.normal(size=300)
+    X[:, 5] = X[:, 4] + 0.1 * rng.normal(size=300)
+    probs = rng.uniform(size=12)
+    order, scores = complementary_order(X, probs, np.arange(12), 6)
+    ranked = scores[order]
+    assert np.all(np.diff(ranked) <= 0)
+    # the gates left out score at most the last kept one, and never above p
+    rest = np.setdiff1d(np.arange(12), order)
+    assert scores[rest].max() <= ranked[-1]
+    assert np.all(scores <= probs)
+    np.testing.assert_array_equal(np.argsort(-scores, kind="stable")[:6], order)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_the_top_k_importances_are_the_support_with_avoid(k):
+    from sklearn.feature_selection import SelectFromModel
+
+    X, y = copies_data()
+    selector = StochasticGatesSelector(k=k, redundancy="avoid", **SPREAD).fit(X, y)
+    importances = selector.feature_importances_
+    top = np.argsort(-importances, kind="stable")[:k]
+    np.testing.assert_array_equal(np.sort(top), selector.get_support(indices=True))
+    assert np.all(importances <= selector.gate_probabilities_)
+    from_model = SelectFromModel(
+        selector, prefit=True, max_features=k, threshold=-np.inf
+    )
+    np.testing.assert_array_equal(from_model.get_support(), selector.get_support())
+    # read as "keep", the importances are the probabilities again
+    selector.set_params(redundancy="keep")
+    np.testing.assert_array_equal(
+        selector.feature_importances_, selector.gate_probabilities_
+    )
 
 
 def test_set_params_k_reads_the_order_fitted():
@@ -125,6 +160,8 @@ def test_switching_to_avoid_after_fit_asks_for_a_refit():
     selector = StochasticGatesSelector(k=2, **FEW).fit(X, y)
     with pytest.raises(ValueError, match="Fit it again with redundancy='avoid'"):
         selector.set_params(redundancy="avoid").get_support()
+    with pytest.raises(ValueError, match="Fit it again with redundancy='avoid'"):
+        getattr(selector, "feature_importances_")  # noqa: B009
     # and back: "keep" reads the probabilities, always there
     avoid = StochasticGatesSelector(k=2, redundancy="avoid", **FEW).fit(X, y)
     top = np.argsort(-avoid.gate_probabilities_, kind="stable")[:2]
@@ -156,7 +193,7 @@ def test_partial_fit_ranks_again_after_every_call():
             selector.group_probabilities_,
             np.arange(X.shape[1]),
             X.shape[1],
-        ),
+        )[0],
     )
     assert first.shape == selector._complementary_order.shape
 
@@ -183,7 +220,7 @@ def test_very_many_columns_measure_on_fewer_rows(monkeypatch):
     X[rows, 1] = X[rows, 0]
     probs = np.array([0.9, 0.89, *np.linspace(0.5, 0.4, 8)])
     # on all rows (1,000 x 10 = 10,000 values) the two barely correlate
-    assert complementary_order(X, probs, np.arange(10), 2).tolist() == [0, 1]
+    assert complementary_order(X, probs, np.arange(10), 2)[0].tolist() == [0, 1]
     # at most 1,000 values for 10 columns: the 100 rows, where 1 copies 0
     monkeypatch.setattr(_stochastic_gates, "CORRELATION_VALUES", 1000)
-    assert complementary_order(X, probs, np.arange(10), 10)[-1] == 1
+    assert complementary_order(X, probs, np.arange(10), 10)[0][-1] == 1

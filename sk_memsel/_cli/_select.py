@@ -208,7 +208,12 @@ def _report(args, name, method, selector, X, seconds):
         "names": names,
         "indices": [int(i) for i in indices],
         "scores": [float(s) for s in scores],
-        "score": method.score,
+        "score": (
+            "gate probability times 1 - its largest correlation with a column "
+            "ranked before it"
+            if args.redundancy == "avoid"
+            else method.score
+        ),
         "selected": [
             {"rank": r + 1, "name": n, "index": int(i), "score": float(s)}
             for r, (n, i, s) in enumerate(zip(names, indices, scores, strict=True))

@@ -42,6 +42,11 @@ RANKED_AT_FIT = 256
 def complementary_order(X, probs, codes, length):
     """The first ``length`` gates in the order ``redundancy="avoid"`` keeps them.
 
+    Returns ``(order, scores)``: ``scores`` gives every gate its ``p * (1 -
+    r)`` when it was kept, or, for a gate not among the first ``length``,
+    at the end. A score only falls as gates are kept, so the scores fall
+    along the order and the ``k`` largest are its first ``k``.
+
     Greedy: each step keeps the gate of largest ``p * (1 - r)``, with
     ``p`` its open probability and ``r`` the largest absolute Pearson
     correlation between one of its columns and a column already kept.
@@ -62,10 +67,12 @@ def complementary_order(X, probs, codes, length):
     largest_r = np.zeros(n_gates)
     free = np.ones(n_gates, dtype=bool)
     order = np.empty(length, dtype=np.intp)
+    scores = np.empty(n_gates)
     for step in range(length):
         score = np.where(free, probs * (1.0 - largest_r), -np.inf)
         best = int(np.argmax(score))  # the first of equal scores
         order[step] = best
+        scores[best] = score[best]
         free[best] = False
         r = np.abs(Z[:, codes == best].T @ Z).max(axis=0)
         if grouped:
@@ -73,7 +80,9 @@ def complementary_order(X, probs, codes, length):
             np.maximum.at(per_gate, codes, r)
             r = per_gate
         np.maximum(largest_r, np.minimum(r, 1.0), out=largest_r)
-    return order
+    # below the last kept one's, ties going to the earlier gate as in argmax
+    scores[free] = np.minimum(probs * (1.0 - largest_r), scores[order[-1]])[free]
+    return order, scores
 
 
 @fill_shared_docs
@@ -199,9 +208,11 @@ class StochasticGatesSelector(
         Sorted distinct group labels; ``arange(n_features_in_)`` without
         ``groups``.
     feature_importances_ : ndarray of shape (n_features_in_,)
-        Same as ``gate_probabilities_``, so that
+        Score of every feature, whose ``k`` largest are the support, so that
         :class:`~sklearn.feature_selection.SelectFromModel` can use the
-        selector.
+        selector: ``gate_probabilities_`` with ``redundancy="keep"``; with
+        ``"avoid"``, each probability times ``1 - r`` (see ``redundancy``)
+        when the feature was ranked.
     gate_values_ : ndarray of shape (n_features_in_,)
         Deterministic (eval-mode) gate value of each feature, in ``[0, 1]``;
         predictions use these.
@@ -531,7 +542,6 @@ class StochasticGatesSelector(
         self.group_probabilities_ = probs
         self.gate_probabilities_ = probs[codes]
         self.gate_values_ = values[codes]
-        self.feature_importances_ = self.gate_probabilities_.copy()
 
     def _rank_complementary(self, X):
         """With ``redundancy="avoid"``, rank the gates for ``get_support``.
@@ -540,14 +550,39 @@ class StochasticGatesSelector(
         here, at fit time, for ``max(k, RANKED_AT_FIT)`` gates: enough for
         ``set_params(k=...)`` to pick another ``k`` up to that without X.
         """
-        self._complementary_order = None
+        self._complementary_order = self._complementary_scores = None
         if self.redundancy != "avoid":
             return
         n_gates = len(self.group_probabilities_)
         length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
-        self._complementary_order = complementary_order(
+        self._complementary_order, self._complementary_scores = complementary_order(
             X, self.group_probabilities_, self._codes, length
         )
+
+    def _fitted_complementary_order(self):
+        """The order ``redundancy="avoid"`` reads, or a clear error."""
+        order = getattr(self, "_complementary_order", None)
+        if order is None:
+            raise ValueError(
+                "This selector was fitted with redundancy='keep'; "
+                "redundancy='avoid' measures the correlations of the training "
+                "columns while fitting. Fit it again with redundancy='avoid'."
+            )
+        return order
+
+    @property
+    def feature_importances_(self):
+        """Score of every feature; the ``k`` largest are the support.
+
+        With ``redundancy="keep"``, ``gate_probabilities_``; with
+        ``"avoid"``, each gate probability discounted for redundancy, ``p *
+        (1 - r)`` when the feature was ranked.
+        """
+        check_is_fitted(self, "gate_probabilities_")
+        if self.redundancy == "keep":
+            return self.gate_probabilities_.copy()
+        self._fitted_complementary_order()
+        return self._complementary_scores[self._codes]
 
     @all_or_nothing
     @_fit_context(prefer_skip_nested_validation=True)
@@ -686,13 +721,7 @@ class StochasticGatesSelector(
         self._check_selection(len(probs))
         if self.redundancy == "keep":
             return self._kept_groups(probs)[self._codes]
-        order = getattr(self, "_complementary_order", None)
-        if order is None:
-            raise ValueError(
-                "This selector was fitted with redundancy='keep'; "
-                "redundancy='avoid' measures the correlations of the training "
-                "columns while fitting. Fit it again with redundancy='avoid'."
-            )
+        order = self._fitted_complementary_order()
         k = min(self.k, len(probs))
         if k > len(order):
             raise ValueError(
