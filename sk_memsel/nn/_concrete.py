@@ -284,15 +284,20 @@ class ConcreteSelect(nn.Module):
         if indices is None:
             indices = self.selected_indices(distinct=True)
         indices = torch.as_tensor(indices, dtype=torch.long, device=self.logits.device)
+        problem = self._index_problem(indices)
+        if problem is not None:
+            raise ValueError(f"indices {problem}.")
+        self.selection = indices.clone()
+
+    def _index_problem(self, indices: Tensor) -> str | None:
+        """Why ``indices`` cannot be this layer's selection, or ``None``."""
         if indices.shape != (self.k,):
-            raise ValueError(
-                f"indices must have shape ({self.k},), got {tuple(indices.shape)}."
-            )
+            return f"must have shape ({self.k},), got {tuple(indices.shape)}"
         if indices.numel() and (
             int(indices.min()) < 0 or int(indices.max()) >= self.in_features
         ):
-            raise ValueError(f"indices must lie in [0, {self.in_features}).")
-        self.selection = indices.clone()
+            return f"must lie in [0, {self.in_features})"
+        return None
 
     def _load_from_state_dict(
         self,
@@ -316,14 +321,7 @@ class ConcreteSelect(nn.Module):
                 isinstance(indices, Tensor)
                 and not indices.is_floating_point()
                 and not indices.is_complex()
-                and indices.shape == (self.k,)
-                and (
-                    indices.numel() == 0
-                    or (
-                        0 <= int(indices.min())
-                        and int(indices.max()) < self.in_features
-                    )
-                )
+                and self._index_problem(indices) is None
             )
             if not valid:
                 error_msgs.append(
