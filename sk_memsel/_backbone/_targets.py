@@ -167,20 +167,15 @@ class TargetMixin:
         self.n_outputs_ = y2.shape[1]
         # mean and spread of y divided by its largest magnitude, so that
         # squaring values as large as 1e155 (the variance) cannot overflow
-        if sample_weight is None:
-            size = np.abs(y2).max(axis=0)
-            size = np.where(size > 0, size, 1.0)
-            unit = y2 / size
-            self._y_mean = unit.mean(axis=0) * size
-            scale = unit.std(axis=0) * size
-        else:
-            size = np.abs(y2[sample_weight > 0]).max(axis=0)
-            size = np.where(size > 0, size, 1.0)
-            unit = y2 / size
-            mean = np.average(unit, axis=0, weights=sample_weight)
-            spread = np.average((unit - mean) ** 2, axis=0, weights=sample_weight)
-            self._y_mean = mean * size
-            scale = np.sqrt(spread) * size
+        # (weighted: rows of weight zero count as absent; None: plain mean)
+        counted = y2 if sample_weight is None else y2[sample_weight > 0]
+        size = np.abs(counted).max(axis=0)
+        size = np.where(size > 0, size, 1.0)
+        unit = y2 / size
+        mean = np.average(unit, axis=0, weights=sample_weight)
+        spread = np.average((unit - mean) ** 2, axis=0, weights=sample_weight)
+        self._y_mean = mean * size
+        scale = np.sqrt(spread) * size
         self._y_scale = np.where(scale > 0, scale, 1.0)
         return self._scaled(y2)
 
