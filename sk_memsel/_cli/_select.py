@@ -35,8 +35,8 @@ class _Method:
     estimator: str
     #: its name in the progress line and in the plot's title
     label: str
-    #: what its ``feature_importances_`` are, for the report
-    score: str
+    #: what its ``feature_importances_`` are, for the report, from the arguments
+    score: Callable
     #: its own parameters, from the parsed arguments
     parameters: Callable
     #: why it needs --target, when it does
@@ -49,7 +49,7 @@ METHODS = {
     "concrete": _Method(
         estimator="ConcreteAutoencoderSelector",
         label="Concrete Autoencoder",
-        score="selection probability of the feature's selector node",
+        score=lambda args: "selection probability of the feature's selector node",
         parameters=lambda args: {
             "objective": "reconstruction" if args.target is None else args.task
         },
@@ -58,7 +58,12 @@ METHODS = {
     "gates": _Method(
         estimator="StochasticGatesSelector",
         label="stochastic gates",
-        score="gate probability",
+        score=lambda args: (
+            "gate probability times 1 - its largest correlation with a column "
+            "ranked before it"
+            if args.redundancy == "avoid"
+            else "gate probability"
+        ),
         parameters=lambda args: {
             "task": args.task,
             **({"redundancy": args.redundancy} if args.redundancy else {}),
@@ -208,12 +213,7 @@ def _report(args, name, method, selector, X, seconds):
         "names": names,
         "indices": [int(i) for i in indices],
         "scores": [float(s) for s in scores],
-        "score": (
-            "gate probability times 1 - its largest correlation with a column "
-            "ranked before it"
-            if args.redundancy == "avoid"
-            else method.score
-        ),
+        "score": method.score(args),
         "selected": [
             {"rank": r + 1, "name": n, "index": int(i), "score": float(s)}
             for r, (n, i, s) in enumerate(zip(names, indices, scores, strict=True))

@@ -105,11 +105,11 @@ class StochasticGatesSelector(
     ----------
     k : int or None, default=None
         Number of features (with ``groups``: groups) to keep, those of largest
-        gate probability; a ``k`` above their number keeps them all, with a
-        warning. ``None`` keeps every feature whose gate probability is at
-        least ``threshold``. Training stops once this selection has settled;
-        ``set_params(k=...)`` on a fitted selector changes the support
-        without refitting.
+        gate probability (see ``redundancy``); a ``k`` above their number
+        keeps them all, with a warning. ``None`` keeps every feature whose
+        gate probability is at least ``threshold``. Training stops once this
+        selection has settled; ``set_params(k=...)`` on a fitted selector
+        changes the support without refitting.
     threshold : float, default=0.5
         Gate probability at or above which a feature is kept when
         ``k=None``; in ``[0, 1]``.
@@ -308,6 +308,19 @@ class StochasticGatesSelector(
     3
     >>> int(selector.set_params(k=None, threshold=0.5).get_support().sum())
     2
+
+    With a near-copy of column 0 added as column 6, the 3 most probable gates
+    keep both copies; ``redundancy="avoid"`` keeps one and adds another
+    column instead (see :ref:`gates_redundancy`):
+
+    >>> X_copy = np.column_stack([X, X[:, 0] + 0.1 * rng.normal(size=200)])
+    >>> params = dict(k=3, hidden_layer_sizes=(), batch_size=50, max_epochs=50,
+    ...               gate_lr=0.02, random_state=0)
+    >>> StochasticGatesSelector(**params).fit(X_copy, y).get_support(indices=True)
+    array([0, 1, 6])
+    >>> avoid = StochasticGatesSelector(redundancy="avoid", **params).fit(X_copy, y)
+    >>> avoid.get_support(indices=True)
+    array([0, 1, 3])
 
     ``partial_fit`` trains the same network further, ``max_epochs`` epochs on
     each new chunk:
@@ -722,7 +735,7 @@ class StochasticGatesSelector(
         if self.redundancy == "keep":
             return self._kept_groups(probs)[self._codes]
         order = self._fitted_complementary_order()
-        k = min(self.k, len(probs))
+        k = effective_k(self.k, len(probs), warn=False)
         if k > len(order):
             raise ValueError(
                 f"k={self.k} is more than the {len(order)} features ranked for "
