@@ -92,6 +92,28 @@ def fast_instances():
         yield cls(**{"random_state": 0, **FAST_PARAMS.get(cls.__name__, {})})
 
 
+def make(cls, **params):
+    """An instance of ``cls`` with its fast settings and ``random_state=0``."""
+    return cls(**{"random_state": 0, **FAST_PARAMS.get(cls.__name__, {}), **params})
+
+
+def needs_y(est):
+    return est.__sklearn_tags__().target_tags.required
+
+
+def data(n=40, d=6, seed=0):
+    """A small binary problem: y from columns 0 and 1."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    return X, y
+
+
+def fit(est, X, y):
+    """``fit(X, y)``, or ``fit(X)`` for an estimator that takes no target."""
+    return est.fit(X, y) if needs_y(est) else est.fit(X)
+
+
 def expected_failed(estimator):
     return EXPECTED_FAILED.get(type(estimator).__name__, {})
 

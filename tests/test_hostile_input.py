@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 
 import sk_memsel
 
-from .test_common import FAST_PARAMS, public_estimators
+from .test_common import FAST_PARAMS, make, public_estimators
 
 ESTIMATORS = list(public_estimators())
 SELECTORS = [sk_memsel.ConcreteAutoencoderSelector, sk_memsel.StochasticGatesSelector]
@@ -21,10 +21,6 @@ SELECTORS = [sk_memsel.ConcreteAutoencoderSelector, sk_memsel.StochasticGatesSel
 #: parameters under which an estimator learns from y (the concrete selector
 #: ignores y with its default objective, reconstruction)
 LEARNS_Y = {"ConcreteAutoencoderSelector": {"objective": "auto"}}
-
-
-def make(cls, **params):
-    return cls(**{**FAST_PARAMS[cls.__name__], "random_state": 0, **params})
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,13 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from skorch.callbacks import Callback
 
-from .test_common import FAST_PARAMS, public_estimators
+from .test_common import (
+    data,
+    fit,
+    make,
+    needs_y,
+    public_estimators,
+)
 
 ESTIMATORS = list(public_estimators())
 IDS = [cls.__name__ for cls in ESTIMATORS]
@@ -55,25 +61,6 @@ COMMON_BAD_PARAMS = [
     ({"device": "tpu"}, "device"),
     ({"optimizer": "newton"}, "optimizer"),
 ]
-
-
-def make(cls, **params):
-    return cls(**{"random_state": 0, **FAST_PARAMS.get(cls.__name__, {}), **params})
-
-
-def needs_y(est):
-    return est.__sklearn_tags__().target_tags.required
-
-
-def data(n=40, d=6, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, d))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    return X, y
-
-
-def fit(est, X, y):
-    return est.fit(X, y) if needs_y(est) else est.fit(X)
 
 
 def output(est, X):

@@ -19,29 +19,12 @@ from sk_memsel import StochasticGatesSelector
 from sk_memsel._backbone import SKOPS_TRUSTED_TYPES, _estimator, _persistence
 
 from ._toy import ToyRegressor
-from .test_common import FAST_PARAMS, public_estimators
+from .test_common import data, fit, make, public_estimators
 
 sio = pytest.importorskip("skops.io")
 
 ESTIMATORS = list(public_estimators())
 IDS = [cls.__name__ for cls in ESTIMATORS]
-
-
-def make(cls, **params):
-    return cls(**{"random_state": 0, **FAST_PARAMS.get(cls.__name__, {}), **params})
-
-
-def data(n=40, d=6, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, d))
-    y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    return X, y
-
-
-def fit(est, X, y):
-    if est.__sklearn_tags__().target_tags.required:
-        return est.fit(X, y)
-    return est.fit(X)
 
 
 def outputs(est, X):
