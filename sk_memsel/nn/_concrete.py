@@ -299,16 +299,10 @@ class ConcreteSelect(nn.Module):
             return f"must lie in [0, {self.in_features})"
         return None
 
-    def _load_from_state_dict(
-        self,
-        state_dict,
-        prefix,
-        local_metadata,
-        strict,
-        missing_keys,
-        unexpected_keys,
-        error_msgs,
-    ):
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        # args: torch's (local_metadata, strict, missing_keys, unexpected_keys,
+        # error_msgs), passed on unchanged
+        error_msgs = args[-1]
         # ``selection`` is a buffer only while a selection is fixed, so a
         # state_dict holds it only then: take it (or its absence) from the
         # state_dict before torch matches the keys, so that any layer of the
@@ -334,15 +328,7 @@ class ConcreteSelect(nn.Module):
             )
         elif prefix + "logits" in state_dict:
             self.selection = None
-        super()._load_from_state_dict(
-            state_dict,
-            prefix,
-            local_metadata,
-            strict,
-            missing_keys,
-            unexpected_keys,
-            error_msgs,
-        )
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Select ``k`` features of ``x``.
