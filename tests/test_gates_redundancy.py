@@ -153,6 +153,8 @@ def test_avoid_needs_k():
     selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW).fit(X, y)
     with pytest.raises(ValueError, match="needs a number of features k"):
         selector.set_params(k=None).get_support()
+    with pytest.raises(ValueError, match="needs a number of features k"):
+        getattr(selector, "feature_importances_")  # noqa: B009
 
 
 def test_switching_to_avoid_after_fit_asks_for_a_refit():
@@ -186,6 +188,10 @@ def test_partial_fit_ranks_again_after_every_call():
     probs = selector.gate_probabilities_.copy()
     selector.partial_fit(X[200:], y[200:])
     assert not np.array_equal(probs, selector.gate_probabilities_)
+    # a later call keeps only the rows the ranking needs; the first read ranks
+    assert selector._complementary_order is None
+    support = selector.get_support()
+    assert selector._correlation_rows is None
     np.testing.assert_array_equal(
         selector._complementary_order,
         complementary_order(
@@ -196,6 +202,18 @@ def test_partial_fit_ranks_again_after_every_call():
         )[0],
     )
     assert first.shape == selector._complementary_order.shape
+    np.testing.assert_array_equal(selector.get_support(), support)
+
+
+def test_a_pickle_between_partial_fit_calls_reads_the_same_support():
+    X, y = copies_data()
+    selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW)
+    selector.partial_fit(X[:200], y[:200]).partial_fit(X[200:], y[200:])
+    again = pickle.loads(pickle.dumps(selector))
+    np.testing.assert_array_equal(again.get_support(), selector.get_support())
+    np.testing.assert_array_equal(
+        again.feature_importances_, selector.feature_importances_
+    )
 
 
 def test_avoid_reads_a_memmap(tmp_path):

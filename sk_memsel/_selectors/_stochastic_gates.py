@@ -39,20 +39,13 @@ CORRELATION_VALUES = 8_000_000
 RANKED_AT_FIT = 256
 
 
-def complementary_order(X, probs, codes, length):
-    """The first ``length`` gates in the order ``redundancy="avoid"`` keeps them.
+def correlation_rows(X):
+    """The rows of ``X`` that ``redundancy="avoid"`` measures correlations on.
 
-    Returns ``(order, scores)``: ``scores`` gives every gate its ``p * (1 -
-    r)`` when it was kept, or, for a gate not among the first ``length``,
-    at the end. A score only falls as gates are kept, so the scores fall
-    along the order and the ``k`` largest are its first ``k``.
-
-    Greedy: each step keeps the gate of largest ``p * (1 - r)``, with
-    ``p`` its open probability and ``r`` the largest absolute Pearson
-    correlation between one of its columns and a column already kept.
-    Correlations are measured on at most ``CORRELATION_ROWS`` evenly spaced
-    rows of ``X`` (fewer when ``X`` has very many columns); a constant column
-    correlates with nothing.
+    At most ``CORRELATION_ROWS`` evenly spaced rows (fewer when ``X`` has
+    very many columns), each column centred and scaled to unit norm, in
+    float64, so that ``Z.T @ Z`` holds the Pearson correlations; a constant
+    column becomes zeros and correlates with nothing.
     """
     n_rows, n_columns = X.shape
     budget = max(100, CORRELATION_VALUES // max(n_columns, 1))
@@ -62,6 +55,24 @@ def complementary_order(X, probs, codes, length):
     Z -= Z.mean(axis=0)
     scale = np.sqrt((Z**2).sum(axis=0))
     Z /= np.where(scale > 0, scale, np.inf)
+    return Z
+
+
+def complementary_order(X, probs, codes, length, *, rows=None):
+    """The first ``length`` gates in the order ``redundancy="avoid"`` keeps them.
+
+    Returns ``(order, scores)``: ``scores`` gives every gate its ``p * (1 -
+    r)`` when it was kept, or, for a gate not among the first ``length``,
+    at the end. A score only falls as gates are kept, so the scores fall
+    along the order and the ``k`` largest are its first ``k``.
+
+    Greedy: each step keeps the gate of largest ``p * (1 - r)``, with
+    ``p`` its open probability and ``r`` the largest absolute Pearson
+    correlation between one of its columns and a column already kept,
+    measured on :func:`correlation_rows` of ``X`` (or on ``rows``, already
+    made by it, with ``X=None``).
+    """
+    Z = correlation_rows(X) if rows is None else rows
     n_gates = len(probs)
     grouped = not np.array_equal(codes, np.arange(len(codes)))
     largest_r = np.zeros(n_gates)
@@ -556,24 +567,33 @@ class StochasticGatesSelector(
         self.gate_probabilities_ = probs[codes]
         self.gate_values_ = values[codes]
 
-    def _rank_complementary(self, X):
+    def _rank_complementary(self, X, *, now=True):
         """With ``redundancy="avoid"``, rank the gates for ``get_support``.
 
         The ranking needs the training columns' correlations, so it is made
-        here, at fit time, for ``max(k, RANKED_AT_FIT)`` gates: enough for
-        ``set_params(k=...)`` to pick another ``k`` up to that without X.
+        from this fit's ``X``, for ``max(k, RANKED_AT_FIT)`` gates: enough
+        for ``set_params(k=...)`` to pick another ``k`` up to that without
+        ``X``. ``now=False`` (a later ``partial_fit`` call, which may be one
+        of many short ones) keeps only the rows the ranking needs and ranks
+        at the first read, once, after which they are dropped.
         """
         self._complementary_order = self._complementary_scores = None
-        if self.redundancy != "avoid":
-            return
-        n_gates = len(self.group_probabilities_)
-        length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
-        self._complementary_order, self._complementary_scores = complementary_order(
-            X, self.group_probabilities_, self._codes, length
-        )
+        self._correlation_rows = None
+        if self.redundancy == "avoid":
+            self._correlation_rows = correlation_rows(X)
+            if now:
+                self._fitted_complementary_order()
 
     def _fitted_complementary_order(self):
         """The order ``redundancy="avoid"`` reads, or a clear error."""
+        rows = getattr(self, "_correlation_rows", None)
+        if rows is not None:  # ranked at the first read after partial_fit
+            n_gates = len(self.group_probabilities_)
+            length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
+            self._complementary_order, self._complementary_scores = complementary_order(
+                None, self.group_probabilities_, self._codes, length, rows=rows
+            )
+            self._correlation_rows = None
         order = getattr(self, "_complementary_order", None)
         if order is None:
             raise ValueError(
@@ -594,6 +614,7 @@ class StochasticGatesSelector(
         check_is_fitted(self, "gate_probabilities_")
         if self.redundancy == "keep":
             return self.gate_probabilities_.copy()
+        self._check_selection(len(self.group_probabilities_))
         self._fitted_complementary_order()
         return self._complementary_scores[self._codes]
 
@@ -700,7 +721,7 @@ class StochasticGatesSelector(
         )
         self._train_further(X, target, sample_weight)
         self._read_gates()
-        self._rank_complementary(X)
+        self._rank_complementary(X, now=False)
         return self
 
     def _check_same_feature_names(self, X):
