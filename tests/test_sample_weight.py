@@ -540,3 +540,25 @@ def test_class_weight_of_a_multilabel_target():
         fast(StochasticGatesSelector, class_weight={0: 1, 1: 2}).fit(X, Y)
     with pytest.raises(ValueError, match="list of dicts, which is for a multil"):
         fast(StochasticGatesSelector, class_weight=per_label).fit(X, Y[:, 0])
+
+
+@pytest.mark.parametrize("weight", [-1.0, np.nan, np.inf, "2", True])
+@pytest.mark.parametrize("cls", [StochasticGatesSelector, ConcreteAutoencoderSelector])
+def test_a_class_weight_that_is_not_a_weight_is_refused(cls, toy, weight):
+    X, y = toy
+    params = {} if cls is StochasticGatesSelector else {"objective": "classification"}
+    est = fast(cls, class_weight={0: weight, 1: 1.0}, **params)
+    with pytest.raises(ValueError, match="class 0 the weight .* finite numbers"):
+        est.fit(X, y)
+    assert not hasattr(est, "n_features_in_")
+
+
+def test_huge_weights_standardise_a_regression_target_as_small_ones():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = 3 * X[:, 0] + 5
+    w = rng.uniform(0.5, 2.0, size=40)
+    small = fast(StochasticGatesSelector).fit(X, y, sample_weight=w)
+    huge = fast(StochasticGatesSelector).fit(X, y, sample_weight=w * 1e307)
+    np.testing.assert_allclose(huge._y_mean, small._y_mean, rtol=1e-12)
+    np.testing.assert_allclose(huge._y_scale, small._y_scale, rtol=1e-12)

@@ -109,3 +109,63 @@ def test_partial_fit_keeps_a_multilabel_target():
     assert est.predict(X).shape == (100, 2)
     with pytest.raises(ValueError, match="0/1 matrix of 2 labels"):
         est.partial_fit(X, Y[:, :1].repeat(3, axis=1))
+
+
+def _auto(make, y):
+    import warnings
+
+    X = np.random.RandomState(0).normal(size=(len(y), 3))
+    est = make("auto")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    task = getattr(est, "task_", None) or est.objective_
+    return task, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("make", [gates, concrete], ids=["gates", "concrete"])
+def test_auto_reads_floats_as_a_quantity_unless_they_are_few_whole_numbers(make):
+    rng = np.random.RandomState(0)
+    # a target such as scikit-learn's diabetes: whole numbers, many values
+    amounts = rng.randint(25, 346, size=200).astype(float)
+    assert len(np.unique(amounts)) > 20
+    assert _auto(make, amounts) == ("regression", [])
+    # labels saved as floats
+    assert _auto(make, (np.arange(200) % 3).astype(float)) == ("classification", [])
+    assert _auto(make, rng.normal(size=200))[0] == "regression"
+
+
+@pytest.mark.parametrize("make", [gates, concrete], ids=["gates", "concrete"])
+def test_auto_warns_when_integers_look_like_a_quantity(make):
+    counts = np.random.RandomState(0).randint(0, 100, size=200)
+    task, messages = _auto(make, counts)
+    assert task == "classification"
+    assert len(messages) == 1 and "task='regression'" in messages[0]
+    # up to 20 classes: ordinary labels, no warning
+    assert _auto(make, np.arange(200) % 20) == ("classification", [])
+
+
+def test_the_warning_names_the_callers_line():
+    import warnings
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gates("auto").fit(X, np.arange(60))
+    assert [w.filename for w in caught] == [__file__]
+
+
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.r_[np.ones(20), np.nan, np.zeros(19)], "missing in 1 row.*row 20"),
+        (np.array(["a"] * 20 + [None] + ["b"] * 19, dtype=object), "row 20"),
+        (np.array([1.0] * 20 + [np.nan] + [2.0] * 19, dtype=object), "row 20"),
+        (np.arange(40) % 2 + 1j, "complex"),
+    ],
+    ids=["float nan", "None label", "object nan", "complex"],
+)
+def test_a_missing_or_complex_y_is_named(y, message):
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    with pytest.raises(ValueError, match=message):
+        gates("auto").fit(X, y)

@@ -8,6 +8,9 @@ encodes the ``y`` of every later ``partial_fit`` call the same way; and
 input and a supervised target.
 """
 
+import numbers
+import warnings
+
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
@@ -16,8 +19,15 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from ._data import _numeric_target
+from ._warnings import warn
 
 _TASKS = ("auto", "classification", "regression")
+
+#: with ``task="auto"``, floats that are whole numbers are classes (labels
+#: saved as floats, such as 0.0 / 1.0 / 2.0) up to this many different
+#: values, and a regression target beyond; integers are classes, with a
+#: warning beyond it
+AUTO_CLASSES = 20
 
 #: fitted attributes that describe the target; a new fit removes them first
 _TARGET_STATE = (
@@ -31,9 +41,18 @@ _TARGET_STATE = (
 
 
 def _unsorted_labels_are_an_error(function, y):
-    """``function(y)``, with labels of mixed types a clear error."""
+    """``function(y)``, with labels of mixed types a clear error.
+
+    scikit-learn's warning that more than half the labels are distinct is
+    left out: :func:`_inferred_task` has its own rule for numbers that may
+    be a quantity, and a task that was asked for is not second-guessed.
+    """
     try:
-        return function(y)
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="The number of unique classes is greater than 50%"
+            )
+            return function(y)
     except TypeError as exc:  # e.g. strings and None: they cannot be sorted
         raise ValueError(
             "The labels in y cannot be sorted: they mix types (for example "
@@ -49,6 +68,35 @@ def _unsorted_labels_are_an_error(function, y):
             "so they cannot be read as classes. Give every label as one type "
             "(all strings or all numbers)."
         ) from exc
+
+
+def _inferred_task(y):
+    """The task ``task="auto"`` reads from ``y``.
+
+    Strings, booleans, categories and integers are class labels; floats are
+    a regression target, unless they are all whole numbers with at most
+    :data:`AUTO_CLASSES` different values (class labels saved as floats).
+    Integers with more different values than that are still classes, with
+    a warning: they may be counts or amounts meant as a regression target.
+    """
+    target_type = _unsorted_labels_are_an_error(type_of_target, y)
+    if target_type in ("continuous", "continuous-multioutput"):
+        return "regression"
+    if target_type == "multilabel-indicator" or y.dtype.kind not in "iuf":
+        return "classification"
+    n_values = len(np.unique(y))
+    if n_values <= AUTO_CLASSES:
+        return "classification"
+    if y.dtype.kind == "f":
+        return "regression"
+    warn(
+        f"y holds {n_values} different whole numbers, read as {n_values} "
+        "classes. If y is an amount or a count to predict, pass "
+        "task='regression' (objective='regression' for the concrete "
+        "selector); pass task='classification' to keep the classes without "
+        "this warning."
+    )
+    return "classification"
 
 
 class TargetMixin:
@@ -103,9 +151,7 @@ class TargetMixin:
             The validated input (only its length is used).
         y : array-like
         task : {"auto", "classification", "regression"}
-            ``"auto"`` infers the task from ``y``: integer, boolean and string
-            labels are classes; floats that are not whole numbers are a
-            regression target.
+            ``"auto"`` infers the task from ``y`` (see :func:`_inferred_task`).
         classes : array-like or None
             Every class label that any later call may hold (``partial_fit``'s
             ``classes``); ``None`` takes the classes of ``y``.
@@ -142,12 +188,7 @@ class TargetMixin:
             self._set_classes(classes)
             return self._class_codes(y)
         if task == "auto":
-            target_type = _unsorted_labels_are_an_error(type_of_target, y)
-            task = (
-                "regression"
-                if target_type in ("continuous", "continuous-multioutput")
-                else "classification"
-            )
+            task = _inferred_task(y)
         if task == "classification" and y.ndim == 2:
             target_type = _unsorted_labels_are_an_error(type_of_target, y)
             if target_type == "multilabel-indicator":
@@ -168,12 +209,16 @@ class TargetMixin:
         # mean and spread of y divided by its largest magnitude, so that
         # squaring values as large as 1e155 (the variance) cannot overflow
         # (weighted: rows of weight zero count as absent; None: plain mean)
-        counted = y2 if sample_weight is None else y2[sample_weight > 0]
+        # (the weights too: sums of weights as large as 1e308 cannot overflow)
+        weights = None
+        if sample_weight is not None:
+            weights = sample_weight / sample_weight.max()
+        counted = y2 if weights is None else y2[weights > 0]
         size = np.abs(counted).max(axis=0)
         size = np.where(size > 0, size, 1.0)
         unit = y2 / size
-        mean = np.average(unit, axis=0, weights=sample_weight)
-        spread = np.average((unit - mean) ** 2, axis=0, weights=sample_weight)
+        mean = np.average(unit, axis=0, weights=weights)
+        spread = np.average((unit - mean) ** 2, axis=0, weights=weights)
         self._y_mean = mean * size
         scale = np.sqrt(spread) * size
         self._y_scale = np.where(scale > 0, scale, 1.0)
@@ -248,6 +293,20 @@ class TargetMixin:
                 "(one dict per label); give one dict {label: weight} for "
                 "class labels."
             )
+        for weights in (
+            class_weight if isinstance(class_weight, list) else [class_weight]
+        ):
+            for label, weight in getattr(weights, "items", dict)():
+                if (
+                    not isinstance(weight, numbers.Real)
+                    or isinstance(weight, bool)
+                    or not np.isfinite(weight)
+                    or weight < 0
+                ):
+                    raise ValueError(
+                        f"class_weight gives class {label!r} the weight {weight!r}; "
+                        "class weights must be finite numbers of 0 or more."
+                    )
         weights = compute_sample_weight(class_weight, np.asarray(y))
         if sample_weight is not None:
             weights = weights * sample_weight
@@ -306,6 +365,17 @@ class TargetMixin:
             raise ValueError(
                 f"X has {X.shape[0]} samples but y has {len(y)}; they must match."
             )
+        if y.dtype.kind == "c":
+            raise ValueError("y holds complex numbers; give real numbers or labels.")
+        if y.dtype.kind in "fO":
+            import pandas as pd
+
+            missing = np.flatnonzero(pd.isna(y).reshape(len(y), -1).any(axis=1))
+            if len(missing):
+                raise ValueError(
+                    f"y is missing in {len(missing)} row(s) (NaN or None), the "
+                    f"first at row {missing[0]}; drop those rows or fill them in."
+                )
         return y
 
     @staticmethod

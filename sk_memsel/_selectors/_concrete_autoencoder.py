@@ -172,8 +172,11 @@ class ConcreteAutoencoderSelector(
         the selector works unsupervised, also inside a Pipeline that passes
         ``y``). ``"classification"`` / ``"regression"``: the target ``y``.
         ``"auto"``: reconstruction when ``fit`` gets no ``y``; otherwise the
-        task is inferred from ``y`` (integer, boolean and string labels are
-        classes, other numbers a regression target).
+        task is inferred from ``y``: strings, booleans, categories and
+        integers are class labels, floats a regression target unless they
+        are whole numbers with at most 20 different values (labels saved as
+        floats); integers with more than 20 different values are classes
+        with a warning, as they may be an amount or a count.
     temperature : float, default=10.0
         Temperature of the Gumbel-softmax samples at the start of training.
     min_temperature : float, default=0.01
