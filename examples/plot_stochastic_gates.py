@@ -11,7 +11,7 @@ first columns, so we can check what the selector finds.
 :class:`~sk_memsel.StochasticGatesSelector` multiplies every feature by a
 random gate in [0, 1] and trains a small network on the gated features, with
 a penalty on the expected number of open gates. The gates of the noise
-features close; those of the informative features stay open.
+features fall behind those of the informative features, which stay open.
 """
 
 import os
@@ -54,7 +54,11 @@ informative = np.arange(n_informative)
 # ``gate_probabilities_`` holds the probability of every gate. With the
 # default ``max_epochs="auto"`` the selector may train for about 4,000
 # optimizer steps (500 epochs of 8 batches here), and stops earlier once the
-# top five have not changed for ``settle_steps=500`` steps.
+# top five have not changed for ``settle_steps=500`` steps. It stops for the
+# selection, not for the noise gates to close: they are then still falling
+# (the printout gives how far they have come from 0.63, where every gate
+# starts). ``settle_steps=None`` trains until every gate has stopped moving,
+# several times longer, for probabilities that are themselves the answer.
 fast = {"max_epochs": 100, "lr": 0.01, "gate_lr": 0.01} if FAST else {}
 selector = StochasticGatesSelector(k=n_informative, random_state=0, **fast)
 selector.fit(X, y)
@@ -70,7 +74,7 @@ print(f"noise gates: largest P(open) {noise.max():.3f}, median {np.median(noise)
 # Gate probabilities
 # ------------------
 # The gates of the selected features (red) are the most likely open; those of
-# the noise features have closed (the printout above gives their largest
+# the noise features lie below them (the printout above gives their largest
 # open probability).
 ax = plot_scores(selector, top=15)
 ax.figure.tight_layout()
@@ -80,9 +84,10 @@ ax.figure.tight_layout()
 # -------------------------------
 # ``expected_open_gates`` is the sum of the gate probabilities after each
 # epoch. It starts near 0.63 per feature (the gates start at ``mu=0.5``) and
-# falls towards the five that matter; what is left above 5 is the small open
-# probability of every noise gate (each below 0.1, but there are many). A curve
-# still falling steeply at the end would mean the gates need more steps.
+# falls towards the five that matter; what is left above 5 is the open
+# probability of the noise gates, small each but many. A curve still falling
+# at the end means the noise gates were still closing when the selection
+# settled: the selection had stopped changing, their probabilities had not.
 axes = plot_history(selector, keys=["train_loss", "expected_open_gates"])
 axes[0].figure.tight_layout()
 

@@ -48,11 +48,23 @@ def test_order_of_groups_uses_their_most_correlated_columns():
     assert complementary_order(X, probs, codes, 3)[0].tolist() == [0, 2, 1]
 
 
-def test_order_ignores_constant_columns_and_stops_at_length():
+def test_order_puts_constant_columns_last_and_stops_at_length():
     rng = np.random.RandomState(0)
     X = np.column_stack([np.ones(50), rng.normal(size=(50, 3))])
-    order, _ = complementary_order(X, np.array([0.9, 0.8, 0.7, 0.6]), np.arange(4), 2)
-    assert order.tolist() == [0, 1]
+    probs = np.array([0.9, 0.8, 0.7, 0.6])
+    # the constant column tells nothing, however open its gate
+    order, scores = complementary_order(X, probs, np.arange(4), 4)
+    assert order.tolist()[-1] == 0 and scores[0] == 0
+    assert complementary_order(X, probs, np.arange(4), 2)[0].tolist() == [1, 2]
+
+
+def test_equal_scores_go_to_the_more_probable_gate():
+    # three copies of one column: once one is kept the others score 0, as
+    # does the constant column; the likelier gate comes first among them
+    a = np.random.RandomState(0).normal(size=100)
+    X = np.column_stack([a, np.zeros(100), a, a])
+    order, _ = complementary_order(X, np.array([0.9, 0.8, 0.3, 0.6]), np.arange(4), 4)
+    assert order.tolist() == [0, 1, 3, 2]
 
 
 #: strong gate noise spreads the gates over the copies, as the defaults do
@@ -180,7 +192,7 @@ def test_pickle_keeps_the_avoid_selection():
     np.testing.assert_array_equal(again.transform(X), selector.transform(X))
 
 
-def test_partial_fit_ranks_again_after_every_call():
+def test_partial_fit_ranks_again_on_every_row_seen():
     X, y = copies_data()
     selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW)
     selector.partial_fit(X[:200], y[:200])
@@ -188,14 +200,13 @@ def test_partial_fit_ranks_again_after_every_call():
     probs = selector.gate_probabilities_.copy()
     selector.partial_fit(X[200:], y[200:])
     assert not np.array_equal(probs, selector.gate_probabilities_)
-    # a later call keeps only the rows the ranking needs; the first read ranks
+    # a later call adds its rows to the sample; the first read ranks
     assert selector._complementary_order is None
     support = selector.get_support()
-    assert selector._correlation_rows is None
     np.testing.assert_array_equal(
         selector._complementary_order,
         complementary_order(
-            X[200:].astype(np.float32),
+            X.astype(np.float32),
             selector.group_probabilities_,
             np.arange(X.shape[1]),
             X.shape[1],
@@ -203,6 +214,38 @@ def test_partial_fit_ranks_again_after_every_call():
     )
     assert first.shape == selector._complementary_order.shape
     np.testing.assert_array_equal(selector.get_support(), support)
+
+
+def test_a_short_last_chunk_does_not_decide_the_correlations():
+    # on two rows every pair of columns correlates fully: ranked on the last
+    # chunk alone, everything after the first pick would score 0
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 8))
+    y = (X[:, 5] + X[:, 6] + X[:, 7] > 0).astype(int)
+    params = {**FEW, "max_epochs": 30, "gate_lr": 0.02, "settle_steps": None}
+    selector = StochasticGatesSelector(k=3, redundancy="avoid", **params)
+    selector.partial_fit(X[:398], y[:398]).partial_fit(X[398:], y[398:])
+    assert selector._rows_seen == 400
+    assert selector.get_support(indices=True).tolist() == [5, 6, 7]
+    assert np.all(selector.feature_importances_[[5, 6, 7]] > 0.5)
+
+
+def test_the_sample_spreads_over_every_chunk():
+    from sk_memsel._selectors._stochastic_gates import (
+        CORRELATION_ROWS,
+        correlation_sample,
+    )
+
+    X = np.arange(3 * CORRELATION_ROWS, dtype=np.float32)[:, None]
+    sample, seen = correlation_sample(X[: 2 * CORRELATION_ROWS])
+    sample, seen = correlation_sample(X[2 * CORRELATION_ROWS :], sample, seen)
+    assert seen == len(X) and len(sample) == CORRELATION_ROWS
+    # two thirds of the sample from the first chunk, one third from the second
+    from_first = np.count_nonzero(sample < 2 * CORRELATION_ROWS)
+    assert abs(from_first - 2 * CORRELATION_ROWS / 3) <= 1
+    # a short chunk adds its share, not more
+    sample, seen = correlation_sample(X[:2], sample, seen)
+    assert len(sample) <= CORRELATION_ROWS + 2 and seen == len(X) + 2
 
 
 def test_a_pickle_between_partial_fit_calls_reads_the_same_support():

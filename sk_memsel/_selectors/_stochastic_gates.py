@@ -40,19 +40,45 @@ CORRELATION_VALUES = 8_000_000
 RANKED_AT_FIT = 256
 
 
-def correlation_rows(X):
-    """The rows of ``X`` that ``redundancy="avoid"`` measures correlations on.
+def _evenly_spaced(n_rows, n_used):
+    return np.unique(np.linspace(0, n_rows - 1, n_used).round()).astype(np.intp)
 
-    At most ``CORRELATION_ROWS`` evenly spaced rows (fewer when ``X`` has
-    very many columns), each column centred and scaled to unit norm, in
-    float64, so that ``Z.T @ Z`` holds the Pearson correlations; a constant
-    column becomes zeros and correlates with nothing.
+
+def correlation_sample(X, previous=None, seen=0):
+    """The rows ``redundancy="avoid"`` measures correlations on, and their count.
+
+    An evenly spread sample of at most ``CORRELATION_ROWS`` rows (fewer when
+    ``X`` has very many columns, never fewer than 100), as float32.
+    ``previous``, the sample of ``seen`` earlier rows (a ``partial_fit``
+    stream), shares the sample with ``X`` in proportion to the rows each
+    stands for, so that the sample spreads over every row trained on.
+
+    Returns
+    -------
+    sample : ndarray of shape (n_used, n_features)
+    seen : int
+        The rows the sample stands for, ``seen + len(X)``.
     """
     n_rows, n_columns = X.shape
-    budget = max(100, CORRELATION_VALUES // max(n_columns, 1))
-    n_used = min(n_rows, CORRELATION_ROWS, budget)
-    rows = np.unique(np.linspace(0, n_rows - 1, n_used).round())
-    Z = np.asarray(X[rows.astype(np.intp)], dtype=np.float64)
+    size = min(CORRELATION_ROWS, max(100, CORRELATION_VALUES // max(n_columns, 1)))
+    total = seen + n_rows
+    parts = []
+    if previous is not None and seen:
+        from_old = min(len(previous), round(size * seen / total))
+        parts.append(previous[_evenly_spaced(len(previous), from_old)])
+    from_new = min(n_rows, size - sum(len(part) for part in parts))
+    if from_new:
+        parts.append(np.asarray(X[_evenly_spaced(n_rows, from_new)], dtype=np.float32))
+    return np.concatenate(parts), total
+
+
+def unit_columns(sample):
+    """``sample``'s columns centred and scaled to unit norm, in float64.
+
+    ``Z.T @ Z`` then holds the Pearson correlations; a constant column
+    becomes zeros.
+    """
+    Z = np.asarray(sample, dtype=np.float64)
     Z -= Z.mean(axis=0)
     scale = np.sqrt((Z**2).sum(axis=0))
     Z /= np.where(scale > 0, scale, np.inf)
@@ -70,19 +96,27 @@ def complementary_order(X, probs, codes, length, *, rows=None):
     Greedy: each step keeps the gate of largest ``p * (1 - r)``, with
     ``p`` its open probability and ``r`` the largest absolute Pearson
     correlation between one of its columns and a column already kept,
-    measured on :func:`correlation_rows` of ``X`` (or on ``rows``, already
-    made by it, with ``X=None``).
+    measured on :func:`correlation_sample` of ``X`` (or on ``rows``, made by
+    :func:`unit_columns`, with ``X=None``). A constant column (every column
+    of a group constant) tells nothing: its ``r`` is 1 from the start, so it
+    comes last. Of equal scores, the more probable gate comes first, then
+    the earlier one.
     """
-    Z = correlation_rows(X) if rows is None else rows
+    Z = unit_columns(correlation_sample(X)[0]) if rows is None else rows
     n_gates = len(probs)
     grouped = not np.array_equal(codes, np.arange(len(codes)))
-    largest_r = np.zeros(n_gates)
+    constant = np.ones(n_gates, dtype=bool)
+    np.logical_and.at(constant, codes, ~Z.any(axis=0))
+    largest_r = constant.astype(np.float64)
     free = np.ones(n_gates, dtype=bool)
     order = np.empty(length, dtype=np.intp)
     scores = np.empty(n_gates)
     for step in range(length):
         score = np.where(free, probs * (1.0 - largest_r), -np.inf)
-        best = int(np.argmax(score))  # the first of equal scores
+        best = int(np.argmax(score))
+        tied = score == score[best]
+        if np.count_nonzero(tied) > 1:  # e.g. every score 0: the likelier gate
+            best = int(np.argmax(np.where(tied, probs, -np.inf)))
         order[step] = best
         scores[best] = score[best]
         free[best] = False
@@ -166,8 +200,11 @@ class StochasticGatesSelector(
         columns of one categorical variable). ``None`` gives every column
         its own gate.
     task : {"auto", "classification", "regression"}, default="auto"
-        Learning task. ``"auto"`` treats integer, boolean and string targets
-        as class labels and other numbers as a regression target.
+        Learning task. ``"auto"`` reads strings, booleans, categories and
+        integers as class labels, and floats as a regression target unless
+        they are whole numbers with at most 20 different values (labels
+        saved as floats); integers with more than 20 different values are
+        classes with a warning, as they may be an amount or a count.
     class_weight : dict, list of dict, "balanced" or None, default=None
         Weights of the classes, multiplied with ``sample_weight`` (see
         :ref:`sample_weights`): ``{label: weight}`` (a list of them, one per
@@ -571,24 +608,32 @@ class StochasticGatesSelector(
     def _rank_complementary(self, X, *, now=True):
         """With ``redundancy="avoid"``, rank the gates for ``get_support``.
 
-        The ranking needs the training columns' correlations, so it is made
-        from this fit's ``X``, for ``max(k, RANKED_AT_FIT)`` gates: enough
-        for ``set_params(k=...)`` to pick another ``k`` up to that without
-        ``X``. ``now=False`` (a later ``partial_fit`` call, which may be one
-        of many short ones) keeps only the rows the ranking needs and ranks
-        at the first read, once, after which they are dropped.
+        The ranking needs the training columns' correlations. They are
+        measured on :func:`correlation_sample`, kept with the fitted
+        selector: ``fit`` (``now=True``) draws it from its ``X`` and ranks
+        ``max(k, RANKED_AT_FIT)`` gates at once, enough for
+        ``set_params(k=...)`` to pick another ``k`` up to that; a later
+        ``partial_fit`` call (``now=False``, perhaps one of many short ones)
+        adds its rows to the sample and leaves the ranking to the first
+        read, so that a short last chunk does not decide the correlations
+        alone.
         """
         self._complementary_order = self._complementary_scores = None
-        self._correlation_rows = None
-        if self.redundancy == "avoid":
-            self._correlation_rows = correlation_rows(X)
-            if now:
-                self._fitted_complementary_order()
+        if self.redundancy != "avoid":
+            self._correlation_sample, self._rows_seen = None, 0
+            self._ranking_due = False
+            return
+        previous = None if now else getattr(self, "_correlation_sample", None)
+        self._correlation_sample, self._rows_seen = correlation_sample(
+            X, previous, getattr(self, "_rows_seen", 0) if previous is not None else 0
+        )
+        self._ranking_due = True
+        if now:
+            self._fitted_complementary_order()
 
     def _fitted_complementary_order(self):
         """The order ``redundancy="avoid"`` reads, or a clear error."""
-        rows = getattr(self, "_correlation_rows", None)
-        if rows is not None:  # ranked at the first read after partial_fit
+        if getattr(self, "_ranking_due", False):  # the first read after partial_fit
             n_gates = len(self.group_probabilities_)
             length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
             # on the fit's threads, as training: small products on every
@@ -596,10 +641,14 @@ class StochasticGatesSelector(
             # 784 columns with both cores busy)
             with threadpool_limits(self.n_threads_, user_api="blas"):
                 order, scores = complementary_order(
-                    None, self.group_probabilities_, self._codes, length, rows=rows
+                    None,
+                    self.group_probabilities_,
+                    self._codes,
+                    length,
+                    rows=unit_columns(self._correlation_sample),
                 )
             self._complementary_order, self._complementary_scores = order, scores
-            self._correlation_rows = None
+            self._ranking_due = False
         order = getattr(self, "_complementary_order", None)
         if order is None:
             raise ValueError(
