@@ -150,6 +150,8 @@ def test_convergence_warning_when_training_is_too_short(correlated):
     with pytest.warns(ConvergenceWarning, match="max_epochs") as record:
         sel.fit(correlated)
     assert "min_temperature" in str(record[0].message)
+    assert "scale them first" in str(record[0].message)
+    assert record[0].filename == __file__  # the caller's line, not sk_memsel's
     assert sel.convergence_ < 0.9
 
 

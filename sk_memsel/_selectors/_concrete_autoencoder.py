@@ -1,7 +1,6 @@
 """Concrete Autoencoder feature selection (Abid, Balin and Zou, 2019)."""
 
 import functools
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,6 +24,7 @@ from .._backbone import (
 from .._backbone._data import _is_out_of_core
 from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
 from .._backbone._supervised import _task
+from .._backbone._warnings import warn
 from ..nn._concrete import ConcreteSelect, distinct_argmax
 
 __all__ = ["ConcreteAutoencoderSelector"]
@@ -542,14 +542,16 @@ class ConcreteAutoencoderSelector(
         )
         self.convergence_ = float(self.selection_probabilities_.max(axis=1).mean())
         if self.convergence_ < self.convergence_threshold:
-            warnings.warn(
+            warn(
                 f"The selector nodes did not settle on single features: their "
                 f"mean largest selection probability is {self.convergence_:.3f}, "
                 f"below convergence_threshold={self.convergence_threshold}. "
-                "The selected features may be unstable. Allow more training "
-                "(raise max_epochs), raise selector_lr, or lower min_temperature.",
+                "The selected features may be unstable. If the features are on "
+                "very different scales, scale them first (for example with "
+                "sklearn.preprocessing.MinMaxScaler in a Pipeline); otherwise "
+                "allow more training (raise max_epochs), raise selector_lr, or "
+                "lower min_temperature.",
                 ConvergenceWarning,
-                stacklevel=2,
             )
         return self
 
