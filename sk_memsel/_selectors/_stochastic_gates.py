@@ -193,7 +193,9 @@ class StochasticGatesSelector(
         feature, correlated copies included, instead of relying on a few.
     temperature : float, default=2/3
         Temperature ``beta`` of the hard-concrete gates
-        (``gate="hard_concrete"``).
+        (``gate="hard_concrete"``); the default Gaussian gates have none and
+        do not read it, so do not grid-search it with them (``sigma`` is
+        their noise).
     groups : array-like of shape (n_features,) or None, default=None
         Group label of every column; columns with the same label share one
         gate and are kept or dropped together (for example the one-hot
