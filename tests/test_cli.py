@@ -323,10 +323,15 @@ def bad_inputs(root):
             "could not read",
         ),
         (
-            # what the estimator refuses, the CLI passes on as one line
-            "estimator refusal",
-            ["select", csv, "--k", "2", "--target", "label", "--device", "bogus", "-q"],
-            "error: .*'bogus'",
+            # the flag the user typed, not the estimator's parameter name
+            "device",
+            ["select", csv, "--k", "2", "--target", "label", "--device", "bogus"],
+            "argument --device: unknown device 'bogus'",
+        ),
+        (
+            "random state",
+            ["select", csv, "--k", "2", "--random-state", "-1"],
+            "argument --random-state: must be between 0 and 4294967295, got -1",
         ),
         ("no --k", ["select", csv], "required: --k"),
         ("k not int", ["select", csv, "--k", "two"], "invalid int value"),
@@ -476,3 +481,42 @@ def test_ctrl_c_during_training_stops_without_output(
     status, out, err = run([*argv, "--output", output, *FAST], capsys)
     assert status == 130 and "interrupted" in err
     assert out == "" and not output.exists()
+
+
+# ------------------------------------------------ flags, not parameter names
+def test_an_estimator_refusal_names_the_flag():
+    """The estimator's own message, with the parameter turned into the flag."""
+    from sk_memsel._cli._common import CLIError, estimator_errors
+
+    X, y = np.zeros((10, 3)), np.arange(10) % 2
+    selector = _selectors.StochasticGatesSelector(k=1, random_state=-1)
+    with pytest.raises(CLIError, match=r"^--random-state must be an int in the"):
+        with estimator_errors():
+            selector.fit(X, y)
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="this machine has a GPU"
+)
+def test_cuda_without_a_gpu_names_the_flag(tables, capsys):
+    root, _ = tables
+    argv = ["select", root / "data.csv", "--k", "2", "--target", "label"]
+    status, out, err = run([*argv, "--device", "cuda", *FAST], capsys)
+    assert status == 1 and out == ""
+    assert "error: --device cuda was requested" in err
+    assert "Use --device cpu, or --device auto" in err and "device=" not in err
+
+
+def test_bad_seed_and_device_are_refused_without_importing_torch():
+    code = """
+import contextlib, io, sys
+from sk_memsel._cli import main
+for flags in (["--random-state", "-1"], ["--device", "gpu"]):
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main(["select", "x.csv", "--k", "1", *flags]) == 2
+assert "torch" not in sys.modules
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr

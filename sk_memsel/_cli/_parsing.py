@@ -5,8 +5,35 @@ refusal of a malformed command line answer at once.
 """
 
 import argparse
+import re
 
 from ._select import METHODS
+
+#: the seeds scikit-learn's ``random_state`` accepts: NumPy's, 0 to 2**32 - 1
+_MAX_SEED = 2**32 - 1
+
+
+def _seed(text):
+    """``--random-state``: checked here, so a bad one is refused at once."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {_MAX_SEED}, got {value}"
+        )
+    return value
+
+
+def _device(text):
+    """``--device``: the names the estimators take (whether a GPU is there is
+    known only once torch is loaded; the estimator says so then)."""
+    if text in ("cpu", "cuda", "auto") or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown device {text!r}; use cpu, cuda, cuda:N or auto"
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,8 +110,13 @@ def _add_select(sub):
         "other (avoid: better for time points, pixels or spectra)",
     )
     add("--plot", metavar="FIG.png", help="save a ranked bar chart of the scores")
-    add("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    add("--random-state", type=int, default=0, metavar="N", help="seed (0)")
+    add(
+        "--device",
+        type=_device,
+        default="cpu",
+        help="cpu, cuda, cuda:N or auto (default: cpu)",
+    )
+    add("--random-state", type=_seed, default=0, metavar="N", help="seed (0)")
     add(
         "--max-epochs",
         type=int,
@@ -118,8 +150,10 @@ def _add_demo(sub):
         default="digits_selected_pixels.png",
         help="picture of the chosen pixels (digits_selected_pixels.png); '' for none",
     )
-    demo.add_argument("--random-state", type=int, default=0)
-    demo.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    demo.add_argument("--random-state", type=_seed, default=0, metavar="N")
+    demo.add_argument(
+        "--device", type=_device, default="cpu", help="cpu, cuda, cuda:N or auto"
+    )
 
 
 def build_parser():

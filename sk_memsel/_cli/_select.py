@@ -16,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._common import CLIError, estimator_errors, first_line, progress, save_figure
+from ._common import (
+    CLIError,
+    estimator_errors,
+    first_line,
+    progress,
+    save_figure,
+    with_flags,
+)
 from ._tables import (
     check_input,
     check_writable,
@@ -165,7 +172,7 @@ def _fit(selector, X, y):
         raise KeyboardInterrupt
     for w in caught:
         if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
-            progress(f"warning: {first_line(w.message)}")
+            progress(f"warning: {with_flags(first_line(w.message))}")
     return seconds
 
 
