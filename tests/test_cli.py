@@ -333,6 +333,22 @@ def bad_inputs(root):
             ["select", csv, "--k", "2", "--random-state", "-1"],
             "argument --random-state: must be between 0 and 4294967295, got -1",
         ),
+        (
+            "semicolons",
+            ["select", root / "semicolons.csv", "--k", "1"],
+            "one column 'a;b;y'; .* with ';', not ',': pass --sep ';'",
+        ),
+        (
+            "commas in a tsv",
+            ["select", root / "commas.tsv", "--k", "1"],
+            "with ',', not tabs: pass --sep ','",
+        ),
+        (
+            "sep of parquet",
+            ["select", root / "data.parquet", "--k", "1", "--sep", ";"],
+            "--sep applies to CSV and TSV input",
+        ),
+        ("sep too long", ["select", csv, "--k", "1", "--sep", ";;"], "one character"),
         ("no --k", ["select", csv], "required: --k"),
         ("k not int", ["select", csv, "--k", "two"], "invalid int value"),
         ("demo k", ["demo", "--k", "65"], "between 1 and 64"),
@@ -347,6 +363,8 @@ def bad_root(tables):
     (root / "nan_target.csv").write_text("a,b,y\n1,2,0\n3,4,\n5,6,1\n")
     (root / "nan_feature.csv").write_text("a,b,y\n1,2,0\n,4,1\n5,6,1\n")
     (root / "text.parquet").write_text("this is not parquet\n")
+    (root / "semicolons.csv").write_text("a;b;y\n1;2;0\n3;4;1\n5;6;1\n")
+    (root / "commas.tsv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,1\n")
     return root
 
 
@@ -481,6 +499,18 @@ def test_ctrl_c_during_training_stops_without_output(
     status, out, err = run([*argv, "--output", output, *FAST], capsys)
     assert status == 130 and "interrupted" in err
     assert out == "" and not output.exists()
+
+
+# ------------------------------------------------ separators
+def test_sep_reads_a_semicolon_file(tmp_path, capsys):
+    path = tmp_path / "semi.csv"
+    make_table().to_csv(path, sep=";", index=False)
+    report = tmp_path / "r.json"
+    argv = ["select", path, "--k", "2", "--target", "label", "--sep", ";", *FAST]
+    status, out, err = run([*argv, "--report", report], capsys)
+    assert status == 0, err
+    assert json.loads(report.read_text())["n_features"] == 8
+    assert set(out.split()) <= set(make_table().columns)
 
 
 # ------------------------------------------------ flags, not parameter names

@@ -11,6 +11,8 @@ from ._select import METHODS
 
 #: the seeds scikit-learn's ``random_state`` accepts: NumPy's, 0 to 2**32 - 1
 _MAX_SEED = 2**32 - 1
+#: what the separator's name may be besides the character itself
+_SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t"}
 
 
 def _seed(text):
@@ -34,6 +36,16 @@ def _device(text):
     raise argparse.ArgumentTypeError(
         f"unknown device {text!r}; use cpu, cuda, cuda:N or auto"
     )
+
+
+def _separator(text):
+    """``--sep``: one character; ``tab`` or a typed ``\\t`` for the tab."""
+    sep = _SEPARATOR_NAMES.get(text, text)
+    if len(sep) != 1 or sep in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"must be one character such as ';' or tab, got {text!r}"
+        )
+    return sep
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +85,13 @@ def _add_select(sub):
     )
     add = select.add_argument
     add("input", help="table to read: .csv, .tsv, .parquet or .pq")
+    add(
+        "--sep",
+        type=_separator,
+        metavar="CHAR",
+        help="column separator of a CSV/TSV input, e.g. ';' or tab (default: "
+        "',' for .csv, tab for .tsv)",
+    )
     add("--k", type=int, required=True, help="number of columns to select")
     add(
         "--target",

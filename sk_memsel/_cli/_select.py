@@ -108,7 +108,8 @@ def _check_plot_path(path, input_path):
 
 def _check_paths(args):
     """Refuse bad paths before a long fit (and before importing pandas or torch)."""
-    check_input(args.input)
+    if check_input(args.input) == "parquet" and args.sep is not None:
+        raise CLIError("--sep applies to CSV and TSV input, not to Parquet.")
     if args.output:
         table_format(args.output, "output")
         check_writable(args.output, "output", args.input)
@@ -291,7 +292,7 @@ def run_select(args):
     _check_paths(args)
 
     # every check above needs no data: only now import the heavy libraries
-    df = read_table(args.input)
+    df = read_table(args.input, args.sep)
     X, y = split_table(df, args.target, args.input)
     if args.k > X.shape[1]:
         raise CLIError(

@@ -70,17 +70,31 @@ def _parquet_engine_error(verb, path, exc):
     )
 
 
-def read_table(path):
-    """Read a CSV/TSV or Parquet file (by extension) into a DataFrame."""
+#: separators a CSV/TSV may use instead of the expected one, by how to name them
+_SEPARATORS = {
+    ",": ("','", "','"),
+    ";": ("';'", "';'"),
+    "\t": ("tabs", "tab"),
+    "|": ("'|'", "'|'"),
+}
+
+
+def read_table(path, sep=None):
+    """Read a CSV/TSV or Parquet file (by extension) into a DataFrame.
+
+    ``sep`` separates the columns of a CSV/TSV file; by default ``","`` for
+    ``.csv`` and a tab for ``.tsv``.
+    """
     fmt = check_input(path)
     import pandas as pd
 
     if fmt != "parquet":
-        _check_unique_header(path, "\t" if fmt == "tsv" else ",")
+        sep = sep or ("\t" if fmt == "tsv" else ",")
+        _check_header(path, sep)
     try:
         if fmt == "parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",")
+        return pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
         raise CLIError(f"input file {path} is empty.") from None
     except ImportError as exc:
@@ -89,16 +103,18 @@ def read_table(path):
         raise CLIError(f"could not read {path} as {fmt}: {first_line(exc)}") from None
 
 
-def _check_unique_header(path, sep):
-    """Refuse a CSV/TSV header that names a column twice.
+def _check_header(path, sep):
+    """Refuse a CSV/TSV header that names a column twice or is split wrongly.
 
     pandas would rename the second ``a`` to ``a.1``, and the selection would
-    then name a column the file does not have.
+    then name a column the file does not have. A header that reads as one
+    column holding another separator (``a;b;c``) is a file separated by that
+    one: pandas would read every row as one text column.
     """
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
             header = next(csv.reader(f, delimiter=sep), [])
-    except OSError:
+    except (OSError, csv.Error):
         return  # pandas reports it
     seen, twice = set(), []
     for name in header:
@@ -110,6 +126,18 @@ def _check_unique_header(path, sep):
         raise CLIError(
             f"input {path}: the header names {names} more than once; give every "
             "column its own name."
+        )
+    one = header[0] if len(header) == 1 else ""
+    found = [s for s in _SEPARATORS if s != sep and s in one]
+    if found:
+        other = max(found, key=header[0].count)
+        said, typed = _SEPARATORS[other]
+        expected = _SEPARATORS.get(sep, (repr(sep),))[0]
+        shown = header[0] if len(header[0]) <= 40 else header[0][:37] + "..."
+        raise CLIError(
+            f"input {path}: the header reads as one column {shown!r}; the file "
+            f"seems to separate its columns with {said}, not {expected}: pass "
+            f"--sep {typed}."
         )
 
 
