@@ -349,6 +349,16 @@ def bad_inputs(root):
             "--sep applies to CSV and TSV input",
         ),
         ("sep too long", ["select", csv, "--k", "1", "--sep", ";;"], "one character"),
+        (
+            "index-col",
+            ["select", csv, "--k", "1", "--index-col", "id"],
+            "--index-col 'id' is not a column of .*'f0', 'f1'",
+        ),
+        (
+            "index-col is target",
+            ["select", csv, "--k", "1", "--index-col", "label", "--target", "label"],
+            "--index-col and --target name the same column",
+        ),
         ("no --k", ["select", csv], "required: --k"),
         ("k not int", ["select", csv, "--k", "two"], "invalid int value"),
         ("demo k", ["demo", "--k", "65"], "between 1 and 64"),
@@ -499,6 +509,51 @@ def test_ctrl_c_during_training_stops_without_output(
     status, out, err = run([*argv, "--output", output, *FAST], capsys)
     assert status == 130 and "interrupted" in err
     assert out == "" and not output.exists()
+
+
+# ------------------------------------------------ row labels are not features
+def sorted_by_label(n=60):
+    """make_table's rows sorted by class: the row number predicts the label."""
+    df = make_table(n).sort_values("label", kind="stable").reset_index(drop=True)
+    return df.drop(columns=["amount"])
+
+
+def test_an_unnamed_first_column_is_row_labels_not_a_feature(tmp_path, capsys):
+    df = sorted_by_label()
+    df.index = df.index + 100  # labels, not positions
+    path = tmp_path / "indexed.csv"
+    df.to_csv(path)  # pandas' default: the index first, under an empty header
+    report, output = tmp_path / "r.json", tmp_path / "out.csv"
+    argv = ["select", path, "--k", "2", "--target", "label", "--max-epochs", "2"]
+    status, out, err = run([*argv, "--report", report, "--output", output], capsys)
+    assert status == 0, err
+    assert "Unnamed" not in out
+    data = json.loads(report.read_text())
+    assert data["n_features"] == df.shape[1] - 1  # f0..f5 and flag: 7, not 8
+    assert "first column, which has no name, read as row labels" in err
+    # --output keeps the row labels where they were: first, without a name
+    assert output.read_text().startswith(",")
+    written = pd.read_csv(output, index_col=0)
+    assert written.index.tolist() == df.index.tolist()
+    assert list(written.columns) == [c for c in df.columns if c in out.split()] + [
+        "label"
+    ]
+
+
+def test_a_column_of_row_numbers_warns_and_index_col_keeps_it_out(tmp_path, capsys):
+    path = tmp_path / "numbered.csv"
+    sorted_by_label().rename_axis("row").reset_index().to_csv(path, index=False)
+    argv = ["select", path, "--k", "2", "--target", "label", *FAST]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    # a warning even with --quiet: 'row' holds 0, 1, 2, ... and predicts the label
+    assert "feature column 'row' holds the row numbers 0 to 59 in order" in err
+    assert "pass --index-col row" in err
+    report = tmp_path / "r.json"
+    status, out, err = run([*argv, "--index-col", "row", "--report", report], capsys)
+    assert status == 0, err
+    assert "warning" not in err and "row" not in out.split()
+    assert json.loads(report.read_text())["n_features"] == 7
 
 
 # ------------------------------------------------ separators

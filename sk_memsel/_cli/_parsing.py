@@ -92,6 +92,13 @@ def _add_select(sub):
         help="column separator of a CSV/TSV input, e.g. ';' or tab (default: "
         "',' for .csv, tab for .tsv)",
     )
+    add(
+        "--index-col",
+        metavar="COLUMN",
+        help="column of row labels (an id): not a feature, written first by "
+        "--output (default: the first column when it has no name, as "
+        "pandas' to_csv() writes the index)",
+    )
     add("--k", type=int, required=True, help="number of columns to select")
     add(
         "--target",

@@ -9,6 +9,7 @@ a bad one is refused at once), the paths, and the table's columns by name.
 
 import contextlib
 import json
+import shlex
 import sys
 import time
 import warnings
@@ -27,7 +28,10 @@ from ._common import (
 from ._tables import (
     check_input,
     check_writable,
+    has_row_labels,
     read_table,
+    row_number_columns,
+    set_row_labels,
     split_table,
     table_format,
     write_table,
@@ -89,6 +93,8 @@ def _check_command_line(args, name, method):
         raise CLIError("--task needs --target.")
     if args.redundancy is not None and name != "gates":
         raise CLIError("--redundancy applies to --method gates only.")
+    if args.index_col is not None and args.index_col == args.target:
+        raise CLIError("--index-col and --target name the same column.")
     for option, value in (("--k", args.k), ("--max-epochs", args.max_epochs)):
         if value is not None and value < 1:
             raise CLIError(f"{option} must be at least 1, got {value}.")
@@ -134,7 +140,7 @@ def _make_selector(method, args):
     return getattr(_selectors, method.estimator)(**params, **method.parameters(args))
 
 
-def _describe(args, method, shape):
+def _describe(args, method, shape, guessed_labels):
     """The progress line that says what is about to be trained."""
     if args.target is None:
         what = "unsupervised"
@@ -143,11 +149,26 @@ def _describe(args, method, shape):
     else:
         what = f"to predict {args.target!r} ({args.task})"
     epochs = "" if args.max_epochs is None else f", at most {args.max_epochs} epochs"
+    rows = f"{shape[0]} rows"
+    if guessed_labels:
+        rows += "; its first column, which has no name, read as row labels"
     return (
         f"selecting {args.k} of {shape[1]} feature columns of {args.input} "
-        f"({shape[0]} rows) with the {method.label}, {what}{epochs}; "
+        f"({rows}) with the {method.label}, {what}{epochs}; "
         "features standardised for training."
     )
+
+
+def _warn_row_numbers(X):
+    """One warning per feature column that looks like a saved row index."""
+    for column in row_number_columns(X):
+        first = int(X[column].iloc[0])
+        progress(
+            f"warning: feature column {str(column)!r} holds the row numbers "
+            f"{first} to {first + X.shape[0] - 1} in order; if it numbers the "
+            f"rows rather than measures something, pass --index-col "
+            f"{shlex.quote(str(column))} so that it is not a feature."
+        )
 
 
 def _fit(selector, X, y):
@@ -259,11 +280,10 @@ def _write_outputs(args, method, selector, tables, report, say):
     df, X, y = tables
     if args.output:
         kept = {X.columns[i] for i in report["indices"]}
-        out = df.loc[:, [c for c in df.columns if c in kept]]
-        if y is not None:
-            out = out.copy()
-            out[y.name] = y
-        write_table(out, args.output)
+        columns = [c for c in df.columns if c in kept]
+        out = df.loc[:, columns if y is None else [*columns, y.name]]
+        # row labels (--index-col, an unnamed first column) go out as they came
+        write_table(out, args.output, index=has_row_labels(df))
         say(f"wrote {out.shape[1]} columns to {args.output}")
     if args.report:
         try:
@@ -293,6 +313,7 @@ def run_select(args):
 
     # every check above needs no data: only now import the heavy libraries
     df = read_table(args.input, args.sep)
+    df, guessed_labels = set_row_labels(df, args.index_col, args.input)
     X, y = split_table(df, args.target, args.input)
     if args.k > X.shape[1]:
         raise CLIError(
@@ -300,7 +321,8 @@ def run_select(args):
             f"{args.input}; choose --k between 1 and {X.shape[1]}."
         )
     selector = _make_selector(method, args)
-    say(_describe(args, method, X.shape))
+    say(_describe(args, method, X.shape, guessed_labels))
+    _warn_row_numbers(X)
     seconds = _fit(selector, X, y)
     say(f"fitted in {seconds:.1f} s, {int(selector.n_epochs_)} epochs.")
     report = _report(args, name, method, selector, X, seconds)

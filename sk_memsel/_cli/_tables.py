@@ -77,6 +77,8 @@ _SEPARATORS = {
     "\t": ("tabs", "tab"),
     "|": ("'|'", "'|'"),
 }
+#: the name pandas gives a column whose header cell is empty (the first one)
+_UNNAMED = "Unnamed: 0"
 
 
 def read_table(path, sep=None):
@@ -141,14 +143,67 @@ def _check_header(path, sep):
         )
 
 
-def write_table(df, path):
-    """Write a DataFrame as CSV/TSV or Parquet (by extension), without index."""
+def set_row_labels(df, index_col, path):
+    """``df`` with its row labels as the index, and whether they were guessed.
+
+    The row labels are ``index_col`` when given, else a first column without a
+    name: the index that ``DataFrame.to_csv()`` (and R's ``write.csv``) write
+    with an empty header cell, which pandas reads back as ``"Unnamed: 0"``.
+    Left among the features it would be selected whenever the rows are sorted
+    by the target.
+    """
+    if index_col is not None:
+        matches = [c for c in df.columns if str(c) == index_col]
+        if not matches:
+            raise CLIError(
+                f"--index-col {index_col!r} is not a column of {path}; its "
+                f"columns are {_names(df.columns)}."
+            )
+        return df.set_index(matches[0]), False
+    if df.shape[1] and str(df.columns[0]).strip() in ("", _UNNAMED):
+        return df.set_index(df.columns[0]).rename_axis(index=None), True
+    return df, False
+
+
+def has_row_labels(df):
+    """Whether ``df``'s index holds row labels of the file, not 0, 1, 2, ..."""
+    import pandas as pd
+
+    index = df.index
+    made_up = isinstance(index, pd.RangeIndex) and index.name is None
+    return not (made_up and index.start == 0 and index.step == 1)
+
+
+def row_number_columns(X):
+    """Feature columns that hold the row numbers, 0 to n - 1 or 1 to n, in order.
+
+    Such a column is an index saved as a named column (``reset_index()``, an
+    ``id``), more likely than a measurement.
+    """
+    import numpy as np
+
+    n = X.shape[0]
+    if n < 3:
+        return []
+    found = []
+    for column in X.columns:
+        values = X[column].to_numpy()
+        if values[0] in (0, 1) and np.array_equal(values, values[0] + np.arange(n)):
+            found.append(column)
+    return found
+
+
+def write_table(df, path, index=False):
+    """Write a DataFrame as CSV/TSV or Parquet (by extension).
+
+    ``index`` writes its row labels too (the first column of a CSV/TSV).
+    """
     fmt = table_format(path, "output")
     try:
         if fmt == "parquet":
-            df.to_parquet(path, index=False)
+            df.to_parquet(path, index=index)
         else:
-            df.to_csv(path, sep="\t" if fmt == "tsv" else ",", index=False)
+            df.to_csv(path, sep="\t" if fmt == "tsv" else ",", index=index)
     except ImportError as exc:
         raise _parquet_engine_error("writing", path, exc) from None
     except (ValueError, OSError) as exc:
