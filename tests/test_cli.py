@@ -605,3 +605,28 @@ assert "torch" not in sys.modules
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------ the guessed task is shown
+@pytest.mark.parametrize(
+    "target, task, expected",
+    [
+        ("label", [], "'label' was read as a classification target with 2 classes"),
+        # ratings saved as floats: whole numbers, read as five classes
+        ("rating", [], "'rating' was read as a classification target with 5 "),
+        ("amount", [], "'amount' was read as a regression target (guessed"),
+        ("rating", ["--task", "regression"], "'rating' is a regression target."),
+    ],
+)
+def test_the_task_of_the_target_is_printed(tmp_path, capsys, target, task, expected):
+    df = make_table()
+    df["rating"] = (np.arange(len(df)) % 5 + 1).astype(float)
+    path = tmp_path / "data.csv"
+    df.drop(columns=["label"] if target != "label" else []).to_csv(path, index=False)
+    argv = ["select", path, "--k", "1", "--target", target, "--max-epochs", "1"]
+    status, out, err = run([*argv, *task], capsys)
+    assert status == 0, err
+    assert expected in err, err
+    if not task:
+        other = "regression" if "classification" in expected else "classification"
+        assert f"pass --task {other} if that is wrong" in err

@@ -159,6 +159,22 @@ def _describe(args, method, shape, guessed_labels):
     )
 
 
+def _task_line(args, selector):
+    """How the target was read: the task guessed by ``--task auto`` is shown,
+    since a target of whole numbers saved as floats may be read as classes."""
+    if selector.task_ == "classification":
+        task = f"classification target with {len(selector.classes_)} classes"
+    else:
+        task = f"{selector.task_} target"
+    if args.task != "auto":
+        return f"{args.target!r} is a {task}."
+    other = "regression" if selector.task_ == "classification" else "classification"
+    return (
+        f"{args.target!r} was read as a {task} (guessed from its values; "
+        f"pass --task {other} if that is wrong)."
+    )
+
+
 def _warn_row_numbers(X):
     """One warning per feature column that looks like a saved row index."""
     for column in row_number_columns(X):
@@ -325,6 +341,8 @@ def run_select(args):
     _warn_row_numbers(X)
     seconds = _fit(selector, X, y)
     say(f"fitted in {seconds:.1f} s, {int(selector.n_epochs_)} epochs.")
+    if y is not None:
+        say(_task_line(args, selector))
     report = _report(args, name, method, selector, X, seconds)
     for column in report["names"]:
         print(column)
