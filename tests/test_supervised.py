@@ -140,7 +140,7 @@ def test_auto_warns_when_integers_look_like_a_quantity(make):
     counts = np.random.RandomState(0).randint(0, 100, size=200)
     task, messages = _auto(make, counts)
     assert task == "classification"
-    assert len(messages) == 1 and "task='regression'" in messages[0]
+    assert len(messages) == 1 and "='regression'" in messages[0]
     # up to 20 classes: ordinary labels, no warning
     assert _auto(make, np.arange(200) % 20) == ("classification", [])
 

@@ -70,8 +70,8 @@ def _unsorted_labels_are_an_error(function, y):
         ) from exc
 
 
-def _inferred_task(y):
-    """The task ``task="auto"`` reads from ``y``.
+def _inferred_task(y, parameter="task"):
+    """The task ``task="auto"`` reads from ``y`` (``parameter`` names it).
 
     Strings, booleans, categories and integers are class labels; floats are
     a regression target, unless they are all whole numbers with at most
@@ -92,9 +92,8 @@ def _inferred_task(y):
     warn(
         f"y holds {n_values} different whole numbers, read as {n_values} "
         "classes. If y is an amount or a count to predict, pass "
-        "task='regression' (objective='regression' for the concrete "
-        "selector); pass task='classification' to keep the classes without "
-        "this warning."
+        f"{parameter}='regression'; pass {parameter}='classification' to keep "
+        "the classes without this warning."
     )
     return "classification"
 
@@ -188,7 +187,9 @@ class TargetMixin:
             self._set_classes(classes)
             return self._class_codes(y)
         if task == "auto":
-            task = _inferred_task(y)
+            # the concrete selector's task parameter is its objective
+            parameter = "objective" if hasattr(self, "objective") else "task"
+            task = _inferred_task(y, parameter)
         if task == "classification" and y.ndim == 2:
             target_type = _unsorted_labels_are_an_error(type_of_target, y)
             if target_type == "multilabel-indicator":

@@ -59,9 +59,10 @@ _SELECT_EPILOG = """\
 The default method is 'gates' (stochastic gates, supervised) when --target is
 given and 'concrete' (Concrete Autoencoder, unsupervised: it keeps the columns
 from which all the others are best reconstructed) otherwise. A target with
-string or integer values is a classification target, other numbers a
-regression target (override with --task). Features are standardised for
-training; --output keeps their original values.
+string or integer values is a classification target (more than 20 integer
+values give a warning), other numbers a regression target, except whole
+numbers with at most 20 values (labels saved as floats); override with --task.
+Features are standardised for training; --output keeps their original values.
 
 stdout gets the selected column names, most important first (gates: gate
 probability; concrete: the selection probability of the feature's node).
