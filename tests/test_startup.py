@@ -28,6 +28,8 @@ QUICK = [
     (["select", "x.csv", "--k", "2", "--task", "regression"], 1),
     (["select", "nope.csv", "--k", "2"], 1),
     (["select", "x.xlsx", "--k", "2"], 1),
+    (["select", "x.csv", "--k", "2", "--random-state", "-1"], 2),
+    (["select", "x.csv", "--k", "2", "--device", "gpu"], 2),
     (["demo", "--k", "0"], 1),
 ]
 
