@@ -411,3 +411,96 @@ def test_the_transformer_base_class_is_abstract():
 
     with pytest.raises(TypeError, match="abstract"):
         NeuralTransformerBase()
+
+
+# ------------------------------------------------------------------ hard input
+def test_reads_in_chunks_give_the_same_features(tabular, monkeypatch):
+    import sk_memsel._transformers._base as base
+
+    X, y = tabular
+    est = make(MemoryAttentionTransformer).fit(X, y)
+    whole = est.transform(X)
+    # chunks of 4 rows (the last one shorter) instead of one
+    monkeypatch.setattr(base, "_CHUNK_ELEMENTS", 4 * X.shape[1])
+    monkeypatch.setattr(est, "_predict_batch_size", lambda: 4)
+    np.testing.assert_allclose(est.transform(X), whole, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(41, 5), (41, 3, 4)], ids=["2-D", "3-D"])
+def test_standardisation_statistics(shape, weighted, monkeypatch):
+    import sk_memsel._transformers._base as base
+
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=shape) * 3 + 100).astype(np.float32)
+    X[:, 1] = 7.0  # a constant feature (channel) is only centred
+    y = rng.randint(0, 2, size=len(X))
+    w = rng.randint(0, 4, size=len(X)).astype(float) if weighted else None
+    axes = (0, 2) if X.ndim == 3 else (0,)
+    X64 = X.astype(np.float64)
+    rows = np.broadcast_to(
+        (np.ones(len(X)) if w is None else w).reshape((-1,) + (1,) * (X.ndim - 1)),
+        X.shape,
+    )
+    mean = np.average(X64, axis=axes, weights=rows, keepdims=True)
+    spread = np.sqrt(np.average((X64 - mean) ** 2, axis=axes, weights=rows))
+    cls = DNCTransformer if X.ndim == 3 else MemorySelectorTransformer
+    est = make(cls).fit(X, y, sample_weight=w)
+    if not weighted:  # the plain mean and standard deviation, bit for bit
+        np.testing.assert_array_equal(
+            est._input_mean, X.mean(axis=axes, keepdims=True, dtype=np.float64)
+        )
+        expected = X.std(axis=axes, keepdims=True, dtype=np.float64)
+        expected[:, 1] = 1.0
+        np.testing.assert_array_equal(est._input_scale, expected)
+    # read in chunks of 2 rows (the last one a single row), as out-of-core
+    # data are: the same statistics
+    monkeypatch.setattr(base, "_CHUNK_ELEMENTS", 2 * X[0].size)
+    chunked = make(cls).fit(X, y, sample_weight=w)
+    for fit in (est, chunked):
+        np.testing.assert_allclose(fit._input_mean.ravel(), mean.ravel(), rtol=1e-6)
+        scale = fit._input_scale.ravel()
+        np.testing.assert_allclose(np.delete(scale, 1), np.delete(spread, 1), rtol=1e-6)
+        assert scale[1] == 1.0
+    np.testing.assert_allclose(chunked._input_mean, est._input_mean, rtol=1e-12)
+    np.testing.assert_allclose(chunked._input_scale, est._input_scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_data_on_disk_gives_the_same_features(cls, tabular, sequences, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    X, y = tabular if cls is MemorySelectorTransformer else sequences
+    w = np.random.RandomState(0).uniform(0, 2, size=len(X))
+    memmap = np.memmap(tmp_path / "X.f64", dtype=np.float64, mode="w+", shape=X.shape)
+    memmap[:] = X
+    in_memory = make(cls).fit(X, y)
+    expected = in_memory.transform(X)
+    weighted = make(cls).fit(X, y, sample_weight=w).transform(X)
+    with h5py.File(tmp_path / "X.h5", "w") as f:
+        f["X"] = X
+    with h5py.File(tmp_path / "X.h5", "r") as f:
+        for data in (f["X"], memmap):
+            est = make(cls).fit(data, y)
+            np.testing.assert_array_equal(est.transform(data), expected)
+            np.testing.assert_array_equal(est.transform(X), expected)
+            np.testing.assert_array_equal(in_memory.transform(data), expected)
+            est = make(cls).fit(data, y, sample_weight=w)
+            np.testing.assert_array_equal(est.transform(data), weighted)
+            unsupervised = make(cls, standardize=False).fit(data)
+            assert unsupervised.transform(data).shape == (len(X), WIDTH[cls])
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_huge_sample_weights_are_rescaled_not_overflowed(cls, tabular):
+    X, y = tabular
+    w = np.random.RandomState(0).randint(1, 4, size=len(X)).astype(float)
+    est = make(cls).fit(X, y, sample_weight=w)
+    # the sum of these weights overflows float64; divided by their largest
+    # they are the weights above, exactly (a power of two is a pure rescale)
+    huge = make(cls).fit(X, y, sample_weight=w * 2.0**1020)
+    np.testing.assert_array_equal(huge._input_mean, est._input_mean)
+    np.testing.assert_array_equal(huge._input_scale, est._input_scale)
+    np.testing.assert_array_equal(huge.transform(X), est.transform(X))
+    top = make(cls).fit(X, y, sample_weight=np.full(len(X), 1e308))
+    unit = make(cls).fit(X, y, sample_weight=np.ones(len(X)))
+    np.testing.assert_array_equal(top.transform(X), unit.transform(X))

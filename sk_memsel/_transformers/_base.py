@@ -18,6 +18,7 @@ transformers that read sequences also ``(n_samples, n_channels,
 n_timepoints)`` arrays, the layout of aeon and sktime.
 """
 
+import math
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -31,6 +32,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._backbone import NeuralEstimatorMixin, all_or_nothing
+from .._backbone._data import _CHUNK_ELEMENTS
+from .._backbone._estimator import _normalised
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
@@ -69,6 +72,57 @@ def _shape_of(X):
         return np.asarray(X).shape
     except (TypeError, ValueError):
         return ()  # ragged or odd input: validate_data gives the error
+
+
+def _float32(rows):
+    """Rows of ``X`` as float32, the values the network reads.
+
+    An out-of-core ``X`` is read in its own dtype; its values are rounded to
+    float32 as those of an ``X`` in memory are when validated, so that both
+    give the same statistics and features. The arithmetic on them is done in
+    float64 (numpy promotes them when they meet the float64 statistics).
+    """
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _row_chunks(X, multiple=1):
+    """Slices of the rows of ``X``, about ``_CHUNK_ELEMENTS`` values each.
+
+    An out-of-core ``X`` (and the float64 copy of any ``X``) is read one
+    chunk at a time, as the backbone checks it; a chunk's rows are a
+    multiple of ``multiple``.
+    """
+    per_row = max(math.prod(X.shape[1:]), 1)
+    size = max(1, _CHUNK_ELEMENTS // per_row // multiple) * multiple
+    return [slice(start, start + size) for start in range(0, X.shape[0], size)]
+
+
+def _mean_and_scale(X, axes, weights):
+    """Weighted mean and standard deviation of ``X`` over ``axes`` (float64).
+
+    ``weights`` holds one weight per row (every time point of a row carries
+    the row's weight). The sums are those of ``np.average``, accumulated
+    over chunks of rows, so that an out-of-core ``X`` is never loaded whole;
+    in one chunk, weights of one give ``X.mean`` and ``X.std`` bit for bit.
+    A spread below 1e-8 (a constant feature) becomes 1: the feature is only
+    centred.
+    """
+    chunks = _row_chunks(X)
+    shape = (-1,) + (1,) * (len(X.shape) - 1)
+
+    def average(of):  # np.average's sums: total / count
+        total = count = 0.0
+        for rows in chunks:
+            block = _float32(X[rows])
+            w = np.broadcast_to(weights[rows].reshape(shape), block.shape)
+            total = total + (of(block) * w).sum(axis=axes, keepdims=True)
+            count = count + w.sum(axis=axes, keepdims=True)
+        return total / count
+
+    mean = average(lambda block: block)
+    scale = np.sqrt(average(lambda block: (block - mean) ** 2))
+    scale[scale < 1e-8] = 1.0
+    return mean, scale
 
 
 class NeuralTransformerBase(
@@ -162,18 +216,6 @@ class NeuralTransformerBase(
                 f"{self.n_timepoints_in_}))."
             )
 
-    def _prepare_input(self, X):
-        """Validate and standardise ``X`` for reading; a new float32 array.
-
-        2-D input is standardised per feature, 3-D input per channel (over
-        the samples and time points), with the statistics of the fit
-        (weighted by the fit's ``sample_weight``, see :meth:`_standardised`);
-        ``fit`` prepares its input with :meth:`_prepare_fit_input`.
-        """
-        self._check_sequence_shape(X)
-        X = self._validate_X(X, reset=False, allow_nd=self._accepts_sequences)
-        return self._standardised(X, reset=False)
-
     def _prepare_fit_input(self, X, sample_weight):
         """``(Z, sample_weight)``: the standardised ``X`` and checked weights."""
         if hasattr(self, "n_timepoints_in_"):
@@ -181,38 +223,31 @@ class NeuralTransformerBase(
         self._check_sequence_shape(X)
         X = self._validate_X(X, reset=True, allow_nd=self._accepts_sequences)
         sample_weight = self._validated_sample_weight(sample_weight, X)
-        Z = self._standardised(X, reset=True, sample_weight=sample_weight)
+        self.n_timepoints_in_ = X.shape[2] if len(X.shape) == 3 else None
+        if self.standardize:
+            # 2-D input per feature, 3-D input per channel (over the samples
+            # and time points); weighted as the loss is, so that a row of
+            # weight zero counts as absent
+            axes = (0, 2) if len(X.shape) == 3 else (0,)
+            if sample_weight is None:
+                weights = np.ones(X.shape[0])
+            else:  # divided by their largest: weights of 1e308 cannot overflow
+                weights = _normalised(sample_weight).astype(np.float64)
+            mean, scale = _mean_and_scale(X, axes, weights)
+        else:
+            mean = np.zeros([1] * len(X.shape))
+            scale = np.ones([1] * len(X.shape))
+        self._input_mean, self._input_scale = mean, scale
+        Z = np.empty(X.shape, dtype=np.float32)
+        for rows in _row_chunks(X):
+            Z[rows] = self._standardised(X[rows])
         return Z, sample_weight
 
-    def _standardised(self, X, *, reset, sample_weight=None):
-        """``X`` standardised with the statistics of the fit (set when ``reset``).
-
-        With ``sample_weight`` (already checked) the statistics are weighted,
-        so that a row of weight zero counts as absent.
-        """
-        if reset:
-            self.n_timepoints_in_ = X.shape[2] if X.ndim == 3 else None
-        axes = (0, 2) if X.ndim == 3 else (0,)
-        if reset:
-            if self.standardize and sample_weight is None:
-                mean = X.mean(axis=axes, keepdims=True, dtype=np.float64)
-                scale = X.std(axis=axes, keepdims=True, dtype=np.float64)
-                scale[scale < 1e-8] = 1.0
-            elif self.standardize:
-                # every time point of a row carries the row's weight
-                shape = (-1,) + (1,) * (X.ndim - 1)
-                w = np.broadcast_to(sample_weight.reshape(shape), X.shape)
-                X64 = np.asarray(X, dtype=np.float64)
-                mean = np.average(X64, axis=axes, weights=w, keepdims=True)
-                variance = np.average((X64 - mean) ** 2, axis=axes, weights=w)
-                scale = np.sqrt(variance).reshape(mean.shape)
-                scale[scale < 1e-8] = 1.0
-            else:
-                mean = np.zeros([1] * X.ndim)
-                scale = np.ones([1] * X.ndim)
-            self._input_mean, self._input_scale = mean, scale
-        # in float64, so that extreme but finite values cannot overflow
-        Z = (np.asarray(X, dtype=np.float64) - self._input_mean) / self._input_scale
+    def _standardised(self, X):
+        """Rows of ``X`` standardised with the statistics of the fit (float32)."""
+        # in float64 (the statistics' dtype), so that extreme but finite
+        # values cannot overflow
+        Z = (_float32(X) - self._input_mean) / self._input_scale
         return Z.astype(np.float32)
 
     # ------------------------------------------------------------- fitting
@@ -274,11 +309,20 @@ default=None
 
         The encoder is called directly, in eval mode and batch by batch, so
         the fitted module is never modified and concurrent calls are safe.
+        ``X`` is validated, then standardised and read a chunk of rows at a
+        time, so an out-of-core ``X`` is never loaded whole.
         """
         check_is_fitted(self, "net_")
-        Z = self._prepare_input(X)
-        inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
-        return self._forward(inputs, getattr(self.net_.module_.encoder, method))
+        self._check_sequence_shape(X)
+        X = self._validate_X(X, reset=False, allow_nd=self._accepts_sequences)
+        function = getattr(self.net_.module_.encoder, method)
+        outputs = []
+        # whole prediction batches per chunk: the same batches as in one read
+        for rows in _row_chunks(X, multiple=self._predict_batch_size()):
+            Z = self._standardised(X[rows])
+            inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
+            outputs.append(self._forward(inputs, function))
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
     def transform(self, X):
         """Return the learned features of ``X``.
