@@ -414,6 +414,32 @@ def test_the_transformer_base_class_is_abstract():
 
 
 # ------------------------------------------------------------------ hard input
+def test_non_finite_features_are_refused_naming_the_row(fitted, tabular):
+    # finite input far outside the fit's range: the attention's layer
+    # normalisation overflows float32 and would return NaN features
+    X, _ = tabular
+    far = X.copy()
+    far[3] *= 1e20
+    est = fitted[MemoryAttentionTransformer]
+    with pytest.raises(ValueError, match=r"row 3 of X.*far outside the range"):
+        est.transform(far)
+    np.testing.assert_array_equal(est.transform(X[:3]), est.transform(far[:3]))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=IDS)
+def test_values_beyond_float32_once_standardised_are_refused(cls, tabular):
+    X, y = tabular
+    narrow = X.copy()
+    narrow[:, 0] = 1 + 1e-6 * X[:, 0]  # a spread of 1e-6
+    est = make(cls).fit(narrow, y)
+    far = narrow.copy()
+    far[5, 0] = 1e33  # finite in float32, about 1e39 once standardised
+    with pytest.raises(
+        ValueError, match=r"Row 5 of X .* reach [0-9.]+e\+3[89], more than float32"
+    ):
+        est.transform(far)
+
+
 def test_reads_in_chunks_give_the_same_features(tabular, monkeypatch):
     import sk_memsel._transformers._base as base
 
@@ -424,6 +450,10 @@ def test_reads_in_chunks_give_the_same_features(tabular, monkeypatch):
     monkeypatch.setattr(base, "_CHUNK_ELEMENTS", 4 * X.shape[1])
     monkeypatch.setattr(est, "_predict_batch_size", lambda: 4)
     np.testing.assert_allclose(est.transform(X), whole, rtol=1e-5, atol=1e-6)
+    far = X.copy()
+    far[13] *= 1e20
+    with pytest.raises(ValueError, match="row 13 of X"):
+        est.transform(far)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -37,6 +37,9 @@ from .._backbone._estimator import _normalised
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
+#: the largest magnitude float32 holds
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class FeatureNet(nn.Module):
     """An encoder of learned features with a linear head for training.
@@ -240,14 +243,31 @@ class NeuralTransformerBase(
         self._input_mean, self._input_scale = mean, scale
         Z = np.empty(X.shape, dtype=np.float32)
         for rows in _row_chunks(X):
-            Z[rows] = self._standardised(X[rows])
+            Z[rows] = self._standardised(X[rows], rows.start)
         return Z, sample_weight
 
-    def _standardised(self, X):
-        """Rows of ``X`` standardised with the statistics of the fit (float32)."""
+    def _standardised(self, X, first_row):
+        """Rows of ``X`` from ``first_row`` on, standardised as in fit (float32).
+
+        Values beyond the range of float32 once standardised (the input far
+        outside the range seen in fit) are refused, rather than given to the
+        network as infinities.
+        """
         # in float64 (the statistics' dtype), so that extreme but finite
         # values cannot overflow
         Z = (_float32(X) - self._input_mean) / self._input_scale
+        peak = float(max(Z.max(), -Z.min()))  # no copy of Z, as abs() would make
+        if peak > _FLOAT32_MAX:
+            row = int(np.argmax(np.abs(Z).reshape(len(Z), -1).max(axis=1)))
+            raise ValueError(
+                f"Row {first_row + row} of X has values far outside the range "
+                "seen in fit: standardised with the mean and standard deviation "
+                f"of the training data, they reach {peak:.3g}, more than float32 "
+                f"(the precision of the network) holds ({_FLOAT32_MAX:.3g}). "
+                "Check X for wrongly scaled or corrupted values (a changed "
+                "unit, a missing-value code such as 1e30), or scale it as the "
+                "training data were."
+            )
         return Z.astype(np.float32)
 
     # ------------------------------------------------------------- fitting
@@ -310,7 +330,8 @@ default=None
         The encoder is called directly, in eval mode and batch by batch, so
         the fitted module is never modified and concurrent calls are safe.
         ``X`` is validated, then standardised and read a chunk of rows at a
-        time, so an out-of-core ``X`` is never loaded whole.
+        time, so an out-of-core ``X`` is never loaded whole. An output that
+        is not finite is refused (see :meth:`_check_finite`).
         """
         check_is_fitted(self, "net_")
         self._check_sequence_shape(X)
@@ -319,10 +340,36 @@ default=None
         outputs = []
         # whole prediction batches per chunk: the same batches as in one read
         for rows in _row_chunks(X, multiple=self._predict_batch_size()):
-            Z = self._standardised(X[rows])
+            Z = self._standardised(X[rows], rows.start)
             inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
-            outputs.append(self._forward(inputs, function))
+            output = self._forward(inputs, function)
+            outputs.append(self._check_finite(output, Z, rows.start))
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+
+    def _check_finite(self, output, Z, first_row):
+        """``output`` of the standardised rows ``Z`` of ``X``, or a ValueError.
+
+        ``first_row`` is the row of ``X`` that ``Z`` starts at. A network
+        given finite values far outside those it was trained on can compute
+        NaN or infinity (a variance in a layer normalisation overflows
+        float32, for example); that is never returned silently.
+        """
+        finite = np.isfinite(output.reshape(len(output), -1)).all(axis=1)
+        if finite.all():
+            return output
+        row = int(np.argmin(finite))
+        peak = float(np.abs(Z[row]).max())
+        read = ""
+        if self.standardize:
+            read = "standardised with the mean and standard deviation of the "
+            read += "training data, "
+        raise ValueError(
+            f"{type(self).__name__} computed features that are NaN or infinite "
+            f"for row {first_row + row} of X, whose values are far outside the "
+            f"range seen in fit: {read}they reach {peak:.3g}. Check X for "
+            "wrongly scaled or corrupted values, or scale it as the training "
+            "data were."
+        )
 
     def transform(self, X):
         """Return the learned features of ``X``.
@@ -337,6 +384,13 @@ default=None
         -------
         X_new : ndarray of shape (n_samples, n_features_out), dtype float32
             The features; ``get_feature_names_out()`` names the columns.
+
+        Raises
+        ------
+        ValueError
+            When a row of ``X`` is so far outside the range seen in ``fit``
+            that its standardised values exceed float32, or that the network
+            computes NaN or infinity for it; the message names the row.
         """
         return self._read(X)
 
