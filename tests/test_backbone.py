@@ -22,6 +22,7 @@ from sk_memsel._backbone import (
     _net,
     resolve_device,
 )
+from sk_memsel._backbone._params import SHARED_DOCS
 from sk_memsel._legacy import MOVED_MODULES
 
 from ._toy import ToyModule, ToyRegressor, first_weight
@@ -66,6 +67,27 @@ def test_fit_leaves_global_rng_untouched(data):
     torch.manual_seed(1)
     b = ToyRegressor(random_state=0).fit(X, y)
     assert torch.equal(first_weight(a), first_weight(b))
+
+
+def test_random_state_none_advances_numpys_global_state_as_documented(data):
+    # the docs said NumPy's global state was left as it was; None draws the
+    # seed from it, as scikit-learn's estimators do
+    X, y = data
+    saved = np.random.get_state()
+    try:
+        np.random.seed(7)
+        first = np.random.randint(2**31)
+        np.random.seed(7)
+        ToyRegressor(random_state=0).fit(X, y)
+        assert np.random.randint(2**31) == first
+        np.random.seed(7)
+        ToyRegressor(random_state=None).fit(X, y)
+        assert np.random.randint(2**31) != first
+    finally:
+        np.random.set_state(saved)
+    doc = " ".join(SHARED_DOCS["random_state"][1].split())
+    assert "``None`` draws the seed from NumPy's global random state" in doc
+    assert "advances it" in doc and "an int leaves it alone" in doc
 
 
 def test_random_state_instance_is_accepted(data):

@@ -79,8 +79,10 @@ COMMON_INVALID = [
     ("max_epochs", 0),
     ("max_epochs", 2.5),
     ("max_epochs", "many"),
+    ("max_epochs", True),  # scikit-learn's Interval takes a bool for an int
     ("batch_size", 0),
     ("batch_size", -2),
+    ("batch_size", True),
     ("lr", 0.0),
     ("lr", NAN),
     ("lr", INF),
@@ -102,11 +104,18 @@ COMMON_INVALID = [
     ("validation_fraction", 1.0),
     ("validation_fraction", NAN),
     ("n_iter_no_change", 0),
+    ("n_iter_no_change", True),
     ("n_threads", 0),
+    ("n_threads", True),
     ("n_threads", 1.5),
     ("n_threads", "many"),
 ]
-SETTLING_INVALID = [("settle_steps", 0), ("settle_steps", 2.5), ("max_epochs", INF)]
+SETTLING_INVALID = [
+    ("settle_steps", 0),
+    ("settle_steps", 2.5),
+    ("settle_steps", True),
+    ("max_epochs", INF),
+]
 TRANSFORMER_INVALID = [("max_epochs", "auto"), ("standardize", "yes")]
 
 #: (parameter, invalid value) particular to each estimator

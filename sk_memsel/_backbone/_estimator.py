@@ -46,7 +46,7 @@ from ._data import (
     with_weights,
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
-from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS
+from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS, IntInterval
 from ._persistence import SKOPS_FORMAT, net_state, restore_net
 from ._runtime import (
     _SMALL_NETWORK_WORK,
@@ -64,7 +64,7 @@ DOCS_URL = "https://sk-memsel.readthedocs.io"
 #: models saved by an earlier release load wrongly, so loading them fails clearly
 PICKLE_FORMAT = 1
 
-_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+_POSITIVE_INT = IntInterval(1, None, closed="left")
 
 
 def _check_column_dtypes(X, name):

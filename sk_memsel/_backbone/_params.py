@@ -7,6 +7,8 @@ The estimators declare their parameters the scikit-learn way, in a
 - :class:`Satisfies`, a constraint given by a predicate, for the values
   scikit-learn has no constraint for (a list of skorch callbacks, an
   optimizer class, a device name, layer sizes);
+- :class:`IntInterval`, scikit-learn's ``Interval`` of integers without the
+  booleans it lets through;
 - the numpydoc entries of the parameters that several estimators share,
   written once here and put into each estimator's docstring by
   :func:`fill_shared_docs`, so that ``device`` or ``random_state`` read the
@@ -21,10 +23,16 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Options
+from sklearn.utils._param_validation import Interval, Options
 from skorch.callbacks import Callback
 
-__all__ = ["Satisfies", "effective_k", "fill_shared_docs", "layer_sizes"]
+__all__ = [
+    "IntInterval",
+    "Satisfies",
+    "effective_k",
+    "fill_shared_docs",
+    "layer_sizes",
+]
 
 
 # ------------------------------------------------------------------ constraints
@@ -55,6 +63,32 @@ of f must be an even number. Got 3 instead.
 
     def __str__(self):
         return self.description
+
+
+class IntInterval(Interval):
+    """An interval of integers that, unlike scikit-learn's, refuses booleans.
+
+    ``Interval(Integral, 1, None, closed="left")`` takes ``True`` for 1,
+    since ``bool`` is a subclass of ``int``: ``max_epochs=True`` would train
+    one epoch. A count given as a boolean is a mistake, refused here with
+    scikit-learn's message.
+
+    >>> from sklearn.utils._param_validation import validate_parameter_constraints
+    >>> positive = IntInterval(1, None, closed="left")
+    >>> positive.is_satisfied_by(3), positive.is_satisfied_by(True)
+    (True, False)
+    >>> validate_parameter_constraints({"n": [positive]}, {"n": True}, "f")
+    Traceback (most recent call last):
+    ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter \
+of f must be an int in the range [1, inf). Got True instead.
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(numbers.Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
 
 
 def _is_int(value, low=1):
@@ -182,8 +216,9 @@ SHARED_DOCS = {
     "random_state": (
         "int, RandomState instance or None",
         "Seeds the initial weights, the shuffling, the validation split and "
-        "any noise of training; the caller's global random state (NumPy's and "
-        "PyTorch's) is left as it was.",
+        "any noise of training; PyTorch's global random state is left as it "
+        "was. ``None`` draws the seed from NumPy's global random state, which "
+        "advances it, as scikit-learn's estimators do; an int leaves it alone.",
     ),
     "verbose": (
         "int",
