@@ -210,3 +210,57 @@ def test_values_too_large_to_reconstruct_are_named(X, value):
     # a supervised objective does not reconstruct X: it trains
     supervised = make(sk_memsel.ConcreteAutoencoderSelector, objective="auto")
     supervised.fit(Xb, (X[:, 0] > 0).astype(int))
+
+
+# ------------------------------------------------ the caller's torch settings
+@pytest.fixture
+def float64_default():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+class RecordsDefaultDtype(Callback):
+    def on_epoch_begin(self, net, **kwargs):
+        net.history.record("default_dtype", str(torch.get_default_dtype()))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_a_float64_default_dtype_still_trains_and_predicts_in_float32(
+    cls, X, float64_default
+):
+    # four estimators failed ("mat1 and mat2 must have the same dtype"), and
+    # the attention transformer trained in float64 and returned float64
+    X32 = X.astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    est = make(cls, callbacks=[RecordsDefaultDtype()]).fit(X32, y)
+    assert {p.dtype for p in est.net_.module_.parameters()} == {torch.float32}
+    assert est.transform(X32).dtype == np.float32
+    # the caller's default is left as it is, also while training (changing it
+    # would change it for every thread of the process)
+    assert torch.get_default_dtype() == torch.float64
+    assert set(est.history_[:, "default_dtype"]) == {"torch.float64"}
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("mode", [torch.inference_mode, torch.no_grad])
+def test_a_fit_inside_inference_mode_trains_as_outside(cls, mode, X):
+    # "element 0 of tensors does not require grad and does not have a grad_fn"
+    y = (X[:, 0] > 0).astype(int)
+    expected = make(cls).fit(X, y).transform(X)
+    with mode():
+        est = make(cls).fit(X, y)
+        assert not torch.is_grad_enabled()  # the caller's mode is put back
+    np.testing.assert_array_equal(est.transform(X), expected)
+    state = [*est.net_.module_.parameters(), *est.net_.module_.buffers()]
+    assert not any(t.is_inference() for t in state)
+
+
+def test_a_partial_fit_inside_inference_mode_trains_as_outside(X):
+    y = (X[:, 0] > 0).astype(int)
+    est = make(sk_memsel.StochasticGatesSelector).partial_fit(X, y)
+    expected = clone(est).partial_fit(X, y).partial_fit(X, y).gate_probabilities_
+    with torch.inference_mode():
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(est.gate_probabilities_, expected)

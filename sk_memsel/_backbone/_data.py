@@ -163,7 +163,7 @@ class ArrayBatchIterator:
                 rows = np.sort(indices[start : start + bs])
             Xb = _as_tensor(X[rows])
             if y is None:
-                yb = torch.zeros(len(Xb))
+                yb = torch.zeros(len(Xb), dtype=torch.float32)
             elif y is X:  # a reconstruction: the batch is its own target
                 yb = Xb
             else:
@@ -189,7 +189,7 @@ class ArrayBatchIterator:
             rows = slice(start, start + bs) if contiguous else order[start : start + bs]
             Xb = X[rows]
             if y is None:
-                yb = torch.zeros(len(Xb), device=X.device)
+                yb = torch.zeros(len(Xb), dtype=torch.float32, device=X.device)
             else:  # a reconstruction (y is X) is its own target: no second gather
                 yb = Xb if y is X else y[rows]
             if weights is not None:

@@ -53,6 +53,7 @@ from ._runtime import (
     _seed_from,
     _seeded,
     _torch_threads,
+    _trainable,
     resolve_device,
 )
 from ._targets import TargetMixin
@@ -95,11 +96,16 @@ def all_or_nothing(method=None, *, trains_in_place=False):
     ``n_features_in_`` next to the old network. ``fit`` builds a new network,
     so putting the attributes back is enough; a method that
     ``trains_in_place`` (``partial_fit``) also copies the network first.
+
+    The method runs with autograd on (see ``_trainable``), so that a fit
+    called under ``torch.inference_mode()`` or ``torch.no_grad()`` trains,
+    and leaves no inference tensor in the fitted network.
     """
     if method is None:
         return functools.partial(all_or_nothing, trains_in_place=trains_in_place)
 
     @functools.wraps(method)
+    @_trainable()
     def wrapper(self, *args, **kwargs):
         before = dict(self.__dict__)
         history, n_rows = None, 0
@@ -357,6 +363,10 @@ class NeuralEstimatorMixin(TargetMixin):
             max_epochs = self._n_epochs(X.shape[0])
         with _seeded(self.random_state, device):
             module, criterion, extra_callbacks = build()
+            # float32 whatever torch's default dtype: the batches are float32.
+            # The default is process-wide, so it is not changed here (fits may
+            # run in threads); the initial weights are drawn in it.
+            module.to(torch.float32)
             n_threads = self._resolve_n_threads(module, X, device)
             callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
             train_split = None
