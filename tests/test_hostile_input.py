@@ -264,3 +264,23 @@ def test_a_partial_fit_inside_inference_mode_trains_as_outside(X):
     with torch.inference_mode():
         est.partial_fit(X, y)
     np.testing.assert_array_equal(est.gate_probabilities_, expected)
+
+
+# ------------------------------------------------ empty data on disk
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "shape, message",
+    [((40, 0), r"0 feature\(s\) \(shape=\(40, 0\)\)"), ((0, 5), r"0 sample\(s\)")],
+)
+def test_a_memory_mapped_array_without_columns_or_rows_is_refused(
+    cls, shape, message, tmp_path
+):
+    # 0 columns passed the checks of an out-of-core X, warned (k larger than
+    # the features) and failed inside: "in_features must be a positive integer"
+    mm = np.lib.format.open_memmap(
+        tmp_path / "X.npy", mode="w+", dtype=np.float32, shape=shape
+    )
+    est = make(cls, **LEARNS_Y.get(cls.__name__, {}))
+    for data in (mm, np.zeros(shape)):  # as the same array in memory
+        with pytest.raises(ValueError, match=message):
+            est.fit(data, np.zeros(shape[0], dtype=int))

@@ -257,7 +257,8 @@ class NeuralEstimatorMixin(TargetMixin):
         """Chunked checks of an array that is read batch by batch.
 
         The same rules as for the same array in memory: 2-D (3-D where
-        ``allow_nd``), real numbers of any dtype (booleans included), finite.
+        ``allow_nd``), real numbers of any dtype (booleans included), finite,
+        at least one feature and enough rows.
         """
         name = type(self).__name__
         if len(X.shape) != 2 and not (allow_nd and len(X.shape) == 3):
@@ -279,7 +280,13 @@ class NeuralEstimatorMixin(TargetMixin):
                 f"Found array with {n_samples} sample(s) (shape={X.shape}) while "
                 f"a minimum of {2 if reset else 1} is required by {name}."
             )
-        chunk = max(1, _CHUNK_ELEMENTS // max(math.prod(X.shape[1:]), 1))
+        row_size = math.prod(X.shape[1:])
+        if row_size == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                f"minimum of 1 is required by {name}."
+            )
+        chunk = max(1, _CHUNK_ELEMENTS // row_size)
         for start in range(0, n_samples, chunk):
             block = np.asarray(X[start : start + chunk], dtype=np.float32)
             if not np.all(np.isfinite(block)):
