@@ -26,6 +26,7 @@ from sk_memsel._backbone._params import SHARED_DOCS
 from sk_memsel._legacy import MOVED_MODULES
 
 from ._toy import ToyModule, ToyRegressor, first_weight
+from .test_common import fit, make, public_estimators
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +334,21 @@ def test_verbose_1_is_one_progress_line_on_stderr(data, capsys):
     # the pickled estimator carries no open progress bar
     clone = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(est.predict(X), clone.predict(X))
+
+
+def test_the_reserved_callback_names_are_those_our_nets_use(capsys):
+    # a user's callback is refused under these names, written out in
+    # _estimator.py apart from the estimators that add the callbacks: every
+    # name a net uses must be on the list, and every name on it used
+    X = np.random.RandomState(0).normal(size=(40, 5))
+    names = set()
+    for cls in public_estimators():
+        for verbose in (1, 2):  # a progress line, or skorch's table
+            est = make(cls, validation_fraction=0.25, verbose=verbose)
+            used = {name for name, _ in fit(est, X, X[:, 0] > 0).net_.callbacks_}
+            assert used <= set(_estimator.RESERVED_CALLBACK_NAMES), cls.__name__
+            names |= used
+    assert names == set(_estimator.RESERVED_CALLBACK_NAMES)
 
 
 # ---------------------------------------------------------------- stopping

@@ -9,6 +9,7 @@ data are written by hand; they raise a plain ValueError.
 """
 
 import inspect
+import threading
 
 import numpy as np
 import pytest
@@ -17,10 +18,11 @@ from numpydoc.docscrape import NumpyDocString
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import check_param_validation
-from skorch.callbacks import EpochTimer
+from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochTimer
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 from sk_memsel._backbone import NeuralEstimatorMixin
+from sk_memsel._backbone._estimator import RESERVED_CALLBACK_NAMES
 from sk_memsel._backbone._params import SHARED_DOCS
 
 from ._toy import ToyRegressor
@@ -320,6 +322,103 @@ def test_a_tuple_of_callbacks_and_named_pairs_is_accepted():
     est = make(StochasticGatesSelector, k=2, callbacks=callbacks).fit(X, y)
     names = [name for name, _ in est.net_.callbacks_]
     assert "user_0_EpochTimer" in names and "timer" in names
+
+
+# ------------------------------------------------------- validation_fraction
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize(
+    ("fraction", "message"),
+    [
+        # scikit-learn said "The test_size = 1 should be greater or equal to
+        # the number of classes = 2" and "... the resulting train set will be
+        # empty", naming neither validation_fraction nor what to change
+        (0.01, r"validation_fraction=0.01 holds out 1 of the 40 rows .* 2 rows"),
+        (0.99, r"validation_fraction=0.99 .* leaves 0 for training"),
+    ],
+)
+def test_a_validation_fraction_too_small_or_too_large_is_named(cls, fraction, message):
+    X, y = data()
+    # the concrete selector learns y (and stratifies by it) with objective="auto"
+    learns_y = {"objective": "auto"} if cls is ConcreteAutoencoderSelector else {}
+    est = make(cls, validation_fraction=fraction, **learns_y)
+    with pytest.raises(ValueError, match=message) as info:
+        est.fit(X, y)
+    assert "Use a validation_fraction between" in str(info.value)
+
+
+def test_a_validation_split_needs_two_rows_of_every_class():
+    X, y = data()
+    y[0] = 2  # a class of one row cannot be on both sides
+    est = make(StochasticGatesSelector, validation_fraction=0.25)
+    with pytest.raises(ValueError, match="validation_fraction=0.25 .* has only 1"):
+        est.fit(X, y)
+
+
+def test_a_partial_fit_chunk_too_small_for_the_validation_split_is_named():
+    X, y = data()
+    est = make(StochasticGatesSelector, validation_fraction=0.25).partial_fit(X, y)
+    n_epochs = est.n_epochs_
+    chunk = [0, 1, 3, 8]  # two rows of each class: one row held out is too few
+    np.testing.assert_array_equal(y[chunk], [1, 1, 0, 0])
+    with pytest.raises(
+        ValueError, match="validation_fraction=0.25 holds out 1 of the 4"
+    ):
+        est.partial_fit(X[chunk], y[chunk])
+    assert est.n_epochs_ == n_epochs
+
+
+# ------------------------------------------------------------------ callbacks
+@pytest.mark.parametrize("name", RESERVED_CALLBACK_NAMES)
+def test_a_callback_named_like_one_of_ours_is_refused_with_the_names(name):
+    # skorch said "Found duplicate user-set callback name 'settled'", though
+    # the user had set it once
+    X, y = data()
+    est = make(StochasticGatesSelector, callbacks=[(name, Callback())])
+    with pytest.raises(ValueError, match=f"'{name}' is used by sk_memsel's own") as e:
+        est.fit(X, y)
+    assert ", ".join(sorted(RESERVED_CALLBACK_NAMES)) in str(e.value)
+
+
+class FailsWhenTrainingStarts(Callback):
+    def on_train_begin(self, net, **kwargs):
+        raise RuntimeError("training started")
+
+
+@pytest.mark.parametrize(
+    "callback", [EarlyStopping(), Checkpoint(dirname="never-written")]
+)
+def test_a_callback_on_the_validation_loss_needs_validation_fraction(callback):
+    # EarlyStopping raised KeyError: "Key 'valid_loss' was not found in
+    # history." once the first epoch had been trained
+    X, y = data()
+    callbacks = [FailsWhenTrainingStarts(), callback]
+    est = make(StochasticGatesSelector, callbacks=callbacks)
+    name = type(callback).__name__
+    with pytest.raises(
+        ValueError, match=rf"callbacks\[1\] \({name}\) monitors 'valid_"
+    ):
+        est.fit(X, y)  # refused before training starts
+
+
+def test_a_callback_on_the_validation_loss_runs_with_validation_fraction():
+    X, y = data()
+    stopping = ("patient", EarlyStopping(patience=1, threshold=1e9))
+    est = make(StochasticGatesSelector, callbacks=[stopping], validation_fraction=0.25)
+    assert len(est.fit(X, y).history_) == 2  # stopped by the user's callback
+
+
+class HoldsALock(Callback):
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
+def test_a_callback_that_cannot_be_copied_is_named_with_the_reason():
+    # the deepcopy in _train said only "cannot pickle '_thread.lock' object"
+    X, y = data()
+    est = make(StochasticGatesSelector, callbacks=[("guarded", HoldsALock())])
+    message = r"'guarded' \(HoldsALock\) cannot be copied .*_thread.lock.*Each fit"
+    with pytest.raises(TypeError, match=message):
+        est.fit(X, y)
 
 
 # ------------------------------------------------------------------ docs

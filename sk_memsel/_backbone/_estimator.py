@@ -11,9 +11,12 @@ This module holds:
   ``n_threads``), which every estimator merges into its own
   ``_parameter_constraints`` (their docs are in :mod:`._params`);
 - input and ``sample_weight`` validation;
-- ``_train`` (device, threads, seeding, the progress line, the stop reason)
-  and ``_forward`` (prediction batch by batch on the fitted threads);
-- ``all_or_nothing`` (a failed fit changes nothing) and pickling.
+- ``_train`` (device, threads, seeding, a float32 network, the checks of
+  the validation split and of the user's callbacks, the progress line, the
+  stop reason) and ``_forward`` (prediction batch by batch on the fitted
+  threads);
+- ``all_or_nothing`` (a failed fit changes nothing, also under
+  ``torch.inference_mode()``) and pickling.
 
 Targets are in :mod:`._targets`, the net and its loss in :mod:`._net`, the
 batch iterator in :mod:`._data`, seeding and threads in :mod:`._runtime`.
@@ -66,6 +69,27 @@ DOCS_URL = "https://sk-memsel.readthedocs.io"
 PICKLE_FORMAT = 1
 
 _POSITIVE_INT = IntInterval(1, None, closed="left")
+
+#: names of the callbacks on every net: skorch's defaults, those ``_train``
+#: adds and those the estimators' ``build`` functions return
+#: (tests/test_backbone.py checks that the list is complete); a user's
+#: callback named like one of them would clash with it
+RESERVED_CALLBACK_NAMES = (
+    # skorch's NeuralNet
+    "epoch_timer",
+    "print_log",
+    "train_loss",
+    "valid_loss",
+    # _train
+    "early_stopping",
+    "finite_loss",
+    "progress",
+    # the selectors
+    "convergence",
+    "gate_recorder",
+    "settled",
+    "temperature",
+)
 
 
 def _check_column_dtypes(X, name):
@@ -128,6 +152,61 @@ def all_or_nothing(method=None, *, trains_in_place=False):
             raise
 
     return wrapper
+
+
+def _n_held_out(fraction, n_samples):
+    """Rows that skorch's ``ValidSplit`` holds out for validation.
+
+    ``ceil(fraction * n_samples)``, as scikit-learn's ``ShuffleSplit`` and
+    ``StratifiedShuffleSplit`` count a float ``test_size``.
+    """
+    return math.ceil(fraction * n_samples)
+
+
+def _check_validation_split(fraction, n_samples, strata=None):
+    """Refuse a ``validation_fraction`` that the validation split cannot make.
+
+    skorch's ``ValidSplit`` holds out :func:`_n_held_out` rows with
+    scikit-learn's ``ShuffleSplit``, or ``StratifiedShuffleSplit`` when
+    ``strata`` holds class codes; both sides need a row (a row of each class
+    when stratified, which needs two rows of every class). scikit-learn's
+    own errors ("test_size=0.99 ... train set will be empty") do not name
+    ``validation_fraction``.
+    """
+    if fraction is None:
+        return
+    need, rows = 1, "1 row"
+    if strata is not None:
+        counts = np.unique(np.asarray(strata), return_counts=True)[1]
+        need, rows = len(counts), f"{len(counts)} rows, one of each class of y"
+        if counts.min() < 2:
+            raise ValueError(
+                f"validation_fraction={fraction} holds out rows of every class "
+                "for validation, which needs at least 2 rows of each class, "
+                f"but a class of y has only {counts.min()}. Set "
+                "validation_fraction=None to train on all rows without early "
+                "stopping, or give more rows of that class."
+            )
+    n_valid = _n_held_out(fraction, n_samples)
+    n_train = n_samples - n_valid
+    if n_valid >= need and n_train >= need:
+        return
+    if n_samples < 2 * need:
+        advice = (
+            f"{n_samples} rows are too few to split: set validation_fraction="
+            "None to train on all rows without early stopping."
+        )
+    else:
+        advice = (
+            f"Use a validation_fraction between {need / n_samples:.3g} and "
+            f"{(n_samples - need) / n_samples:.3g}, or None to train on all "
+            "rows without early stopping."
+        )
+    raise ValueError(
+        f"validation_fraction={fraction} holds out {n_valid} of the "
+        f"{n_samples} rows for validation and leaves {n_train} for training; "
+        f"each side needs at least {rows}. {advice}"
+    )
 
 
 def _normalised(sample_weight):
@@ -316,8 +395,7 @@ class NeuralEstimatorMixin(TargetMixin):
             return int(self.max_epochs)
         n_train = n_samples
         if self.validation_fraction is not None:
-            # skorch's ValidSplit holds out ceil(fraction * n) rows
-            n_train -= math.ceil(self.validation_fraction * n_samples)
+            n_train -= _n_held_out(self.validation_fraction, n_samples)
         return auto_epochs(n_train, self.batch_size, self._auto_steps)
 
     def _train(
@@ -364,10 +442,19 @@ class NeuralEstimatorMixin(TargetMixin):
             The fitted net (also stored as ``net_``). Sets ``n_epochs_`` and
             ``n_threads_``, and records ``"stop_reason"`` in the last row of
             the history.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Before anything is built: a ``validation_fraction`` the split
+            cannot make (:func:`_check_validation_split`) or a callback
+            :meth:`_user_callbacks` refuses.
         """
         device = resolve_device(self.device)
         if max_epochs is None:
             max_epochs = self._n_epochs(X.shape[0])
+        _check_validation_split(self.validation_fraction, X.shape[0], stratify)
+        user_callbacks = self._user_callbacks()
         with _seeded(self.random_state, device):
             module, criterion, extra_callbacks = build()
             # float32 whatever torch's default dtype: the batches are float32.
@@ -393,13 +480,7 @@ class NeuralEstimatorMixin(TargetMixin):
                         ),
                     )
                 )
-            for i, cb in enumerate(self.callbacks or ()):
-                # copies, so fitting never changes the objects the user passed
-                if isinstance(cb, tuple):
-                    name, cb = cb
-                else:
-                    name = f"user_{i}_{type(cb).__name__}"
-                callbacks.append((name, copy.deepcopy(cb)))
+            callbacks += user_callbacks
             if self.verbose == 1:
                 callbacks.append(("progress", ProgressLine(type(self).__name__)))
             optimizer = self._optimizer_class()
@@ -460,6 +541,10 @@ class NeuralEstimatorMixin(TargetMixin):
         seed = np.random.SeedSequence(
             [_seed_from(self.random_state), calls]
         ).generate_state(1)[0]
+        split = net.train_split
+        if split is not None:
+            strata = y if split.stratified else None
+            _check_validation_split(split.cv, X.shape[0], strata)
         X = with_weights(X, _normalised(sample_weight))
         preloaded = _preload(X, y, net.device)
         if preloaded is not None:  # on a GPU: this call's data copied once
@@ -470,6 +555,55 @@ class NeuralEstimatorMixin(TargetMixin):
         _record_stop_reason(net, first_epoch, n_epochs)
         self.n_epochs_ = len(net.history)
         self._n_training_calls = calls + 1
+
+    def _user_callbacks(self):
+        """Named copies of the ``callbacks`` passed, checked before training.
+
+        Each fit trains with copies, so that it never changes the callbacks
+        passed. Refused in words that name the callback: a name that
+        sk_memsel or skorch gives its own callbacks, a callback that watches
+        a validation score while no rows are held out for validation, and
+        one that cannot be copied.
+        """
+        named = []
+        for i, cb in enumerate(self.callbacks or ()):
+            if isinstance(cb, tuple):
+                name, cb = cb
+                label = f"The callback {name!r} ({type(cb).__name__})"
+            else:
+                name = f"user_{i}_{type(cb).__name__}"
+                label = f"callbacks[{i}] ({type(cb).__name__})"
+            if name in RESERVED_CALLBACK_NAMES:
+                raise ValueError(
+                    f"{label}: the name {name!r} is used by sk_memsel's own "
+                    "callbacks; give yours another name. The reserved names "
+                    f"are {', '.join(sorted(RESERVED_CALLBACK_NAMES))}."
+                )
+            monitor = getattr(cb, "monitor", None)
+            if (
+                self.validation_fraction is None
+                and isinstance(monitor, str)
+                and monitor.startswith("valid_")
+            ):
+                raise ValueError(
+                    f"{label} monitors {monitor!r}, which is recorded only "
+                    "when rows are held out for validation: set "
+                    "validation_fraction (for example 0.1; it also stops "
+                    "early, after n_iter_no_change epochs without improvement), "
+                    "or let the callback monitor 'train_loss'."
+                )
+            try:
+                named.append((name, copy.deepcopy(cb)))
+            except Exception as exc:
+                raise TypeError(
+                    f"{label} cannot be copied ({type(exc).__name__}: {exc}). "
+                    "Each fit trains with a copy of every callback, so that it "
+                    "never changes the callbacks passed: keep locks, open "
+                    "files and other objects that cannot be copied out of the "
+                    "callback's attributes (create them in on_train_begin and "
+                    "release them in on_train_end)."
+                ) from exc
+        return named
 
     def _validated_sample_weight(self, sample_weight, X):
         """``None``, or the weights as float64 after scikit-learn's checks.
