@@ -39,7 +39,8 @@ def test_a_target_of_three_dimensions_is_refused_with_its_shape(cls, X):
 @pytest.mark.parametrize(
     "labels, message",
     [
-        (["a", "b", None, "a"], "cannot be sorted: they mix types"),
+        # None among strings: a missing label, named as such
+        (["a", "b", None, "a"], r"y is missing in 10 row\(s\) \(NaN or None\)"),
         ([1, "a", 2, "b"], r"mix types \(int, str\)"),
     ],
     ids=["str and None", "int and str"],
