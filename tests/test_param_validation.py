@@ -125,6 +125,7 @@ INVALID = {
     "ConcreteAutoencoderSelector": SETTLING_INVALID
     + [
         ("k", 0),
+        ("k", True),
         ("k", 2.5),
         ("k", "all"),
         ("k", None),
@@ -137,6 +138,7 @@ INVALID = {
         ("annealing", "cosine"),
         ("warmup_epochs", -1),
         ("warmup_epochs", 1.5),
+        ("warmup_epochs", False),
         ("stop_annealing_epoch", 0),
         ("hidden_layer_sizes", (0,)),
         ("hidden_layer_sizes", (4, 2.5)),
@@ -156,6 +158,7 @@ INVALID = {
     "StochasticGatesSelector": SETTLING_INVALID
     + [
         ("k", 0),
+        ("k", True),
         ("k", -2),
         ("k", 2.5),
         ("k", "all"),
@@ -184,6 +187,7 @@ INVALID = {
     "MemorySelectorTransformer": TRANSFORMER_INVALID
     + [
         ("out_features", 0),
+        ("out_features", True),
         ("memory_size", 2.5),
         ("embedding_size", -1),
         ("hidden_size", 0),
@@ -198,6 +202,7 @@ INVALID = {
         ("num_reads", 0),
         ("num_writes", -1),
         ("max_steps", 0),
+        ("max_steps", True),
         ("clip_value", -2.0),
         ("clip_value", INF),
         ("clip_value", NAN),
@@ -205,6 +210,7 @@ INVALID = {
     "MemoryAttentionTransformer": TRANSFORMER_INVALID
     + [
         ("units", 0),
+        ("num_heads", True),
         ("memory_size", 0),
         ("num_heads", 0),
         ("depth", 0),

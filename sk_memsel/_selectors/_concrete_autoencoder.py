@@ -1,7 +1,7 @@
 """Concrete Autoencoder feature selection (Abid, Balin and Zou, 2019)."""
 
 import functools
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -22,7 +22,13 @@ from .._backbone import (
     all_or_nothing,
 )
 from .._backbone._data import _is_out_of_core
-from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
+from .._backbone._params import (
+    LAYER_SIZES,
+    IntInterval,
+    effective_k,
+    fill_shared_docs,
+    layer_sizes,
+)
 from .._backbone._supervised import _task
 from .._backbone._warnings import warn
 from ..nn._concrete import ConcreteSelect, distinct_argmax
@@ -172,11 +178,8 @@ class ConcreteAutoencoderSelector(
         the selector works unsupervised, also inside a Pipeline that passes
         ``y``). ``"classification"`` / ``"regression"``: the target ``y``.
         ``"auto"``: reconstruction when ``fit`` gets no ``y``; otherwise the
-        task is inferred from ``y``: strings, booleans, categories and
-        integers are class labels, floats a regression target unless they
-        are whole numbers with at most 20 different values (labels saved as
-        floats); integers with more than 20 different values are classes
-        with a warning, as they may be an amount or a count.
+        task is read from ``y`` (labels are classes, floats a regression
+        target; see :ref:`inferred_task` for whole numbers).
     temperature : float, default=10.0
         Temperature of the Gumbel-softmax samples at the start of training.
     min_temperature : float, default=0.01
@@ -421,15 +424,15 @@ class ConcreteAutoencoderSelector(
     _parameter_constraints: dict = {
         **NeuralEstimatorMixin._parameter_constraints,
         **NeuralEstimatorMixin._settling_parameter_constraints,
-        "k": [Interval(Integral, 1, None, closed="left")],
+        "k": [IntInterval(1, None, closed="left")],
         "objective": [
             StrOptions({"reconstruction", "classification", "regression", "auto"})
         ],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "min_temperature": [Interval(Real, 0, None, closed="neither")],
         "annealing": [StrOptions({"exp", "linear"})],
-        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "stop_annealing_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "warmup_epochs": [IntInterval(0, None, closed="left")],
+        "stop_annealing_epoch": [IntInterval(1, None, closed="left"), None],
         "hidden_layer_sizes": [LAYER_SIZES],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "gjs_weight": [Interval(Real, 0, None, closed="left")],

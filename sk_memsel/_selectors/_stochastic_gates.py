@@ -1,7 +1,7 @@
 """Feature selection with stochastic gates (STG and hard-concrete L0 gates)."""
 
 import copy
-from numbers import Integral, Real
+from numbers import Real
 from operator import methodcaller
 
 import numpy as np
@@ -23,7 +23,13 @@ from .._backbone import (
     SupervisedOutputMixin,
     all_or_nothing,
 )
-from .._backbone._params import LAYER_SIZES, effective_k, fill_shared_docs, layer_sizes
+from .._backbone._params import (
+    LAYER_SIZES,
+    IntInterval,
+    effective_k,
+    fill_shared_docs,
+    layer_sizes,
+)
 from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
 __all__ = ["StochasticGatesSelector"]
@@ -202,11 +208,8 @@ class StochasticGatesSelector(
         columns of one categorical variable). ``None`` gives every column
         its own gate.
     task : {"auto", "classification", "regression"}, default="auto"
-        Learning task. ``"auto"`` reads strings, booleans, categories and
-        integers as class labels, and floats as a regression target unless
-        they are whole numbers with at most 20 different values (labels
-        saved as floats); integers with more than 20 different values are
-        classes with a warning, as they may be an amount or a count.
+        Learning task. ``"auto"`` reads labels as classes and floats as a
+        regression target; see :ref:`inferred_task` for whole numbers.
     class_weight : dict, list of dict, "balanced" or None, default=None
         Weights of the classes, multiplied with ``sample_weight`` (see
         :ref:`sample_weights`): ``{label: weight}`` (a list of them, one per
@@ -463,7 +466,7 @@ class StochasticGatesSelector(
     _parameter_constraints: dict = {
         **NeuralEstimatorMixin._parameter_constraints,
         **NeuralEstimatorMixin._settling_parameter_constraints,
-        "k": [Interval(Integral, 1, None, closed="left"), None],
+        "k": [IntInterval(1, None, closed="left"), None],
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "redundancy": [StrOptions({"keep", "avoid"})],
         "gate": [StrOptions({"gaussian", "hard_concrete"})],

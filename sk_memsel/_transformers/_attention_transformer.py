@@ -1,12 +1,12 @@
 """MemoryAttentionTransformer: features from memory-augmented attention."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from .._backbone._params import fill_shared_docs
+from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import MemoryAugmentedAttention
 from ._base import NeuralTransformerBase
 
@@ -261,7 +261,7 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         **NeuralTransformerBase._parameter_constraints,
         **dict.fromkeys(
             ("units", "memory_size", "num_heads", "depth"),
-            [Interval(Integral, 1, None, closed="left")],
+            [IntInterval(1, None, closed="left")],
         ),
         "pooling": [StrOptions({"mean", "max", "mean_max"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],

@@ -1,14 +1,14 @@
 """DNCTransformer: features from a Differentiable Neural Computer."""
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from .._backbone._params import fill_shared_docs
+from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import DNC
 from ._base import NeuralTransformerBase
 
@@ -193,9 +193,9 @@ class DNCTransformer(NeuralTransformerBase):
         **NeuralTransformerBase._parameter_constraints,
         **dict.fromkeys(
             ("hidden_size", "memory_size", "word_size", "num_reads", "num_writes"),
-            [Interval(Integral, 1, None, closed="left")],
+            [IntInterval(1, None, closed="left")],
         ),
-        "max_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "max_steps": [IntInterval(1, None, closed="left"), None],
         "clip_value": [Interval(Real, 0, None, closed="neither"), None],
     }
 

@@ -1,13 +1,13 @@
 """MemorySelectorTransformer: features from learned memory banks."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .._backbone._params import fill_shared_docs
+from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import MemorySelector
 from ._base import NeuralTransformerBase
 
@@ -178,7 +178,7 @@ embedding_size)
         **NeuralTransformerBase._parameter_constraints,
         **dict.fromkeys(
             ("out_features", "memory_size", "embedding_size", "hidden_size"),
-            [Interval(Integral, 1, None, closed="left")],
+            [IntInterval(1, None, closed="left")],
         ),
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
