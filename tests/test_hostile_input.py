@@ -213,6 +213,21 @@ def test_values_too_large_to_reconstruct_are_named(X, value):
     supervised.fit(Xb, (X[:, 0] > 0).astype(int))
 
 
+@pytest.mark.parametrize("value", [1e20, -1e30, 3e38])
+def test_values_the_gates_cannot_learn_from_are_named(X, value):
+    # every hidden unit saturated: the same losses whatever the scale, and
+    # gates that never moved, read as a selection
+    y = (X[:, 0] > 0).astype(int)
+    Xb = X * (value / np.abs(X).max())
+    est = make(sk_memsel.StochasticGatesSelector)
+    with pytest.raises(ValueError, match="values as large as .*Scale the features"):
+        est.fit(Xb, y)
+    fitted = make(sk_memsel.StochasticGatesSelector).fit(X, y)
+    with pytest.raises(ValueError, match="values as large as"):
+        fitted.partial_fit(Xb, y)
+    assert fitted.n_features_in_ == X.shape[1]
+
+
 # ------------------------------------------------ the caller's torch settings
 @pytest.fixture
 def float64_default():

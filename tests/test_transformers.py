@@ -441,13 +441,13 @@ def test_values_beyond_float32_once_standardised_are_refused(cls, tabular):
 
 
 def test_reads_in_chunks_give_the_same_features(tabular, monkeypatch):
-    import sk_memsel._transformers._base as base
+    from sk_memsel._backbone import _data
 
     X, y = tabular
     est = make(MemoryAttentionTransformer).fit(X, y)
     whole = est.transform(X)
     # chunks of 4 rows (the last one shorter) instead of one
-    monkeypatch.setattr(base, "_CHUNK_ELEMENTS", 4 * X.shape[1])
+    monkeypatch.setattr(_data, "_CHUNK_ELEMENTS", 4 * X.shape[1])
     monkeypatch.setattr(est, "_predict_batch_size", lambda: 4)
     np.testing.assert_allclose(est.transform(X), whole, rtol=1e-5, atol=1e-6)
     far = X.copy()
@@ -459,7 +459,7 @@ def test_reads_in_chunks_give_the_same_features(tabular, monkeypatch):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("shape", [(41, 5), (41, 3, 4)], ids=["2-D", "3-D"])
 def test_standardisation_statistics(shape, weighted, monkeypatch):
-    import sk_memsel._transformers._base as base
+    from sk_memsel._backbone import _data
 
     rng = np.random.RandomState(0)
     X = (rng.normal(size=shape) * 3 + 100).astype(np.float32)
@@ -485,7 +485,7 @@ def test_standardisation_statistics(shape, weighted, monkeypatch):
         np.testing.assert_array_equal(est._input_scale, expected)
     # read in chunks of 2 rows (the last one a single row), as out-of-core
     # data are: the same statistics
-    monkeypatch.setattr(base, "_CHUNK_ELEMENTS", 2 * X[0].size)
+    monkeypatch.setattr(_data, "_CHUNK_ELEMENTS", 2 * X[0].size)
     chunked = make(cls).fit(X, y, sample_weight=w)
     for fit in (est, chunked):
         np.testing.assert_allclose(fit._input_mean.ravel(), mean.ravel(), rtol=1e-6)

@@ -1,5 +1,7 @@
 """Input data for training: out-of-core arrays, batch iteration, GPU preloading."""
 
+import math
+
 import numpy as np
 import torch
 from skorch.dataset import Dataset
@@ -42,6 +44,37 @@ def _rows_of(X):
 
 #: elements per chunk when checking an out-of-core array (32 MB of float64)
 _CHUNK_ELEMENTS = 2**22
+
+#: largest magnitude the networks train on in float32: beyond it a squared
+#: error overflows, and hidden units saturate whatever the weights
+LARGEST_TRAINABLE = 1e18
+
+
+def row_chunks(X, multiple=1):
+    """Slices of the rows of ``X``, about ``_CHUNK_ELEMENTS`` values each.
+
+    What an out-of-core ``X`` is read by, one chunk at a time; a chunk's
+    rows are a multiple of ``multiple``.
+    """
+    per_row = max(math.prod(X.shape[1:]), 1)
+    size = max(1, _CHUNK_ELEMENTS // per_row // multiple) * multiple
+    return [slice(start, start + size) for start in range(0, X.shape[0], size)]
+
+
+def check_trainable(X, why):
+    """Refuse values beyond ``LARGEST_TRAINABLE``, saying ``why`` they fail.
+
+    An in-memory ``X`` only: an out-of-core one is read batch by batch, and
+    a batch that overflows stops training with the loss guard's error.
+    """
+    if _is_out_of_core(X):
+        return
+    peak = float(max(X.max(), -X.min()))  # no copy of X, as abs() would make
+    if peak > LARGEST_TRAINABLE:
+        raise ValueError(
+            f"X has values as large as {peak:.3g}: {why}. Scale the features "
+            "first, for example with sklearn.preprocessing.StandardScaler."
+        )
 
 
 def _is_out_of_core(X):

@@ -42,10 +42,10 @@ from skorch.dataset import Dataset, ValidSplit
 
 from ._callbacks import FiniteLossGuard, ProgressLine
 from ._data import (
-    _CHUNK_ELEMENTS,
     ArrayBatchIterator,
     _is_out_of_core,
     _preload,
+    row_chunks,
     with_weights,
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
@@ -365,13 +365,12 @@ class NeuralEstimatorMixin(TargetMixin):
                 f"Found array with 0 feature(s) (shape={X.shape}) while a "
                 f"minimum of 1 is required by {name}."
             )
-        chunk = max(1, _CHUNK_ELEMENTS // row_size)
-        for start in range(0, n_samples, chunk):
-            block = np.asarray(X[start : start + chunk], dtype=np.float32)
+        for rows in row_chunks(X):
+            block = np.asarray(X[rows], dtype=np.float32)
             if not np.all(np.isfinite(block)):
                 raise ValueError(
                     f"Input X contains NaN or infinity (or a value too large for "
-                    f"float32) in rows {start} to {start + len(block) - 1}."
+                    f"float32) in rows {rows.start} to {rows.start + len(block) - 1}."
                 )
         if reset:
             self.n_features_in_ = n_features

@@ -21,7 +21,7 @@ from .._backbone import (
     TemperatureAnnealing,
     all_or_nothing,
 )
-from .._backbone._data import _is_out_of_core
+from .._backbone._data import check_trainable, row_chunks
 from .._backbone._params import (
     LAYER_SIZES,
     IntInterval,
@@ -118,23 +118,6 @@ def _feature_importances(probabilities, selected):
     scores = np.minimum(probabilities.max(axis=0), np.nextafter(taken.min(), -np.inf))
     scores[selected] = taken
     return scores
-
-
-#: largest magnitude whose squared reconstruction error float32 still holds
-_RECONSTRUCTIBLE = 1e18
-
-
-def _check_reconstructible(X):
-    """Refuse values whose squared reconstruction error overflows float32."""
-    if _is_out_of_core(X):
-        return  # read batch by batch: a batch that overflows stops training
-    peak = float(max(X.max(), -X.min()))  # no copy of X, as abs() would make
-    if peak > _RECONSTRUCTIBLE:
-        raise ValueError(
-            f"X has values as large as {peak:.3g}: the squared error of "
-            "reconstructing them overflows float32. Scale the features first, "
-            "for example with sklearn.preprocessing.StandardScaler."
-        )
 
 
 def _may_reconstruct(est):
@@ -486,7 +469,9 @@ class ConcreteAutoencoderSelector(
         )
         self.objective_ = self.task_
         if self.task_ == "reconstruction":
-            _check_reconstructible(X)
+            check_trainable(
+                X, "the squared error of reconstructing them overflows float32"
+            )
         sample_weight = self._class_weighted(y, sample_weight)
 
         def build():
@@ -615,16 +600,14 @@ class ConcreteAutoencoderSelector(
             X = self._validate_X(X, reset=False)
             weights = self._validated_sample_weight(sample_weight, X)
             # in chunks of rows, so a memory-mapped X is never loaded whole
-            chunk = max(1, 2**22 // X.shape[1])
             total = 0.0
-            for start in range(0, X.shape[0], chunk):
-                block = np.asarray(X[start : start + chunk], dtype=np.float64)
-                error = self._forward(X[start : start + chunk]) - block
+            for rows in row_chunks(X):
+                block = np.asarray(X[rows], dtype=np.float64)
+                error = self._forward(X[rows]) - block
                 if weights is None:
                     total += float(np.sum(error**2))
                 else:
-                    row_errors = np.sum(error**2, axis=1)
-                    total += float(row_errors @ weights[start : start + chunk])
+                    total += float(np.sum(error**2, axis=1) @ weights[rows])
             n_rows = X.shape[0] if weights is None else weights.sum()
             return -total / (n_rows * X.shape[1])
         return super().score(X, y, sample_weight=sample_weight)

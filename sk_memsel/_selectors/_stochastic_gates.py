@@ -23,6 +23,7 @@ from .._backbone import (
     SupervisedOutputMixin,
     all_or_nothing,
 )
+from .._backbone._data import check_trainable
 from .._backbone._params import (
     LAYER_SIZES,
     IntInterval,
@@ -44,6 +45,12 @@ CORRELATION_ROWS = 2000
 CORRELATION_VALUES = 8_000_000
 #: ``redundancy="avoid"``: columns (groups) ranked at fit time, at least
 RANKED_AT_FIT = 256
+
+#: why values beyond ``LARGEST_TRAINABLE`` cannot be trained on
+_SATURATES = (
+    "the network's hidden units saturate on them, so it learns nothing from X "
+    "and any selection would be arbitrary"
+)
 
 
 def _evenly_spaced(n_rows, n_used):
@@ -578,6 +585,7 @@ class StochasticGatesSelector(
 
     def _fit_new_net(self, X, target, sample_weight=None):
         """Build a new gated network and train it on ``(X, target)``."""
+        check_trainable(X, _SATURATES)
         labels, codes = self._group_codes(X.shape[1])
         self._check_selection(len(labels), warn=True)
         build = self._build(X.shape[1], len(labels), codes)
@@ -775,6 +783,7 @@ class StochasticGatesSelector(
         self._validate_params()
         self._check_same_feature_names(X)
         X = self._validate_X(X, reset=False)
+        check_trainable(X, _SATURATES)
         target = self._encode_target(X, y, classes)
         sample_weight = self._class_weighted(
             y, self._validated_sample_weight(sample_weight, X), partial=True

@@ -18,7 +18,6 @@ transformers that read sequences also ``(n_samples, n_channels,
 n_timepoints)`` arrays, the layout of aeon and sktime.
 """
 
-import math
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
@@ -32,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._backbone import NeuralEstimatorMixin, all_or_nothing
-from .._backbone._data import _CHUNK_ELEMENTS
+from .._backbone._data import row_chunks
 from .._backbone._estimator import _normalised
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
@@ -88,18 +87,6 @@ def _float32(rows):
     return np.asarray(rows, dtype=np.float32)
 
 
-def _row_chunks(X, multiple=1):
-    """Slices of the rows of ``X``, about ``_CHUNK_ELEMENTS`` values each.
-
-    An out-of-core ``X`` (and the float64 copy of any ``X``) is read one
-    chunk at a time, as the backbone checks it; a chunk's rows are a
-    multiple of ``multiple``.
-    """
-    per_row = max(math.prod(X.shape[1:]), 1)
-    size = max(1, _CHUNK_ELEMENTS // per_row // multiple) * multiple
-    return [slice(start, start + size) for start in range(0, X.shape[0], size)]
-
-
 def _mean_and_scale(X, axes, weights):
     """Weighted mean and standard deviation of ``X`` over ``axes`` (float64).
 
@@ -110,7 +97,7 @@ def _mean_and_scale(X, axes, weights):
     A spread below 1e-8 (a constant feature) becomes 1: the feature is only
     centred.
     """
-    chunks = _row_chunks(X)
+    chunks = row_chunks(X)
     shape = (-1,) + (1,) * (len(X.shape) - 1)
 
     def average(of):  # np.average's sums: total / count
@@ -242,7 +229,7 @@ class NeuralTransformerBase(
             scale = np.ones([1] * len(X.shape))
         self._input_mean, self._input_scale = mean, scale
         Z = np.empty(X.shape, dtype=np.float32)
-        for rows in _row_chunks(X):
+        for rows in row_chunks(X):
             Z[rows] = self._standardised(X[rows], rows.start)
         return Z, sample_weight
 
@@ -339,7 +326,7 @@ default=None
         function = getattr(self.net_.module_.encoder, method)
         outputs = []
         # whole prediction batches per chunk: the same batches as in one read
-        for rows in _row_chunks(X, multiple=self._predict_batch_size()):
+        for rows in row_chunks(X, multiple=self._predict_batch_size()):
             Z = self._standardised(X[rows], rows.start)
             inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
             output = self._forward(inputs, function)
