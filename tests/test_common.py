@@ -159,7 +159,11 @@ def test_a_k_above_the_number_of_features_keeps_them_all_with_a_warning(name):
     X = np.random.RandomState(0).normal(size=(40, 4))
     y = (X[:, 0] > 0).astype(int)
     est = getattr(sk_memsel, name)(**{**FAST_PARAMS[name], "random_state": 0, "k": 9})
-    with pytest.warns(UserWarning, match=r"k=9 is larger .* \(n_features=4\): all 4"):
+    with pytest.warns(
+        UserWarning, match=r"k=9 is larger .* \(n_features=4\): all 4"
+    ) as record:
         est.fit(X, y)
+    # named at the caller's line, not at sk_memsel's or scikit-learn's
+    assert {w.filename for w in record} == {__file__}
     assert est.get_support().all()
     assert est.transform(X).shape == (40, 4)

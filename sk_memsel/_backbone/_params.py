@@ -19,12 +19,13 @@ import inspect
 import numbers
 import re
 import textwrap
-import warnings
 
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, Options
 from skorch.callbacks import Callback
+
+from . import _warnings
 
 __all__ = [
     "IntInterval",
@@ -170,11 +171,9 @@ def effective_k(k, n, what="features", warn=True):
     k = int(k)
     if k > n:
         if warn:
-            warnings.warn(
+            _warnings.warn(
                 f"k={k} is larger than the number of {what} of X "
-                f"(n_{what}={n}): all {n} are kept.",
-                UserWarning,
-                stacklevel=3,
+                f"(n_{what}={n}): all {n} are kept."
             )
         return n
     return k

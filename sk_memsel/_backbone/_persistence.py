@@ -33,7 +33,6 @@ new net as always).
 import importlib
 import re
 import sys
-import warnings
 
 import numpy as np
 import torch
@@ -42,6 +41,7 @@ from skorch.history import History
 from torch import nn
 
 from ._net import MemselNet
+from ._warnings import warn
 
 #: version of the skops layout of the estimators; bump it when a change makes
 #: files saved by an earlier release load wrongly, so loading them fails clearly
@@ -312,11 +312,10 @@ def _load_device(device):
     if not isinstance(device, str):
         raise SkopsStateError(f"The device must be a string, got {device!r:.80}.")
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
+        warn(
             f"The network was saved on {device!r}, but no CUDA device is "
             "available: it is loaded on the CPU.",
             DeviceWarning,
-            stacklevel=2,
         )
         return "cpu"
     return device

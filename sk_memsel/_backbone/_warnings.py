@@ -6,16 +6,20 @@ import sys
 import warnings
 from pathlib import Path
 
-import sklearn
-import skorch
-
 #: code between the user's call and the warning: sk_memsel itself, and the
 #: wrappers a call passes through (scikit-learn's fit context, Pipeline,
-#: GridSearchCV; skorch's training loop), and contextlib's decorators
-_LIBRARIES = (contextlib.__file__,) + tuple(
-    str(Path(module.__file__).parent) + os.sep
-    for module in (sys.modules["sk_memsel"], sklearn, skorch)
-)
+#: GridSearchCV; skorch's training loop; skops's loader when it is in use),
+#: and contextlib's decorators
+_LIBRARIES = ("sk_memsel", "sklearn", "skorch", "skops")
+
+
+def _library_paths():
+    paths = [contextlib.__file__]
+    for name in _LIBRARIES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            paths.append(str(Path(module.__file__).parent) + os.sep)
+    return tuple(paths)
 
 
 def warn(message, category=UserWarning):
@@ -25,9 +29,10 @@ def warn(message, category=UserWarning):
     ``fit`` or ``search.fit`` call), whatever path led to it. On Python
     3.12 and later ``skip_file_prefixes`` would do the same.
     """
+    libraries = _library_paths()
     level = 2  # 1 is this function, 2 its caller
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
+    while frame is not None and frame.f_code.co_filename.startswith(libraries):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
