@@ -31,8 +31,11 @@ def _detach(value):
     """Return the state with every tensor detached from the graph.
 
     Use it between chunks of a long sequence (truncated backpropagation
-    through time). Works on any nested tuple of tensors.
+    through time). Works on any nested tuple of tensors; a part that is
+    ``None`` (a state kept without its link matrix) stays ``None``.
     """
+    if value is None:
+        return None
     if isinstance(value, Tensor):
         return value.detach()
     parts = [_detach(v) for v in value]

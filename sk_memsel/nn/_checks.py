@@ -9,7 +9,9 @@ tested behaviour.
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 from torch import Tensor
 
 
@@ -23,11 +25,14 @@ def check_positive_int(name: str, value: object) -> int:
 def check_positive_number(name: str, value: object) -> float:
     """Return ``float(value)`` for a finite real > 0 (not a bool), else raise.
 
-    Used for temperatures and scales (``sigma``).
+    Used for temperatures and scales (``sigma``). NumPy scalars and 0-d
+    tensors count as numbers (annealing schedules often make them).
     """
+    if isinstance(value, Tensor) and value.ndim == 0 and value.is_floating_point():
+        value = value.item()
     if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
+        isinstance(value, bool | np.bool_)
+        or not isinstance(value, numbers.Real)
         or not math.isfinite(value)
         or not value > 0
     ):

@@ -32,9 +32,11 @@ def distinct_argmax(scores: Tensor) -> Tensor:
 
     Greedy assignment over (row, column) pairs in decreasing order of score:
     the pair with the highest score is taken, its row and column are removed,
-    and so on until every row has a column. A row whose argmax is unique
-    keeps it; when several rows peak at the same column, the most confident
-    one keeps it and the others take their best remaining column.
+    and so on until every row has a column. When every row peaks at its own
+    column, each keeps it. Otherwise the order of scores decides: of rows
+    that peak at the same column the most confident keeps it, and a row
+    that lost its peak takes its best remaining column, even where that is
+    the peak of a less confident row, which then moves on in turn.
 
     Parameters
     ----------
@@ -53,6 +55,9 @@ def distinct_argmax(scores: Tensor) -> Tensor:
     >>> p = torch.tensor([[0.9, 0.1, 0.0], [0.6, 0.3, 0.1]])
     >>> distinct_argmax(p).tolist()  # row 1 also peaks at 0 but is less sure
     [0, 1]
+    >>> q = torch.tensor([[0.5, 0.45, 0.05], [0.6, 0.1, 0.3], [0.3, 0.4, 0.3]])
+    >>> distinct_argmax(q).tolist()  # row 0 loses 0 to row 1, takes row 2's 1
+    [1, 0, 2]
     """
     if scores.ndim != 2:
         raise ValueError(f"scores must be 2-D (k, d), got shape {tuple(scores.shape)}.")

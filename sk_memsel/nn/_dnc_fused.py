@@ -615,17 +615,17 @@ def _access_backward(sizes, saved, outputs, grads, needs_link):
 
     # Through the activations, back to the interface vector.
     g_gates = torch.cat(
-        [g_erase.reshape(batch, -1), g_free, g_allocation_gate, g_write_gate], -1
+        [g_erase.flatten(1), g_free, g_allocation_gate, g_write_gate], -1
     )
     g_strengths = torch.cat([g_write_strengths, g_read_strengths], -1)
     g_interface = torch.cat(
         [
-            g_values.reshape(batch, -1),
-            g_write_keys.reshape(batch, -1),
-            g_read_keys.reshape(batch, -1),
+            g_values.flatten(1),
+            g_write_keys.flatten(1),
+            g_read_keys.flatten(1),
             _sigmoid_backward(g_gates, gates),
             _softplus_backward(g_strengths, strengths_pre),
-            _softmax_backward(g_modes, modes).reshape(batch, -1),
+            _softmax_backward(g_modes, modes).flatten(1),
         ],
         -1,
     )

@@ -369,3 +369,29 @@ def test_no_grad_path_equals_grad_path(op):
     tracked = op(*(a.clone().requires_grad_() for a in args))
     assert tracked.requires_grad
     torch.testing.assert_close(tracked.detach(), plain, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_an_empty_batch_runs_forward_and_backward(fused):
+    # the fused backward reshaped with -1, which a batch of 0 cannot resolve
+    access = MemoryAccess(5, 3, 2, 2, input_size=4, fused=fused)
+    inputs = torch.randn(0, 4, requires_grad=True)
+    out, state = access(inputs)
+    out, state = access(inputs, state)
+    out.sum().backward()
+    assert out.shape == (0, 2, 3) and inputs.grad.shape == (0, 4)
+    dnc = DNC(3, 8, 2, memory_size=5, word_size=3, fused=fused)
+    y, _ = dnc(torch.randn(0, 2, 3))
+    y.sum().backward()
+    assert y.shape == (0, 2, 2)
+
+
+def test_a_state_without_its_link_matrix_detaches():
+    access = MemoryAccess(5, 3, 1, 1, input_size=4)
+    _, state = access(torch.randn(2, 4))
+    state = state._replace(linkage=None)  # accepted as the initial state
+    detached = state.detach()
+    assert detached.linkage is None
+    assert not detached.memory.requires_grad
+    out, _ = access(torch.randn(2, 4), detached)
+    assert out.shape == (2, 1, 3)

@@ -256,3 +256,13 @@ def test_the_gate_base_class_is_abstract():
 
     with pytest.raises(TypeError, match="abstract"):
         StochasticGatesBase(3)
+
+
+def test_numpy_and_tensor_scalars_are_numbers():
+    # annealing schedules often compute temperatures as NumPy or torch scalars
+    gates = GaussianStochasticGates(4, sigma=np.float32(0.5))
+    assert gates.sigma == 0.5
+    hard = HardConcreteGates(4, temperature=torch.tensor(0.5))
+    assert hard.temperature == 0.5
+    with pytest.raises(ValueError, match="sigma must be a positive number"):
+        GaussianStochasticGates(4, sigma=np.bool_(True))
