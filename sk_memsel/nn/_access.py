@@ -278,10 +278,14 @@ class MemoryAccess(nn.Module):
         state : AccessState
             State after this step.
         """
-        if inputs.ndim != 2 or (
-            self.input_size is not None and inputs.shape[1] != self.input_size
-        ):
-            width = "input_size" if self.input_size is None else self.input_size
+        # a lazy interface learns its width at the first call (it then
+        # becomes a plain Linear), and later calls must keep it
+        width = (
+            "input_size"
+            if isinstance(self.interface, nn.LazyLinear)
+            else self.interface.in_features
+        )
+        if inputs.ndim != 2 or (isinstance(width, int) and inputs.shape[1] != width):
             raise ValueError(
                 f"inputs must have shape (batch, {width}), got {tuple(inputs.shape)}."
             )

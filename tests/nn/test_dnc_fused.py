@@ -395,3 +395,10 @@ def test_a_state_without_its_link_matrix_detaches():
     assert not detached.memory.requires_grad
     out, _ = access(torch.randn(2, 4), detached)
     assert out.shape == (2, 1, 3)
+
+
+def test_a_lazy_interface_keeps_the_width_of_its_first_call():
+    access = MemoryAccess(5, 3, 1, 1)  # input_size learned at the first call
+    access(torch.randn(2, 4))
+    with pytest.raises(ValueError, match=r"shape \(batch, 4\), got \(2, 6\)"):
+        access(torch.randn(2, 6))
