@@ -92,7 +92,8 @@ class ConcreteSelect(nn.Module):
     temperature : float, default=1.0
         Temperature of the Gumbel-softmax samples drawn while training; lower
         is closer to a one-hot choice. It is a plain attribute, meant to be
-        annealed between epochs.
+        annealed between epochs, and is not in the ``state_dict`` (set it
+        again after ``load_state_dict``).
     init_std : float, default=0.01
         Standard deviation of the normal initialisation of the logits. Small
         values start every node close to the uniform distribution, so early

@@ -223,7 +223,8 @@ class GaussianStochasticGates(StochasticGatesBase):
         Factor of the regulariser.
     sigma : float, default=0.5
         Standard deviation of the noise. A plain attribute: it may be changed
-        between calls.
+        between calls, and is not in the ``state_dict`` (set it again after
+        ``load_state_dict``).
     reg_reduction : {"sum", "mean", "none"}, default="sum"
         Reduction of the regulariser.
     init_mean : float, default=0.5
@@ -319,7 +320,8 @@ class HardConcreteGates(StochasticGatesBase):
         Factor of the regulariser.
     temperature : float, default=2/3
         The concrete temperature ``beta``. A plain attribute: it may be
-        changed between calls (for example annealed).
+        changed between calls (for example annealed), and is not in the
+        ``state_dict`` (set it again after ``load_state_dict``).
     reg_reduction : {"sum", "mean", "none"}, default="sum"
         Reduction of the regulariser.
     gamma, zeta : float, default=-0.1, 1.1

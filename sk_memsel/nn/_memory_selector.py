@@ -33,7 +33,8 @@ class MemorySelector(nn.Module):
     temperature : float, default=1.0
         Softmax (and Gumbel-softmax) temperature; lower is sharper. The
         attribute may be set between calls (annealing); it must stay
-        positive.
+        positive. It is not in the ``state_dict``: set it again after
+        ``load_state_dict``.
     hidden_size : int or None, default=None
         Width of the scoring MLP's hidden layer; ``None`` uses
         ``embedding_size``.
