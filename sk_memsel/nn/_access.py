@@ -22,7 +22,7 @@ from ._addressing import (
     TemporalLinkageState,
     erase_and_write,
 )
-from ._checks import check_positive_int
+from ._checks import check_positive_int, check_shape
 
 __all__ = ["AccessState", "MemoryAccess"]
 
@@ -293,17 +293,42 @@ class MemoryAccess(nn.Module):
             prev_state = self.initial_state(
                 inputs.shape[0], device=inputs.device, dtype=inputs.dtype
             )
-        elif prev_state.memory.shape != (
-            inputs.shape[0],
-            self.memory_size,
-            self.word_size,
-        ):
-            raise ValueError(
-                "prev_state.memory must have shape "
-                f"({inputs.shape[0]}, {self.memory_size}, {self.word_size}), "
-                f"got {tuple(prev_state.memory.shape)}."
-            )
+        else:
+            self.check_state(prev_state, inputs.shape[0], inputs.dtype)
         return self._step(inputs, prev_state)
+
+    def check_state(
+        self, state: AccessState, batch: int, dtype: torch.dtype, name="prev_state"
+    ) -> None:
+        """Raise a clear ValueError unless ``state`` fits a batch of ``batch``.
+
+        Every tensor of the state must have the shape :class:`AccessState`
+        gives it and the dtype of the inputs (a ``linkage`` of None is the
+        initial one).
+        """
+        n, w, r, wr = self.memory_size, self.word_size, self.num_reads, self.num_writes
+        parts = [
+            ("memory", state.memory, (batch, n, w)),
+            ("read_weights", state.read_weights, (batch, r, n)),
+            ("write_weights", state.write_weights, (batch, wr, n)),
+            ("usage", state.usage, (batch, n)),
+        ]
+        if state.linkage is not None:
+            parts += [
+                ("linkage.link", state.linkage.link, (batch, wr, n, n)),
+                (
+                    "linkage.precedence_weights",
+                    state.linkage.precedence_weights,
+                    (batch, wr, n),
+                ),
+            ]
+        for part, tensor, shape in parts:
+            check_shape(f"{name}.{part}", tensor, shape)
+            if tensor.dtype != dtype:
+                raise ValueError(
+                    f"{name}.{part} is {tensor.dtype}, but the inputs are {dtype}; "
+                    "pass a state made for inputs of this dtype."
+                )
 
     def _step(
         self, inputs: Tensor, prev_state: AccessState

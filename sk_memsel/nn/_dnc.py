@@ -248,6 +248,8 @@ class DNC(nn.Module):
                 f"state is for a batch of {state.read_words.shape[0]}, "
                 f"but x has a batch of {batch}."
             )
+        else:
+            self.access.check_state(state.access, batch, x.dtype, "state.access")
         if not self.access.fused:
             return self._readable_forward(x, state)
         return self._fused_forward(x, state)

@@ -402,3 +402,19 @@ def test_a_lazy_interface_keeps_the_width_of_its_first_call():
     access(torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"shape \(batch, 4\), got \(2, 6\)"):
         access(torch.randn(2, 6))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_state_of_the_wrong_shape_or_dtype_is_named(fused):
+    # the fused path checked only the memory: the rest failed in broadcasting
+    access = MemoryAccess(5, 3, 2, 2, input_size=4, fused=fused)
+    _, state = access(torch.randn(2, 4))
+    with pytest.raises(ValueError, match=r"prev_state.usage must have shape \(2, 5\)"):
+        access(torch.randn(2, 4), state._replace(usage=torch.rand(2, 4)))
+    with pytest.raises(ValueError, match="prev_state.memory is torch.float32"):
+        access.double()(torch.randn(2, 4, dtype=torch.float64), state)
+    dnc = DNC(3, 8, 2, memory_size=5, word_size=3, fused=fused)
+    _, dnc_state = dnc(torch.randn(2, 2, 3))
+    wrong = dnc_state.access._replace(memory=torch.rand(2, 4, 3))
+    with pytest.raises(ValueError, match="state.access.memory must have shape"):
+        dnc(torch.randn(2, 2, 3), dnc_state._replace(access=wrong))
