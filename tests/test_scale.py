@@ -113,6 +113,27 @@ def test_memmap_gives_the_same_model_as_an_array(tmp_path):
         np.testing.assert_array_equal(a.transform(X), b.transform(mm))
 
 
+def test_an_hdf5_dataset_gives_the_same_model_as_an_array(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 6))
+    y = (X[:, 0] > 0).astype(int)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["X"] = X
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        for cls in ESTIMATORS:
+            params = {**FAST_PARAMS.get(cls.__name__, {}), "random_state": 0}
+            supervised = cls.__name__.startswith("Stochastic")
+            a = cls(**params).fit(X, y) if supervised else cls(**params).fit(X)
+            b = (
+                cls(**params).fit(f["X"], y)
+                if supervised
+                else cls(**params).fit(f["X"])
+            )
+            np.testing.assert_array_equal(a.get_support(), b.get_support())
+            np.testing.assert_array_equal(a.transform(X), b.transform(f["X"]))
+
+
 def test_memmap_with_nan_is_refused(tmp_path):
     X = np.random.RandomState(0).normal(size=(50, 4))
     X[37, 2] = np.nan
