@@ -169,3 +169,21 @@ def test_a_missing_or_complex_y_is_named(y, message):
     X = np.random.RandomState(0).normal(size=(40, 3))
     with pytest.raises(ValueError, match=message):
         gates("auto").fit(X, y)
+
+
+def test_a_transformer_without_a_task_parameter_is_told_to_pass_floats():
+    import warnings
+
+    from sk_memsel import MemorySelectorTransformer
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    counts = rng.randint(0, 100, size=200)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = MemorySelectorTransformer(max_epochs=1, random_state=0).fit(X, counts)
+    assert est.task_ == "classification"
+    [message] = [str(w.message) for w in caught]
+    assert "y.astype(float)" in message and "task=" not in message
+    as_floats = MemorySelectorTransformer(max_epochs=1, random_state=0)
+    assert as_floats.fit(X, counts.astype(float)).task_ == "regression"

@@ -40,7 +40,8 @@ AUTO_STEPS = 4000
 
 #: ``redundancy="avoid"``: rows the correlations are measured on, at most,
 #: and fewer with very many columns, to hold at most CORRELATION_VALUES values
-#: (64 MB) but never fewer than 100 rows
+#: (32 MB as float32, kept with the fitted selector) but never fewer than 100
+#: rows
 CORRELATION_ROWS = 2000
 CORRELATION_VALUES = 8_000_000
 #: ``redundancy="avoid"``: columns (groups) ranked at fit time, at least
