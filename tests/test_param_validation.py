@@ -118,7 +118,11 @@ SETTLING_INVALID = [
     ("settle_steps", True),
     ("max_epochs", INF),
 ]
-TRANSFORMER_INVALID = [("max_epochs", "auto"), ("standardize", "yes")]
+TRANSFORMER_INVALID = [
+    ("max_epochs", "auto"),
+    ("standardize", "yes"),
+    ("task", "ranking"),
+]
 
 #: (parameter, invalid value) particular to each estimator
 INVALID = {

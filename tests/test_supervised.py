@@ -171,19 +171,25 @@ def test_a_missing_or_complex_y_is_named(y, message):
         gates("auto").fit(X, y)
 
 
-def test_a_transformer_without_a_task_parameter_is_told_to_pass_floats():
+def test_a_transformer_takes_the_task_it_is_given():
     import warnings
 
     from sk_memsel import MemorySelectorTransformer
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(200, 3))
+    ratings = rng.randint(1, 6, size=200).astype(float)  # read as 5 classes
+    fast = {"max_epochs": 1, "random_state": 0}
+    assert MemorySelectorTransformer(**fast).fit(X, ratings).task_ == "classification"
+    asked = MemorySelectorTransformer(task="regression", **fast).fit(X, ratings)
+    assert asked.task_ == "regression"
     counts = rng.randint(0, 100, size=200)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est = MemorySelectorTransformer(max_epochs=1, random_state=0).fit(X, counts)
-    assert est.task_ == "classification"
+        MemorySelectorTransformer(**fast).fit(X, counts)
     [message] = [str(w.message) for w in caught]
-    assert "y.astype(float)" in message and "task=" not in message
-    as_floats = MemorySelectorTransformer(max_epochs=1, random_state=0)
-    assert as_floats.fit(X, counts.astype(float)).task_ == "regression"
+    assert "task='regression'" in message
+    # without y the head reconstructs the input, whatever the task
+    assert MemorySelectorTransformer(task="regression", **fast).fit(X).task_ == (
+        "reconstruction"
+    )

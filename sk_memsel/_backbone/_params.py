@@ -253,6 +253,11 @@ SHARED_DOCS = {
         "training data before the network: per feature, or per channel for "
         "sequences.",
     ),
+    "task": (
+        '{"auto", "classification", "regression"}',
+        'Learning task. ``"auto"`` reads labels as classes and floats as a '
+        "regression target; see :ref:`inferred_task` for whole numbers.",
+    ),
 }
 
 #: a line holding only ``{name}``, and the more indented lines under it

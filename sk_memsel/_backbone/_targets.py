@@ -73,8 +73,7 @@ def _unsorted_labels_are_an_error(function, y):
 def _inferred_task(y, parameter="task"):
     """The task ``task="auto"`` reads from ``y``.
 
-    ``parameter`` names the estimator's task parameter in the warning, or
-    is None for an estimator without one (the transformers).
+    ``parameter`` names the estimator's task parameter in the warning.
 
     Strings, booleans, categories and integers are class labels; floats are
     a regression target, unless they are all whole numbers with at most
@@ -92,19 +91,11 @@ def _inferred_task(y, parameter="task"):
         return "classification"
     if y.dtype.kind == "f":
         return "regression"
-    if parameter is None:
-        advice = (
-            "pass it as floats (y.astype(float)), which are read as a "
-            "regression target."
-        )
-    else:
-        advice = (
-            f"pass {parameter}='regression'; pass {parameter}='classification' "
-            "to keep the classes without this warning."
-        )
     warn(
         f"y holds {n_values} different whole numbers, read as {n_values} "
-        f"classes. If y is an amount or a count to predict, {advice}"
+        "classes. If y is an amount or a count to predict, pass "
+        f"{parameter}='regression'; pass {parameter}='classification' to keep "
+        "the classes without this warning."
     )
     return "classification"
 
@@ -199,10 +190,7 @@ class TargetMixin:
             return self._class_codes(y)
         if task == "auto":
             # the concrete selector's task parameter is its objective
-            parameter = next(
-                (name for name in ("objective", "task") if hasattr(self, name)),
-                None,
-            )
+            parameter = "objective" if hasattr(self, "objective") else "task"
             task = _inferred_task(y, parameter)
         if task == "classification" and y.ndim == 2:
             target_type = _unsorted_labels_are_an_error(type_of_target, y)

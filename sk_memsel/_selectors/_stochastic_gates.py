@@ -215,9 +215,7 @@ class StochasticGatesSelector(
         gate and are kept or dropped together (for example the one-hot
         columns of one categorical variable). ``None`` gives every column
         its own gate.
-    task : {"auto", "classification", "regression"}, default="auto"
-        Learning task. ``"auto"`` reads labels as classes and floats as a
-        regression target; see :ref:`inferred_task` for whole numbers.
+    {task}
     class_weight : dict, list of dict, "balanced" or None, default=None
         Weights of the classes, multiplied with ``sample_weight`` (see
         :ref:`sample_weights`): ``{label: weight}`` (a list of them, one per

@@ -123,6 +123,8 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         Dropout on the attention weights and the feed-forward output, in
         training only.
     {standardize}
+    {task}
+        Without ``y`` the head reconstructs the input, whatever this is.
     {max_epochs}
     {batch_size}
     {lr}
@@ -224,6 +226,7 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         pooling="mean",
         dropout=0.1,
         standardize=True,
+        task="auto",
         max_epochs=20,
         batch_size=32,
         lr=0.005,
@@ -244,6 +247,7 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         self.pooling = pooling
         self.dropout = dropout
         self.standardize = standardize
+        self.task = task
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

@@ -27,6 +27,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -139,6 +140,7 @@ class NeuralTransformerBase(
     _parameter_constraints: dict = {
         **NeuralEstimatorMixin._parameter_constraints,
         "standardize": ["boolean"],
+        "task": [StrOptions({"auto", "classification", "regression"})],
     }
 
     #: whether 3-D input (n_samples, n_channels, n_timepoints) is accepted
@@ -293,7 +295,12 @@ default=None
         # second gather and copy of it
         rows = inputs if inputs is Z else np.ascontiguousarray(Z.reshape(len(Z), -1))
         target, criterion, n_targets, stratify = self._training_target(
-            Z, y, reconstruct=rows, sample_weight=sample_weight
+            Z,
+            y,
+            # without y the head reconstructs the input, whatever task says
+            objective="auto" if y is None else self.task,
+            reconstruct=rows,
+            sample_weight=sample_weight,
         )
 
         def build():

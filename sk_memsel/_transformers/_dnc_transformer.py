@@ -66,6 +66,8 @@ class DNCTransformer(NeuralTransformerBase):
         Clip the controller output to ``[-clip_value, clip_value]`` before it
         drives the memory, as in the original implementation.
     {standardize}
+    {task}
+        Without ``y`` the head reconstructs the input, whatever this is.
     {max_epochs}
     {batch_size}
         The DNC's cost is per step of the sequence whatever the batch size,
@@ -155,6 +157,7 @@ class DNCTransformer(NeuralTransformerBase):
         max_steps=8,
         clip_value=20.0,
         standardize=True,
+        task="auto",
         max_epochs=15,
         batch_size=128,
         lr=0.02,
@@ -176,6 +179,7 @@ class DNCTransformer(NeuralTransformerBase):
         self.max_steps = max_steps
         self.clip_value = clip_value
         self.standardize = standardize
+        self.task = task
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

@@ -57,6 +57,8 @@ class MemorySelectorTransformer(NeuralTransformerBase):
     temperature : float, default=1.0
         Softmax temperature of the selection; lower is sharper.
     {standardize}
+    {task}
+        Without ``y`` the head reconstructs the input, whatever this is.
     {max_epochs}
     {batch_size}
     {lr}
@@ -142,6 +144,7 @@ embedding_size)
         hidden_size=64,
         temperature=1.0,
         standardize=True,
+        task="auto",
         max_epochs=30,
         batch_size=64,
         lr=0.005,
@@ -161,6 +164,7 @@ embedding_size)
         self.hidden_size = hidden_size
         self.temperature = temperature
         self.standardize = standardize
+        self.task = task
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
