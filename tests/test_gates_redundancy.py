@@ -226,6 +226,8 @@ def test_a_short_last_chunk_does_not_decide_the_correlations():
     selector = StochasticGatesSelector(k=3, redundancy="avoid", **params)
     selector.partial_fit(X[:398], y[:398]).partial_fit(X[398:], y[398:])
     assert selector._rows_seen == 400
+    # a new fit starts a new sample: the rows of the last one count no more
+    assert selector.fit(X[:100], y[:100])._rows_seen == 100
     assert selector.get_support(indices=True).tolist() == [5, 6, 7]
     assert np.all(selector.feature_importances_[[5, 6, 7]] > 0.5)
 

@@ -75,9 +75,10 @@ def correlation_sample(X, previous=None, seen=0):
     """
     n_rows, n_columns = X.shape
     size = min(CORRELATION_ROWS, max(100, CORRELATION_VALUES // max(n_columns, 1)))
+    seen = 0 if previous is None else seen  # no sample stands for no rows
     total = seen + n_rows
     parts = []
-    if previous is not None and seen:
+    if seen:
         from_old = min(len(previous), round(size * seen / total))
         parts.append(previous[_evenly_spaced(len(previous), from_old)])
     from_new = min(n_rows, size - sum(len(part) for part in parts))
@@ -633,19 +634,22 @@ class StochasticGatesSelector(
         self._complementary_order = self._complementary_scores = None
         if self.redundancy != "avoid":
             self._correlation_sample, self._rows_seen = None, 0
-            self._ranking_due = False
             return
         previous = None if now else getattr(self, "_correlation_sample", None)
         self._correlation_sample, self._rows_seen = correlation_sample(
-            X, previous, getattr(self, "_rows_seen", 0) if previous is not None else 0
+            X, previous, getattr(self, "_rows_seen", 0)
         )
-        self._ranking_due = True
         if now:
             self._fitted_complementary_order()
 
     def _fitted_complementary_order(self):
-        """The order ``redundancy="avoid"`` reads, or a clear error."""
-        if getattr(self, "_ranking_due", False):  # the first read after partial_fit
+        """The order ``redundancy="avoid"`` reads, or a clear error.
+
+        Ranked here when a sample is kept but not yet ranked: at the end of
+        ``fit``, and at the first read after a ``partial_fit`` call.
+        """
+        due = getattr(self, "_correlation_sample", None) is not None
+        if due and getattr(self, "_complementary_order", None) is None:
             n_gates = len(self.group_probabilities_)
             length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
             # on the fit's threads, as training: small products on every
@@ -660,7 +664,6 @@ class StochasticGatesSelector(
                     rows=unit_columns(self._correlation_sample),
                 )
             self._complementary_order, self._complementary_scores = order, scores
-            self._ranking_due = False
         order = getattr(self, "_complementary_order", None)
         if order is None:
             raise ValueError(
