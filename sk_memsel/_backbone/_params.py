@@ -92,12 +92,8 @@ of f must be an int in the range [1, inf). Got True instead.
         return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
 
 
-def _is_int(value, low=1):
-    return (
-        isinstance(value, numbers.Integral)
-        and not isinstance(value, bool | np.bool_)
-        and value >= low
-    )
+#: a width of a hidden layer: an int of 1 or more, not a boolean
+_is_int = IntInterval(1, None, closed="left").is_satisfied_by
 
 
 def _is_callbacks(value):
