@@ -294,13 +294,15 @@ class MemoryAccess(nn.Module):
                 inputs.shape[0], device=inputs.device, dtype=inputs.dtype
             )
         else:
-            self.check_state(prev_state, inputs.shape[0], inputs.dtype)
+            self._check_state(prev_state, inputs.shape[0], inputs.dtype)
         return self._step(inputs, prev_state)
 
-    def check_state(
+    def _check_state(
         self, state: AccessState, batch: int, dtype: torch.dtype, name="prev_state"
     ) -> None:
         """Raise a clear ValueError unless ``state`` fits a batch of ``batch``.
+
+        :meth:`forward` (and :class:`DNC`'s) calls it on a state passed in.
 
         Every tensor of the state must have the shape :class:`AccessState`
         gives it and the dtype of the inputs (a ``linkage`` of None is the

@@ -249,7 +249,7 @@ class DNC(nn.Module):
                 f"but x has a batch of {batch}."
             )
         else:
-            self.access.check_state(state.access, batch, x.dtype, "state.access")
+            self.access._check_state(state.access, batch, x.dtype, "state.access")
         if not self.access.fused:
             return self._readable_forward(x, state)
         return self._fused_forward(x, state)
