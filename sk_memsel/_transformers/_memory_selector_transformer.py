@@ -133,6 +133,16 @@ embedding_size)
     (3, 4, 2)
     >>> selector.get_feature_names_out()[:2].tolist()
     ['memoryselectortransformer0', 'memoryselectortransformer1']
+
+    The head's task is read from ``y`` (``task="auto"``): whole numbers with
+    few values, such as ratings saved as floats, are classes; ``task`` says
+    otherwise:
+
+    >>> ratings = (X[:, 2] * 2).round()  # 2.0 to 14.0, 13 values
+    >>> MemorySelectorTransformer(max_epochs=1).fit(X, ratings).task_
+    'classification'
+    >>> MemorySelectorTransformer(max_epochs=1, task="regression").fit(X, ratings).task_
+    'regression'
     """
 
     def __init__(
