@@ -22,7 +22,7 @@ left out. Nothing here imports torch or sk_memsel.
 
 Regenerate the data and the figures from the repository root::
 
-    python benchmarks/bench_real_data.py --seeds 0 1 2 \\
+    python benchmarks/bench_real_data.py \\
         --json docs/benchmarks/data/real_data.json \\
         --write docs/benchmarks/real_data.rst
     python benchmarks/bench_time_to_quality.py --seeds 0 --busy 2 \\
@@ -149,7 +149,8 @@ def plot_real_data(result, path):
     if not reports:
         return
     methods = [m for m in result["args"]["methods"] if m != "random"]
-    seeds = result["args"]["seeds"]
+    # each report names its seeds (older runs: one list for all, in args)
+    seeds = {len(r.get("seeds") or result["args"]["seeds"]) for r in reports}
     # one panel per data set and one more for the legend
     ncols = min(3, len(reports) + 1)
     nrows = math.ceil((len(reports) + 1) / ncols)
@@ -204,9 +205,8 @@ def plot_real_data(result, path):
         ]
         labels += ["k random columns (floor, range shaded)", "all columns"]
         spare[0].legend(handles, labels, loc="center", frameon=False)
-        seed_text = (
-            f"seed {seeds[0]}" if len(seeds) == 1 else f"mean of {len(seeds)} seeds"
-        )
+        counts = " or ".join(map(str, sorted(seeds)))
+        seed_text = "one seed" if seeds == {1} else f"mean of {counts} seeds"
         fig.suptitle(f"Accuracy of the k columns each method keeps ({seed_text})")
         savefig(fig, path)
 
