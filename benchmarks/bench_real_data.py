@@ -232,6 +232,11 @@ def _progress(text):
     print(text, file=sys.stderr, flush=True)
 
 
+def _kinds(caught):
+    """The warnings' class names, each once."""
+    return sorted({w.category.__name__ for w in caught})
+
+
 def run_method(method, split, ks, ctx, trees):
     """Fit ``method`` for every ``k`` of ``ks``; one row per k. Never raises."""
     X_train, _, y_train, _ = split
@@ -241,31 +246,33 @@ def run_method(method, split, ks, ctx, trees):
         if method in ttq.IMPORTS:
             module, importer = ttq.IMPORTS[method]
             ctx["modules"][module] = importer()
-        fits = []  # (k, columns, note, seconds)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if method in RANKERS:
-                # the whole ranking once (top d of d columns), then its top k
+        fits = []  # (k, columns, note, seconds, warning kinds)
+        if method in RANKERS:
+            # the whole ranking once (top d of d columns), then its top k
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 start = time.perf_counter()
                 order, note = SELECT[method](X_train, y_train, X_train.shape[1], ctx)
                 seconds = time.perf_counter() - start
-                fits = [(k, np.asarray(order)[:k], note, seconds) for k in ks]
-            else:
-                for k in ks:
-                    torch.set_num_threads(ctx["threads"])
+            kinds = _kinds(caught)
+            fits = [(k, np.asarray(order)[:k], note, seconds, kinds) for k in ks]
+        else:
+            for k in ks:
+                torch.set_num_threads(ctx["threads"])
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
                     start = time.perf_counter()
                     columns, note = SELECT[method](X_train, y_train, k, ctx)
                     seconds = time.perf_counter() - start
-                    fits.append((k, columns, note, seconds))
+                fits.append((k, columns, note, seconds, _kinds(caught)))
     except ttq.NotInstalled as exc:
         return [{**base, "k": k, "note": f"not installed: {exc}"} for k in ks]
     except Exception as exc:
         message = " ".join(str(exc).split())[:160]
         note = f"failed: {type(exc).__name__}: {message}"
         return [{**base, "k": k, "note": note} for k in ks]
-    kinds = sorted({w.category.__name__ for w in caught})
     rows = []
-    for k, columns, note, seconds in fits:
+    for k, columns, note, seconds, kinds in fits:
         columns = np.asarray(columns, dtype=int)
         if method in OURS and kinds:
             note = ", ".join([note, *kinds]) if note else ", ".join(kinds)
