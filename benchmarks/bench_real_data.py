@@ -84,6 +84,7 @@ import bench_concrete_mnist
 import bench_time_to_quality as ttq
 import numpy as np
 import torch
+from scipy import stats
 from sklearn.datasets import load_digits
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.model_selection import train_test_split
@@ -315,7 +316,7 @@ def summarise(report, methods):
             rows = [r for r in report["rows"] if r["method"] == method and r["k"] == k]
             done = [r for r in rows if "columns" in r]
             accs = [r["accuracy"] for r in done]
-            se = np.std(accs, ddof=1) / np.sqrt(len(accs)) if len(accs) > 1 else None
+            se = stats.sem(accs) if len(accs) > 1 else None
             times = [r["seconds"] for r in done]
             jac = mean_jaccard([r["columns"] for r in done])
             corr = [r["abs_corr"] for r in done if r["abs_corr"] is not None]
