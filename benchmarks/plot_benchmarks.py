@@ -149,8 +149,7 @@ def plot_real_data(result, path):
     if not reports:
         return
     methods = [m for m in result["args"]["methods"] if m != "random"]
-    # each report names its seeds (older runs: one list for all, in args)
-    seeds = {len(r.get("seeds") or result["args"]["seeds"]) for r in reports}
+    seeds = {len(r["seeds"]) for r in reports}
     # one panel per data set and one more for the legend
     ncols = min(3, len(reports) + 1)
     nrows = math.ceil((len(reports) + 1) / ncols)
