@@ -8,11 +8,11 @@ optional weight penalty (so the extra-loss hook has something to add).
 from numbers import Integral, Real
 
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from sk_memsel._backbone import NeuralEstimatorMixin, TemperatureAnnealing
+from sk_memsel._backbone._compat import Interval, fit_context
 
 
 class ToyModule(nn.Module):
@@ -76,7 +76,7 @@ class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.n_threads = n_threads
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         X = self._validate_X(X, reset=True)
         target = self._prepare_target(X, y, task="regression")

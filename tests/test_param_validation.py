@@ -2,7 +2,7 @@
 
 The parameters are checked the scikit-learn way: a ``_parameter_constraints``
 dict per estimator (the shared parameters' constraints written once on
-``NeuralEstimatorMixin``), checked by ``@_fit_context`` on ``fit`` and
+``NeuralEstimatorMixin``), checked by scikit-learn's ``@_fit_context`` on ``fit`` and
 ``partial_fit``, which raise ``InvalidParameterError`` (a ValueError and a
 TypeError) naming the parameter. Only rules that span parameters or need the
 data are written by hand; they raise a plain ValueError.
@@ -16,12 +16,12 @@ import pytest
 import torch
 from numpydoc.docscrape import NumpyDocString
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import check_param_validation
 from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochTimer
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 from sk_memsel._backbone import NeuralEstimatorMixin
+from sk_memsel._backbone._compat import InvalidParameterError
 from sk_memsel._backbone._estimator import RESERVED_CALLBACK_NAMES
 from sk_memsel._backbone._params import SHARED_DOCS
 

@@ -98,15 +98,20 @@ _OUT_OF_CORE_MODULES = ("h5py", "zarr")
 
 
 def _as_tensor(a, *, target=False):
-    """Tensor view of an array slice (a copy when the array is read-only).
+    """Tensor view of an array slice, C-ordered (a copy when it is not, or
+    when the array is read-only).
 
     Batches of a memory-mapped array of any real dtype (integers, booleans)
     are converted to float32 here, one batch at a time, as in-memory input
     is when it is validated; only the class codes of a ``target`` stay int64.
+    Every batch is C-ordered whatever the layout of the array it comes from:
+    PyTorch may sum a product in another order for another layout, and the
+    results would depend on how the caller holds the data.
     """
     a = np.asarray(a)
-    if a.dtype != np.float32 and not (target and a.dtype == np.int64):
-        a = a.astype(np.float32)
+    dtype = np.int64 if target and a.dtype == np.int64 else np.float32
+    if a.dtype != dtype or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=dtype)
     elif not a.flags.writeable:
         a = a.copy()
     return torch.from_numpy(a)

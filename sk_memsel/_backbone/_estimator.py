@@ -31,16 +31,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
 
 from ._callbacks import FiniteLossGuard, ProgressLine
+from ._compat import Interval, Options, StrOptions, check_sample_weight
 from ._data import (
     ArrayBatchIterator,
     _is_out_of_core,
@@ -234,7 +230,7 @@ class NeuralEstimatorMixin(TargetMixin):
 
     Subclasses declare ``_parameter_constraints`` (the shared ones merged
     with their own) and decorate ``fit`` with scikit-learn's
-    ``@_fit_context(prefer_skip_nested_validation=True)``, which checks the
+    ``@fit_context(prefer_skip_nested_validation=True)``, which checks the
     parameters against them; they check by hand only the rules that span
     parameters or need the data. Then, inside ``fit``:
 
@@ -317,6 +313,9 @@ class NeuralEstimatorMixin(TargetMixin):
                 X,
                 reset=reset,
                 dtype=np.float32,
+                # one layout whatever the caller's (a DataFrame is
+                # column-major): the same values give the same results
+                order="C",
                 allow_nd=allow_nd,
                 ensure_min_samples=1 if not reset else 2,
                 **kwargs,
@@ -613,13 +612,7 @@ class NeuralEstimatorMixin(TargetMixin):
         if sample_weight is None:
             return None
         try:
-            weights = _check_sample_weight(
-                sample_weight,
-                X,
-                dtype=np.float64,
-                ensure_non_negative=True,
-                allow_all_zero_weights=True,
-            )
+            weights = check_sample_weight(sample_weight, X, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             if "sample_weight" in str(exc):
                 raise
@@ -752,9 +745,9 @@ class NeuralEstimatorMixin(TargetMixin):
         # a parameter added since the model was saved takes its default, the
         # value the saved model was in effect fitted with (n_threads and
         # settle_steps came after the first saved models)
-        defaults = inspect.signature(type(self).__init__).parameters
-        for name in self._get_param_names():
-            if not hasattr(self, name):
-                setattr(self, name, defaults[name].default)
+        defaults = inspect.signature(type(self).__init__).parameters.values()
+        for parameter in defaults:
+            if parameter.name != "self" and not hasattr(self, parameter.name):
+                setattr(self, parameter.name, parameter.default)
         if net is not None:
             self.net_ = restore_net(net)

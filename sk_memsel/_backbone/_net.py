@@ -72,20 +72,16 @@ def _use_colour():
 def _record_stop_reason(net, first_epoch, max_epochs):
     """Record in the last history row why the epochs from ``first_epoch`` ended.
 
-    A callback that stops training records its own reason (``"settled"``);
-    otherwise it is ``"max_epochs"`` (all the epochs were trained),
-    ``"no_improvement"`` (skorch's early stopping on the validation loss) or
-    ``"interrupted"`` (a ``KeyboardInterrupt``, e.g. Ctrl-C).
+    A callback that stops training records its own reason (``"settled"``),
+    or :meth:`MemselNet.notify` records it (``"no_improvement"`` for skorch's
+    early stopping on the validation loss); otherwise it is ``"max_epochs"``
+    (all the epochs were trained) or ``"interrupted"`` (a
+    ``KeyboardInterrupt``, e.g. Ctrl-C).
     """
     if len(net.history) == 0 or "stop_reason" in net.history[-1]:
         return
     if len(net.history) - first_epoch >= max_epochs:
         reason = "max_epochs"
-    elif any(
-        isinstance(cb, EarlyStopping) and cb.misses_ >= cb.patience
-        for _, cb in net.callbacks_
-    ):
-        reason = "no_improvement"
     else:
         reason = "interrupted"
     net.history.record("stop_reason", reason)
@@ -116,8 +112,20 @@ class MemselNet(NeuralNet):
         super().check_training_readiness()
 
     def notify(self, method_name, **cb_kwargs):
-        super().notify(method_name, **cb_kwargs)
-        if method_name == "on_epoch_end" and "stop_reason" in self.history[-1]:
+        if method_name != "on_epoch_end":
+            super().notify(method_name, **cb_kwargs)
+            return
+        # skorch's notify, which lets a callback end training by raising
+        # KeyboardInterrupt, with the stop reason of the callback that did
+        self.on_epoch_end(self, **cb_kwargs)
+        for _, cb in self.callbacks_:
+            try:
+                cb.on_epoch_end(self, **cb_kwargs)
+            except KeyboardInterrupt:
+                if isinstance(cb, EarlyStopping):
+                    self.history.record("stop_reason", "no_improvement")
+                raise
+        if "stop_reason" in self.history[-1]:
             raise KeyboardInterrupt
 
     def infer(self, x, **fit_params):

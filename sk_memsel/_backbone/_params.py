@@ -22,10 +22,10 @@ import textwrap
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, Options
 from skorch.callbacks import Callback
 
 from . import _warnings
+from ._compat import Interval, Options
 
 __all__ = [
     "IntInterval",

@@ -5,10 +5,9 @@ from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -21,6 +20,7 @@ from .._backbone import (
     TemperatureAnnealing,
     all_or_nothing,
 )
+from .._backbone._compat import Interval, StrOptions, fit_context
 from .._backbone._data import check_trainable, row_chunks
 from .._backbone._params import (
     LAYER_SIZES,
@@ -430,7 +430,7 @@ class ConcreteAutoencoderSelector(
 
     # ------------------------------------------------------------------ fit
     @all_or_nothing
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Train the Concrete Autoencoder and select ``k`` features.
 

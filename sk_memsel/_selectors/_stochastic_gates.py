@@ -6,13 +6,8 @@ from operator import methodcaller
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils._param_validation import (
-    Interval,
-    StrOptions,
-    validate_parameter_constraints,
-)
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -22,6 +17,13 @@ from .._backbone import (
     SettledStopping,
     SupervisedOutputMixin,
     all_or_nothing,
+)
+from .._backbone._compat import (
+    Interval,
+    StrOptions,
+    fit_context,
+    validate_parameter_constraints,
+    validate_params,
 )
 from .._backbone._data import check_trainable
 from .._backbone._params import (
@@ -689,7 +691,7 @@ class StochasticGatesSelector(
         return self._complementary_scores[self._codes]
 
     @all_or_nothing
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train a new gated network on ``(X, y)`` and read off the gates.
 
@@ -717,7 +719,7 @@ class StochasticGatesSelector(
         return self
 
     @all_or_nothing(trains_in_place=True)
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train on ``(X, y)``, continuing from the previous fit if there is one.
 
@@ -782,7 +784,7 @@ class StochasticGatesSelector(
             return self
         # _fit_context checks the parameters at the first call only, but
         # max_epochs (and k, threshold) may have been changed since
-        self._validate_params()
+        validate_params(self)
         self._check_same_feature_names(X)
         X = self._validate_X(X, reset=False)
         check_trainable(X, _SATURATES)

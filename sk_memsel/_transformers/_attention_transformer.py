@@ -3,9 +3,9 @@
 from numbers import Real
 
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._backbone._compat import Interval, StrOptions
 from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import MemoryAugmentedAttention
 from ._base import NeuralTransformerBase

@@ -25,13 +25,12 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._backbone import NeuralEstimatorMixin, all_or_nothing
+from .._backbone._compat import StrOptions, fit_context
 from .._backbone._data import row_chunks
 from .._backbone._estimator import _normalised
 
@@ -261,7 +260,7 @@ class NeuralTransformerBase(
 
     # ------------------------------------------------------------- fitting
     @all_or_nothing
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Learn the features from ``X`` (and ``y`` when given).
 

@@ -5,9 +5,9 @@ from numbers import Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
 from torch import nn
 
+from .._backbone._compat import Interval
 from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import DNC
 from ._base import NeuralTransformerBase

@@ -3,10 +3,10 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._backbone._compat import Interval
 from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import MemorySelector
 from ._base import NeuralTransformerBase
