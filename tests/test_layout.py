@@ -68,6 +68,9 @@ def _assert_same(got, expected, what):
         np.testing.assert_array_equal(got[key], value, err_msg=f"{what}: {key}")
 
 
+# a DataFrame given to a model fitted on an array, and the other way round
+@pytest.mark.filterwarnings("ignore:X has feature names")
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 @pytest.mark.parametrize(
     "cls", [ToyRegressor, *public_estimators()], ids=lambda c: c.__name__
 )
