@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
@@ -429,6 +430,18 @@ def weighted_pipeline(cls=StochasticGatesSelector):
     )
 
 
+def weighted_scoring():
+    """The search's scoring with the weights, as the user guide says.
+
+    scikit-learn 1.8 and later route them to the pipeline's ``score``
+    (``None``: the default scoring); 1.6 and 1.7 need a scorer that asks
+    for them.
+    """
+    if tuple(map(int, sklearn.__version__.split(".")[:2])) >= (1, 8):
+        return None
+    return get_scorer("accuracy").set_score_request(sample_weight=True)
+
+
 @pytest.mark.parametrize("cls", ALL)
 def test_every_estimator_has_a_fit_request(cls):
     with sklearn.config_context(enable_metadata_routing=True):
@@ -485,6 +498,7 @@ def test_grid_search_routes_the_weights(monkeypatch):
             {"select__k": [1, 2]},
             cv=KFold(3, shuffle=True, random_state=0),
             error_score="raise",
+            scoring=weighted_scoring(),
         ).fit(X, y, sample_weight=w)
     # 2 candidates x 3 folds, each with the weights of its training rows,
     # then the refit on all the rows
