@@ -7,6 +7,8 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
+from ..nn._random import stream_generator
+
 
 def _unwrap_dataset(dataset):
     """Return ``(X, y, indices)`` behind a skorch Dataset or a Subset of one."""
@@ -140,8 +142,10 @@ class ArrayBatchIterator:
     instead. It accepts the same arguments as a DataLoader (``batch_size``,
     ``shuffle``) and falls back to a DataLoader for datasets it cannot slice.
 
-    Shuffling draws from torch's global generator, which the estimators seed
-    from ``random_state`` during ``fit``.
+    Shuffling draws from the thread's
+    :func:`~sk_memsel.nn._random.random_stream`, which the estimators open
+    from ``random_state`` during ``fit`` (outside one, from torch's global
+    generator).
 
     Parameters
     ----------
@@ -173,11 +177,12 @@ class ArrayBatchIterator:
 
     def __iter__(self):
         if self._arrays is None:
+            kwargs = {"generator": stream_generator("cpu"), **self.kwargs}
             loader = torch.utils.data.DataLoader(
                 self.dataset,
                 batch_size=self._batch_size(),
                 shuffle=self.shuffle,
-                **self.kwargs,
+                **kwargs,
             )
             yield from loader
             return
@@ -187,7 +192,8 @@ class ArrayBatchIterator:
         X = _rows_of(X)
         n, bs = len(indices), self._batch_size()
         if self.shuffle:
-            indices = indices[torch.randperm(n).numpy()]
+            order = torch.randperm(n, generator=stream_generator("cpu"))
+            indices = indices[order.numpy()]
         contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
         if torch.is_tensor(X):
             batches = self._tensor_batches(X, y, indices, contiguous, weights)

@@ -22,6 +22,7 @@ Targets are in :mod:`._targets`, the net and its loss in :mod:`._net`, the
 batch iterator in :mod:`._data`, seeding and threads in :mod:`._runtime`.
 """
 
+import contextlib
 import copy
 import copyreg
 import functools
@@ -49,10 +50,12 @@ from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS, IntInterval
 from ._persistence import SKOPS_FORMAT, net_state, restore_net
 from ._runtime import (
     _SMALL_NETWORK_WORK,
+    _draws_from_global_generator,
     _seed_from,
     _seeded,
     _torch_threads,
     _trainable,
+    _training_stream,
     resolve_device,
 )
 from ._targets import TargetMixin
@@ -453,67 +456,74 @@ class NeuralEstimatorMixin(TargetMixin):
             max_epochs = self._n_epochs(X.shape[0])
         _check_validation_split(self.validation_fraction, X.shape[0], stratify)
         user_callbacks = self._user_callbacks()
-        with _seeded(self.random_state, device):
+        seed = _seed_from(self.random_state)  # once: a RandomState draws
+        with _seeded(seed, device):
             module, criterion, extra_callbacks = build()
             # float32 whatever torch's default dtype: the batches are float32.
             # The default is process-wide, so it is not changed here (fits may
             # run in threads); the initial weights are drawn in it.
             module.to(torch.float32)
-            n_threads = self._resolve_n_threads(module, X, device)
-            callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
-            train_split = None
-            if self.validation_fraction is not None:
-                train_split = ValidSplit(
-                    self.validation_fraction,
-                    stratified=stratify is not None,
-                    random_state=_seed_from(self.random_state),
-                )
-                callbacks.append(
-                    (
-                        "early_stopping",
-                        EarlyStopping(
-                            monitor="valid_loss",
-                            patience=self.n_iter_no_change,
-                            load_best=True,
-                        ),
-                    )
-                )
-            callbacks += user_callbacks
-            if self.verbose == 1:
-                callbacks.append(("progress", ProgressLine(type(self).__name__)))
-            optimizer = self._optimizer_class()
-            if optimizer in (torch.optim.Adam, torch.optim.AdamW):
-                # one fused kernel per step instead of a dozen small operations
-                # per weight tensor: 0.34 instead of 0.79 ms a step of the
-                # MADELON gated network on one thread
-                net_params = {"optimizer__fused": True, **(net_params or {})}
-            net = MemselNet(
-                module=module,
-                criterion=criterion,
-                optimizer=optimizer,
-                optimizer__weight_decay=self.weight_decay,
-                lr=self.lr,
-                max_epochs=max_epochs,
-                batch_size=int(self.batch_size),
-                iterator_train=ArrayBatchIterator,
-                iterator_train__shuffle=True,
-                iterator_valid=ArrayBatchIterator,
-                train_split=train_split,
-                callbacks=callbacks,
-                verbose=self.verbose,
-                device=device,
-                # verbose=1 shows one progress line; the per-epoch table of
-                # skorch only from verbose=2 (with verbose=0 skorch's PrintLog
-                # would still format its table every epoch, a few ms each)
-                callbacks__print_log=_PrintLog() if self.verbose >= 2 else None,
-                **(net_params or {}),
+        n_threads = self._resolve_n_threads(module, X, device)
+        callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
+        train_split = None
+        if self.validation_fraction is not None:
+            train_split = ValidSplit(
+                self.validation_fraction,
+                stratified=stratify is not None,
+                random_state=seed,
             )
-            X = with_weights(X, _normalised(sample_weight))
-            preloaded = _preload(X, y, device)
-            if preloaded is not None:
-                X, y = preloaded
-            with _torch_threads(n_threads):
-                net.fit(X, y)
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                    ),
+                )
+            )
+        callbacks += user_callbacks
+        if self.verbose == 1:
+            callbacks.append(("progress", ProgressLine(type(self).__name__)))
+        optimizer = self._optimizer_class()
+        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
+            # one fused kernel per step instead of a dozen small operations
+            # per weight tensor: 0.34 instead of 0.79 ms a step of the
+            # MADELON gated network on one thread
+            net_params = {"optimizer__fused": True, **(net_params or {})}
+        net = MemselNet(
+            module=module,
+            criterion=criterion,
+            optimizer=optimizer,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            max_epochs=max_epochs,
+            batch_size=int(self.batch_size),
+            iterator_train=ArrayBatchIterator,
+            iterator_train__shuffle=True,
+            iterator_valid=ArrayBatchIterator,
+            train_split=train_split,
+            callbacks=callbacks,
+            verbose=self.verbose,
+            device=device,
+            # verbose=1 shows one progress line; the per-epoch table of
+            # skorch only from verbose=2 (with verbose=0 skorch's PrintLog
+            # would still format its table every epoch, a few ms each)
+            callbacks__print_log=_PrintLog() if self.verbose >= 2 else None,
+            **(net_params or {}),
+        )
+        X = with_weights(X, _normalised(sample_weight))
+        preloaded = _preload(X, y, device)
+        if preloaded is not None:
+            X, y = preloaded
+        with (
+            _seeded(seed, device)
+            if _draws_from_global_generator(module)
+            else contextlib.nullcontext(),
+            _training_stream(seed),
+            _torch_threads(n_threads),
+        ):
+            net.fit(X, y)
         _record_stop_reason(net, 0, max_epochs)
         self.net_ = net
         self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
@@ -548,7 +558,13 @@ class NeuralEstimatorMixin(TargetMixin):
         if preloaded is not None:  # on a GPU: this call's data copied once
             X, y = preloaded
         first_epoch = len(net.history)
-        with _seeded(int(seed), net.device), self._fitted_threads():
+        with (
+            _seeded(seed, net.device)
+            if _draws_from_global_generator(net.module_)
+            else contextlib.nullcontext(),
+            _training_stream(seed),
+            self._fitted_threads(),
+        ):
             net.partial_fit(X, y, epochs=n_epochs)
         _record_stop_reason(net, first_epoch, n_epochs)
         self.n_epochs_ = len(net.history)

@@ -1,10 +1,15 @@
 """Where and how a network trains: the device, seeding and PyTorch threads."""
 
 import numbers
+import os
+import threading
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from sklearn.utils import check_random_state
+
+from ..nn._random import random_stream
 
 
 def resolve_device(device):
@@ -71,19 +76,79 @@ def _seed_from(random_state):
     return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
 
-@contextmanager
-def _seeded(random_state, device):
-    """Run a block with torch's RNG seeded from ``random_state``.
+#: held while a network is built from torch's global generator (see _seeded);
+#: re-entrant, for a fit started from a callback of another
+_GLOBAL_RNG_LOCK = threading.RLock()
 
-    The caller's global RNG state (CPU, and the GPU in use) is saved on entry
-    and restored on exit, so fitting never changes it.
+
+def _new_lock_in_child():
+    # a fork taken while another thread held the lock would leave the child's
+    # copy locked for ever
+    global _GLOBAL_RNG_LOCK
+    _GLOBAL_RNG_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+@contextmanager
+def _seeded(seed, device):
+    """Build a network in this block: torch's global generator seeded from ``seed``.
+
+    torch draws a layer's initial weights from its global generator, which no
+    argument replaces. The block holds a process-wide lock, seeds the global
+    generator and puts the caller's state (CPU, and the GPU in use) back on
+    exit, so that builds in parallel threads neither see each other's draws
+    nor change the caller's state. Keep the block short: building only;
+    training draws from :func:`_training_stream`.
     """
     devices = []
     if str(device).startswith("cuda"):
         devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(_seed_from(random_state))
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
         yield
+
+
+def _draws_from_global_generator(module):
+    """Whether training ``module`` draws from torch's global generator.
+
+    True for torch's own dropout layers (``nn.Dropout`` and its relatives,
+    the dropout of ``nn.MultiheadAttention`` and of recurrent layers), which
+    take no generator; sk_memsel's modules and ``nn._random.Dropout`` draw
+    from the training stream. Such a network trains inside :func:`_seeded`
+    (reproducible, the caller's state kept, but one such fit at a time).
+    """
+    from ..nn._attention import MemoryAugmentedAttention
+    from ..nn._random import Dropout
+
+    own = {
+        id(m.attention)
+        for m in module.modules()
+        if isinstance(m, MemoryAugmentedAttention)
+    }
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            if m.p > 0 and not isinstance(m, Dropout):
+                return True
+        elif isinstance(m, (torch.nn.MultiheadAttention, torch.nn.RNNBase)):
+            if m.dropout > 0 and id(m) not in own:
+                return True
+    return False
+
+
+def _training_stream(seed):
+    """The random stream of one training run (see ``nn._random.random_stream``).
+
+    Shuffling, Gumbel and gate noise and dropout draw from generators of the
+    run's own, in the calling thread only: fits in parallel threads draw what
+    they would draw alone, and torch's global generator is never used. Its
+    seed is derived from ``seed`` apart from the initial weights' (drawn
+    from ``seed`` itself).
+    """
+    stream_seed = np.random.SeedSequence([int(seed), 1]).generate_state(1)[0]
+    return random_stream(int(stream_seed))
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from .._backbone._params import (
 from .._backbone._supervised import _task
 from .._backbone._warnings import warn
 from ..nn._concrete import ConcreteSelect, distinct_argmax
+from ..nn._random import Dropout
 
 __all__ = ["ConcreteAutoencoderSelector"]
 
@@ -55,7 +56,8 @@ class _ConcreteNet(nn.Module):
         for size in hidden_layer_sizes:
             layers += [nn.Linear(width, size), nn.LeakyReLU(0.2)]
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                # drawn from the fit's own stream (nn.Dropout: the global one)
+                layers.append(Dropout(dropout))
             width = size
         layers.append(nn.Linear(width, n_out))
         self.decoder = nn.Sequential(*layers)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive_int
+from ._random import dropout as stream_dropout
 
 __all__ = ["MemoryAugmentedAttention"]
 
@@ -30,7 +34,10 @@ class MemoryAugmentedAttention(nn.Module):
         Keras' ``MultiHeadAttention``, whose ``key_dim`` is the size of each
         head.
     dropout : float, default=0.0
-        Dropout on the attention weights, active in training mode only.
+        Dropout on the attention weights, active in training mode only. Its
+        mask comes from the thread's
+        :func:`~sk_memsel.nn._random.random_stream` when one is open (torch's
+        attention would draw it from the global generator).
 
     Attributes
     ----------
@@ -131,17 +138,52 @@ class MemoryAugmentedAttention(nn.Module):
                 f"x must have shape (batch, time, {self.units}), got {tuple(x.shape)}."
             )
         memory = self.memory.unsqueeze(0).expand(x.shape[0], -1, -1)
-        context, weights = self.attention(
-            x,
-            memory,
-            memory,
-            need_weights=return_attention,
-            average_attn_weights=average_attn_weights,
-        )
+        if self.training and self.dropout > 0.0:
+            context, weights = self._attend(x, memory, average_attn_weights)
+        else:
+            context, weights = self.attention(
+                x,
+                memory,
+                memory,
+                need_weights=return_attention,
+                average_attn_weights=average_attn_weights,
+            )
         z = x + context
         if return_attention:
             return z, weights
         return z
+
+    def _attend(self, x: Tensor, memory: Tensor, average: bool, drop=None):
+        """``self.attention(x, memory, memory)`` written out, with the dropout
+        of the attention weights drawn by ``drop`` (by default
+        :func:`~sk_memsel.nn._random.dropout`, from the thread's stream).
+
+        The maths of :func:`torch.nn.functional.multi_head_attention_forward`
+        with packed input projections; the weights returned are those after
+        dropout, as torch's are in training mode.
+        """
+        if drop is None:
+
+            def drop(weights):
+                return stream_dropout(weights, self.dropout, True)
+
+        mha = self.attention
+        heads, size = self.num_heads, self.units // self.num_heads
+        w_q, w_k, w_v = mha.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = mha.in_proj_bias.chunk(3)
+        batch, steps, slots = x.shape[0], x.shape[1], memory.shape[1]
+
+        def split(t, n):  # (batch, n, units) -> (batch, heads, n, size)
+            return t.reshape(batch, n, heads, size).transpose(1, 2)
+
+        q = split(F.linear(x, w_q, b_q), steps)
+        k = split(F.linear(memory, w_k, b_k), slots)
+        v = split(F.linear(memory, w_v, b_v), slots)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(size), dim=-1)
+        weights = drop(weights)
+        context = (weights @ v).transpose(1, 2).reshape(batch, steps, self.units)
+        context = mha.out_proj(context)
+        return context, weights.mean(dim=1) if average else weights
 
     def extra_repr(self) -> str:
         return (

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive_int, check_positive_number
+from ._random import stream_generator
 
 __all__ = ["ConcreteSelect", "distinct_argmax"]
 
@@ -241,7 +242,9 @@ class ConcreteSelect(nn.Module):
         Parameters
         ----------
         generator : torch.Generator or None, default=None
-            Source of the noise; ``None`` uses torch's default generator.
+            Source of the noise; ``None``: the thread's
+            :func:`~sk_memsel.nn._random.random_stream` when one is open,
+            else torch's default generator.
 
         Returns
         -------
@@ -250,7 +253,7 @@ class ConcreteSelect(nn.Module):
         """
         u = torch.rand(
             self.logits.shape,
-            generator=generator,
+            generator=stream_generator(self.logits.device, generator),
             device=self.logits.device,
             dtype=self.logits.dtype,
         )

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive_int, check_positive_number
+from ._random import stream_generator
 
 __all__ = [
     "GatedMLP",
@@ -281,7 +282,11 @@ class GaussianStochasticGates(StochasticGatesBase):
 
     def _sample_gate_values(self, batch_size: int) -> Tensor:
         noise = torch.randn(
-            batch_size, self.n_gates, device=self.mu.device, dtype=self.mu.dtype
+            batch_size,
+            self.n_gates,
+            device=self.mu.device,
+            dtype=self.mu.dtype,
+            generator=stream_generator(self.mu.device),
         )
         return self.mu + self.sigma * noise
 
@@ -398,7 +403,11 @@ class HardConcreteGates(StochasticGatesBase):
             self.n_gates,
             device=self.log_alpha.device,
             dtype=self.log_alpha.dtype,
-        ).uniform_(_EPSILON, 1.0 - _EPSILON)
+        ).uniform_(
+            _EPSILON,
+            1.0 - _EPSILON,
+            generator=stream_generator(self.log_alpha.device),
+        )
         logits = (torch.log(u) - torch.log1p(-u) + self.log_alpha) / self.temperature
         return self._stretch(torch.sigmoid(logits))
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive_int, check_positive_number
+from ._random import stream_generator
 
 __all__ = ["MemorySelector"]
 
@@ -194,8 +195,9 @@ class MemorySelector(nn.Module):
         return_probabilities : bool, default=False
             Also return the weights used over the slots.
         generator : torch.Generator or None, default=None
-            Source of the Gumbel noise when ``sampling=True``; ``None`` uses
-            torch's default generator (reproducible under
+            Source of the Gumbel noise when ``sampling=True``; ``None``: the
+            thread's :func:`~sk_memsel.nn._random.random_stream` when one is
+            open, else torch's default generator (reproducible under
             :func:`torch.manual_seed`).
 
         Returns
@@ -210,7 +212,9 @@ class MemorySelector(nn.Module):
         scores = self.scores(x)
         if sampling:
             # -log(E) with E ~ Exp(1) is a standard Gumbel sample.
-            exponential = torch.empty_like(scores).exponential_(generator=generator)
+            exponential = torch.empty_like(scores).exponential_(
+                generator=stream_generator(scores.device, generator)
+            )
             soft = torch.softmax((scores - exponential.log()) / self.temperature, -1)
             hard = F.one_hot(soft.argmax(-1), self.memory_size).to(soft.dtype)
             weights = hard - soft.detach() + soft
