@@ -290,8 +290,10 @@ class _InterruptAt(Callback):
 def test_keyboard_interrupt_leaves_a_usable_estimator(cls):
     X, y = data()
     est = make(cls, max_epochs=5, callbacks=[_InterruptAt(2)])
-    fit(est, X, y)
-    assert len(est.net_.history) == 2
+    with pytest.warns(UserWarning, match="interrupted after 2 finished"):
+        fit(est, X, y)
+    assert len(est.net_.history) == 2 == est.n_epochs_
+    assert est.history_[-1, "stop_reason"] == "interrupted"
     for out in output(est, X):
         assert len(out) == len(X)
 

@@ -13,6 +13,7 @@ from skorch.exceptions import SkorchTrainingImpossibleError
 from skorch.utils import to_tensor
 
 from ._data import WEIGHT_KEY
+from ._warnings import warn
 
 _OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -75,16 +76,41 @@ def _record_stop_reason(net, first_epoch, max_epochs):
     A callback that stops training records its own reason (``"settled"``),
     or :meth:`MemselNet.notify` records it (``"no_improvement"`` for skorch's
     early stopping on the validation loss); otherwise it is ``"max_epochs"``
-    (all the epochs were trained) or ``"interrupted"`` (a
-    ``KeyboardInterrupt``, e.g. Ctrl-C).
+    (all the epochs were trained) or ``"interrupted"``.
+
+    The interrupt contract (``KeyboardInterrupt``, e.g. Ctrl-C, or one
+    raised by a user's callback): the epochs this call finished are kept,
+    with the weights as the interrupt found them; the row of an unfinished
+    epoch is dropped from the history (``n_epochs_`` counts finished epochs
+    only), the last kept row says ``"interrupted"`` and a warning says so.
+    When the call had not finished one epoch, there is nothing to keep: the
+    ``KeyboardInterrupt`` is raised again, and ``all_or_nothing`` puts the
+    estimator back as it was before the call (the previous fit, or unfitted).
     """
-    if len(net.history) == 0 or "stop_reason" in net.history[-1]:
+    run = net.__dict__.pop("_run", None) or {}
+    history = net.history
+    if run.get("interrupted"):
+        if not run.get("epoch_finished") and len(history) > first_epoch:
+            del history[-1]
+        if len(history) == first_epoch:
+            raise KeyboardInterrupt
+        history.record("stop_reason", "interrupted")
+        n_done = len(history) - first_epoch
+        warn(
+            f"Training was interrupted after {n_done} finished epoch(s) "
+            f"of {max_epochs}: the model keeps what was trained (see "
+            'history_[-1, "stop_reason"]). Call fit again to train it in '
+            "full.",
+            UserWarning,
+        )
         return
-    if len(net.history) - first_epoch >= max_epochs:
+    if len(history) == 0 or "stop_reason" in history[-1]:
+        return
+    if len(history) - first_epoch >= max_epochs:
         reason = "max_epochs"
     else:
         reason = "interrupted"
-    net.history.record("stop_reason", reason)
+    history.record("stop_reason", reason)
 
 
 class MemselNet(NeuralNet):
@@ -111,7 +137,25 @@ class MemselNet(NeuralNet):
             raise SkorchTrainingImpossibleError(NOT_TRAINABLE)
         super().check_training_readiness()
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # what _record_stop_reason needs to tell an interrupt (Ctrl-C, or a
+        # user's callback) from a callback's stop, and whether the epoch it
+        # came in had finished its batches
+        first_row = len(self.history)
+        self._run = {"epoch_finished": True, "interrupted": False}
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt:
+            stopped = (
+                len(self.history) > first_row and "stop_reason" in self.history[-1]
+            )
+            self._run["interrupted"] = not stopped
+            raise
+
     def notify(self, method_name, **cb_kwargs):
+        run = getattr(self, "_run", None)
+        if run is not None and method_name in ("on_epoch_begin", "on_epoch_end"):
+            run["epoch_finished"] = method_name == "on_epoch_end"
         if method_name != "on_epoch_end":
             super().notify(method_name, **cb_kwargs)
             return
