@@ -300,3 +300,44 @@ def test_a_memory_mapped_array_without_columns_or_rows_is_refused(
     for data in (mm, np.zeros(shape)):  # as the same array in memory
         with pytest.raises(ValueError, match=message):
             est.fit(data, np.zeros(shape[0], dtype=int))
+
+
+# ------------------------------------------------------------------ fork
+_FORK_SCRIPT = """
+import multiprocessing, warnings
+import numpy as np
+import torch
+from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
+
+warnings.simplefilter("ignore")
+X = np.random.RandomState(0).normal(size=(60, 8))
+y = (X[:, 0] > 0).astype(int)
+
+def job(n_threads):
+    a = ConcreteAutoencoderSelector(k=2, max_epochs=2, n_threads=n_threads)
+    b = StochasticGatesSelector(k=2, max_epochs=2, n_threads=n_threads)
+    return int(a.fit(X).get_support().sum() + b.fit(X, y).get_support().sum())
+
+torch.randn(512, 512) @ torch.randn(512, 512)  # the parent's OpenMP threads
+print(job("auto"), job(2), flush=True)
+with multiprocessing.get_context("fork").Pool(1) as pool:
+    print(pool.map_async(job, ["auto", 2]).get(timeout=60), flush=True)
+"""
+
+
+@pytest.mark.skipif(
+    "fork" not in __import__("multiprocessing").get_all_start_methods(),
+    reason="no fork start method on this platform",
+)
+def test_a_fit_in_a_forked_child_after_one_in_the_parent_finishes():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["4", "4", "[4,", "4]"]

@@ -129,6 +129,7 @@ def all_or_nothing(method=None, *, trains_in_place=False):
 
     @functools.wraps(method)
     @_trainable()
+    @_torch_threads(None)  # one thread in a forked child (see _torch_threads)
     def wrapper(self, *args, **kwargs):
         before = dict(self.__dict__)
         history, n_rows = None, 0

@@ -81,15 +81,21 @@ def _seed_from(random_state):
 _GLOBAL_RNG_LOCK = threading.RLock()
 
 
-def _new_lock_in_child():
+#: whether this process is a fork of one that imported sk_memsel (see
+#: _torch_threads)
+_IN_FORKED_CHILD = False
+
+
+def _after_fork_in_child():
+    global _GLOBAL_RNG_LOCK, _IN_FORKED_CHILD
     # a fork taken while another thread held the lock would leave the child's
     # copy locked for ever
-    global _GLOBAL_RNG_LOCK
     _GLOBAL_RNG_LOCK = threading.RLock()
+    _IN_FORKED_CHILD = True
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock_in_child)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
@@ -182,7 +188,14 @@ def _torch_threads(n_threads):
     torch's setting is restored on exit. It belongs to the calling thread (a
     thread started later inherits it), so fits running in parallel threads,
     as in Dask workers, each keep their own.
+
+    In a forked child (``multiprocessing``'s default start method on Linux)
+    it is one thread, whatever is asked: torch's OpenMP threads are not
+    fork-safe, and an operation on several threads in a child whose parent
+    had started them waits for ever.
     """
+    if _IN_FORKED_CHILD:
+        n_threads = 1
     if n_threads is None:
         yield
         return

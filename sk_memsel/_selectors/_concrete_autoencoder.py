@@ -520,7 +520,9 @@ class ConcreteAutoencoderSelector(
             sample_weight=sample_weight,
         )
         layer = net.module_.select
-        with torch.no_grad():
+        # on the fit's threads: a softmax on torch's default threads starts
+        # its OpenMP pool, which a forked child of this process cannot use
+        with torch.no_grad(), self._fitted_threads():
             probabilities = layer.probabilities()
             selected = distinct_argmax(probabilities)
         layer.fix_selection(selected)
