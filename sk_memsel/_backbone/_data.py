@@ -177,7 +177,7 @@ class ArrayBatchIterator:
 
     def __iter__(self):
         if self._arrays is None:
-            kwargs = {"generator": stream_generator("cpu"), **self.kwargs}
+            kwargs = {"generator": stream_generator(purpose="order"), **self.kwargs}
             loader = torch.utils.data.DataLoader(
                 self.dataset,
                 batch_size=self._batch_size(),
@@ -192,7 +192,7 @@ class ArrayBatchIterator:
         X = _rows_of(X)
         n, bs = len(indices), self._batch_size()
         if self.shuffle:
-            order = torch.randperm(n, generator=stream_generator("cpu"))
+            order = torch.randperm(n, generator=stream_generator(purpose="order"))
             indices = indices[order.numpy()]
         contiguous = not self.shuffle and np.array_equal(indices, np.arange(n))
         if torch.is_tensor(X):

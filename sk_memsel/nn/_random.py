@@ -28,22 +28,31 @@ __all__ = ["Dropout", "dropout", "random_stream", "stream_generator"]
 _local = threading.local()
 
 
+#: the uses a stream keeps apart: the modules' noise, and the order in which
+#: a training loop reads the rows (so that the noise drawn does not depend on
+#: the number of rows)
+_PURPOSES = ("noise", "order")
+
+
 class _Stream:
-    """Generators seeded from one seed, one per device, made when first asked."""
+    """Generators seeded from one seed, one per device and purpose, made when
+    first asked."""
 
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
-        self.generators: dict[torch.device, torch.Generator] = {}
+        self.generators: dict[tuple, torch.Generator] = {}
 
-    def generator(self, device) -> torch.Generator:
+    def generator(self, device, purpose="noise") -> torch.Generator:
         device = torch.device(device)
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
-        generator = self.generators.get(device)
+        generator = self.generators.get((device, purpose))
         if generator is None:
             generator = torch.Generator(device=device)
-            generator.manual_seed(self.seed)
-            self.generators[device] = generator
+            # purpose 0 keeps the plain seed; the others derive their own
+            index = _PURPOSES.index(purpose)
+            generator.manual_seed(self.seed + index * 0x9E3779B97F4A7C15 % 2**62)
+            self.generators[(device, purpose)] = generator
         return generator
 
 
@@ -78,14 +87,20 @@ def random_stream(seed: int):
         _local.stream = previous
 
 
-def stream_generator(device="cpu", generator: torch.Generator | None = None):
+def stream_generator(
+    device="cpu", generator: torch.Generator | None = None, *, purpose="noise"
+):
     """The generator to draw from on ``device``: ``generator`` when given,
     else the calling thread's :func:`random_stream`, else ``None`` (torch's
-    global generator)."""
+    global generator).
+
+    ``purpose="order"`` is for the order of the rows of a training loop, kept
+    apart from the modules' ``"noise"``.
+    """
     if generator is not None:
         return generator
     stream = getattr(_local, "stream", None)
-    return None if stream is None else stream.generator(device)
+    return None if stream is None else stream.generator(device, purpose)
 
 
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
