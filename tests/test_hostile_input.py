@@ -341,3 +341,88 @@ def test_a_fit_in_a_forked_child_after_one_in_the_parent_finishes():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["4", "4", "[4,", "4]"]
+
+
+# ------------------------------------------------------------------ input kinds
+def _frame(X, column):
+    import pandas as pd
+
+    frame = pd.DataFrame(X[:, :2], columns=["a", "b"])
+    frame["odd"] = column
+    return frame
+
+
+def _odd_inputs(X):
+    import pandas as pd
+
+    n = len(X)
+    holes = np.where(X[:, 2] > 0, X[:, 2], np.nan)
+    return {
+        "datetime64": (X.astype("datetime64[s]"), "dates"),
+        "timedelta64": (X.astype("timedelta64[s]"), "durations"),
+        "masked": (np.ma.masked_array(X, mask=X > 1.0), "masked array"),
+        "period": (
+            _frame(X, pd.period_range("2020-01", periods=n, freq="M")),
+            "'odd' \\(period",
+        ),
+        "interval": (_frame(X, pd.interval_range(0, n)), "'odd' \\(interval"),
+        "sparse NaN fill": (
+            _frame(X, pd.arrays.SparseArray(holes)),
+            "sparse columns .* NaN .*'odd'",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["datetime64", "timedelta64", "masked", "period", "interval", "sparse NaN fill"],
+)
+@pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
+def test_inputs_that_are_not_plain_numbers_are_refused_by_name(cls, X, kind):
+    bad, message = _odd_inputs(X)[kind]
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=message):
+        make(cls, **LEARNS_Y.get(cls.__name__, {})).fit(bad, y)
+
+
+@pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
+def test_a_masked_array_without_masked_values_and_a_zero_filled_sparse_column_fit(
+    cls, X
+):
+    import pandas as pd
+
+    y = (X[:, 0] > 0).astype(int)
+    est = make(cls, **LEARNS_Y.get(cls.__name__, {}))
+    expected = clone(est).fit(X, y).get_support()
+    np.testing.assert_array_equal(
+        clone(est).fit(np.ma.masked_array(X), y).get_support(), expected
+    )
+    frame = pd.DataFrame(X)
+    frame[4] = pd.arrays.SparseArray(X[:, 4], fill_value=0.0)
+    frame.columns = frame.columns.astype(str)
+    clone(est).fit(frame, y)  # no warning, no error
+
+
+@pytest.mark.parametrize("how", ["requires_grad", "bfloat16"])
+@pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
+def test_a_torch_tensor_that_requires_grad_or_is_bfloat16_fits(cls, X, how):
+    y = (X[:, 0] > 0).astype(int)
+    tensor = torch.tensor(X, dtype=torch.float32)
+    tensor = tensor.requires_grad_() if how == "requires_grad" else tensor.bfloat16()
+    est = make(cls, **LEARNS_Y.get(cls.__name__, {})).fit(tensor, y)
+    assert est.transform(tensor).shape == (len(X), est.get_support().sum())
+
+
+@pytest.mark.parametrize("cls", SELECTORS, ids=lambda c: c.__name__)
+def test_a_constant_regression_target_is_refused(cls, X):
+    task = {"objective" if "Concrete" in cls.__name__ else "task": "regression"}
+    with pytest.raises(ValueError, match="y is constant"):
+        make(cls, **task).fit(X, np.full(len(X), 3.5))
+
+
+@pytest.mark.parametrize("classes", [[0, 1, np.nan], [0, 1, None], [0, 1, "a"]])
+def test_partial_fit_classes_with_missing_or_mixed_labels_are_refused(X, classes):
+    y = (X[:, 0] > 0).astype(int)
+    est = make(sk_memsel.StochasticGatesSelector)
+    with pytest.raises(ValueError, match="missing label|mixes"):
+        est.partial_fit(X, y, classes=classes)

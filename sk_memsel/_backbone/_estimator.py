@@ -91,23 +91,75 @@ RESERVED_CALLBACK_NAMES = (
 )
 
 
-def _check_column_dtypes(X, name):
-    """Name the DataFrame columns whose values are dates, times or complex."""
+#: dtype names of pandas columns of periods and intervals (kind "O")
+_NOT_NUMBERS = ("period", "interval")
+
+
+def _checked_input(X, name):
+    """``X`` ready for scikit-learn's checks, or an error that names the problem.
+
+    Refused with the columns named: DataFrame columns of dates, durations,
+    periods, intervals or complex numbers, and sparse columns whose unstored
+    entries are NaN (pandas' default fill value); arrays of dates or
+    durations; masked arrays with masked values. Sparse columns filled with
+    a number are made dense here (scikit-learn would, with a warning). A
+    torch tensor is detached and read as float32 on the CPU (NumPy cannot
+    read one that requires grad, nor bfloat16).
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu()
+        return X.float() if X.dtype == torch.bfloat16 else X
+    dtype = getattr(X, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "mM":
+        raise ValueError(
+            f"X holds {'dates' if dtype.kind == 'M' else 'durations'} "
+            f"(dtype {dtype}); {name} needs real numbers: convert them (for "
+            "example a date to its year, month and day, a duration to "
+            "seconds with X / np.timedelta64(1, 's')) or drop them."
+        )
+    if isinstance(X, np.ma.MaskedArray):
+        n_masked = int(np.ma.getmaskarray(X).sum())
+        if n_masked:
+            raise ValueError(
+                f"X is a masked array with {n_masked} masked value(s); {name} "
+                "cannot leave values out. Fill them (X.filled(value), or an "
+                "imputer such as sklearn.impute.SimpleImputer on "
+                "X.filled(np.nan)) or drop their rows."
+            )
+        return X.data
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
-        return
-    bad = [
-        (column, dtype)
-        for column, dtype in dtypes.items()
-        if getattr(dtype, "kind", "O") in "mMc"
-    ]
+        return X
+    bad, sparse_nan, sparse = [], [], {}
+    for column, dtype in dtypes.items():
+        dtype_name = str(getattr(dtype, "name", dtype)).lower()
+        if getattr(dtype, "kind", "O") in "mMc" or dtype_name.startswith(_NOT_NUMBERS):
+            bad.append((column, dtype))
+        elif dtype_name.startswith("sparse"):
+            if np.isnan(float(dtype.fill_value)):
+                sparse_nan.append(column)
+            sparse[column] = dtype.subtype
     if bad:
         listed = ", ".join(f"{column!r} ({dtype})" for column, dtype in bad[:5])
         raise ValueError(
-            f"X has columns of dates, durations or complex numbers: {listed}. "
-            f"{name} needs real numbers: convert them (for example a date to "
-            "its year, month and day) or drop them."
+            f"X has columns of dates, durations, periods, intervals or complex "
+            f"numbers: {listed}. {name} needs real numbers: convert them (for "
+            "example a date to its year, month and day, an interval to its "
+            "two ends) or drop them."
         )
+    if sparse_nan:
+        listed = ", ".join(repr(column) for column in sparse_nan[:5])
+        raise ValueError(
+            f"X has sparse columns whose unstored entries are NaN (pandas' "
+            f"default fill value): {listed}. {name} reads them as missing "
+            "values. If they mean zero, build the columns with fill_value=0 "
+            "(pd.arrays.SparseArray(values, fill_value=0)) or fill them (for "
+            "example X[column].sparse.to_dense().fillna(0)); otherwise impute "
+            "them."
+        )
+    if sparse:
+        X = X.astype(sparse)
+    return X
 
 
 def all_or_nothing(method=None, *, trains_in_place=False):
@@ -310,7 +362,7 @@ class NeuralEstimatorMixin(TargetMixin):
         """
         if _is_out_of_core(X):
             return self._validate_out_of_core(X, reset=reset, allow_nd=allow_nd)
-        _check_column_dtypes(X, type(self).__name__)
+        X = _checked_input(X, type(self).__name__)
         try:
             X = validate_data(
                 self,

@@ -44,6 +44,27 @@ class SupervisedOutputMixin:
     def _requested_task(self):
         return "auto"
 
+    def transform(self, X):
+        """Reduce ``X`` to the selected features.
+
+        scikit-learn's ``SelectorMixin.transform``, after the checks that
+        ``fit`` makes of unusual inputs (``_estimator._checked_input``): a
+        torch tensor that requires grad or is bfloat16 is read as float32,
+        and dates, masked values or sparse columns of NaN are refused by
+        name, never passed through.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        X_selected : ndarray or DataFrame of shape (n_samples, n_selected)
+        """
+        from ._estimator import _checked_input
+
+        return super().transform(_checked_input(X, type(self).__name__))
+
     def __sklearn_tags__(self):
         # scikit-learn reads the tags of the unfitted estimator (a clone) to
         # choose a stratified split and the scorers' methods: the task the

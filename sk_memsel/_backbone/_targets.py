@@ -222,6 +222,14 @@ class TargetMixin:
         unit = y2 / size
         mean = np.average(unit, axis=0, weights=weights)
         spread = np.average((unit - mean) ** 2, axis=0, weights=weights)
+        if not np.any(spread > 0):
+            value = counted.ravel()[0] if counted.size else y2.ravel()[0]
+            raise ValueError(
+                f"y is constant (every value is {value:g}): a regression on it "
+                "has nothing to learn, so no feature is more useful than "
+                "another. Check that y is the right column; a target with a "
+                "single class is not a classification either."
+            )
         self._y_mean = mean * size
         scale = np.sqrt(spread) * size
         self._y_scale = np.where(scale > 0, scale, 1.0)
@@ -356,6 +364,18 @@ class TargetMixin:
                 f"{type(self).__name__} requires y to be passed, but the target "
                 "y is None."
             )
+        if isinstance(y, np.ma.MaskedArray):
+            n_masked = int(np.ma.getmaskarray(y).sum())
+            if n_masked:
+                raise ValueError(
+                    f"y is a masked array with {n_masked} masked value(s); a "
+                    "row without a target cannot be learned from: drop those "
+                    "rows or fill them in."
+                )
+            y = y.data
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu()
+            y = y.float() if y.dtype == torch.bfloat16 else y
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -370,6 +390,12 @@ class TargetMixin:
             )
         if y.dtype.kind == "c":
             raise ValueError("y holds complex numbers; give real numbers or labels.")
+        if y.dtype.kind in "mM":
+            raise ValueError(
+                f"y holds dates or durations (dtype {y.dtype}); give real "
+                "numbers or labels (a duration in seconds: y / np.timedelta64(1, "
+                "'s'))."
+            )
         if y.dtype.kind in "fO":
             import pandas as pd
 
@@ -383,11 +409,37 @@ class TargetMixin:
 
     @staticmethod
     def _checked_classes(classes):
+        listed = repr(list(classes))[:200] if np.ndim(classes) == 1 else ""
+        mixed = np.ndim(classes) == 1 and not isinstance(classes, np.ndarray)
+        if mixed and len({isinstance(c, (str, bytes)) for c in classes}) > 1:
+            # NumPy would silently read [0, 1, "a"] as the strings "0", "1", "a"
+            raise ValueError(
+                f"classes={listed} mixes text and numbers; give every label "
+                "as one type, as y holds them."
+            )
         classes = np.asarray(classes)
         if classes.ndim != 1:
             raise ValueError(
                 f"classes must be a 1-D list of labels, got shape {classes.shape}."
             )
+        if classes.dtype.kind in "fO":
+            import pandas as pd
+
+            if pd.isna(classes).any():
+                raise ValueError(
+                    f"classes={listed} holds a missing label (NaN or None). "
+                    "Give the labels that rows may have; a row whose label is "
+                    "missing cannot be learned from: drop it, or give it a "
+                    "label of its own (for example 'unknown')."
+                )
+        try:
+            np.unique(classes)
+        except TypeError as exc:
+            raise ValueError(
+                f"classes={listed} mixes labels of different types, which "
+                "cannot be sorted; give every label as one type, as y holds "
+                "them."
+            ) from exc
         return classes
 
     @staticmethod
