@@ -432,3 +432,24 @@ def test_cuda(correlated):
     assert next(sel.net_.module_.parameters()).is_cuda
     assert sel.transform(correlated).shape == (240, 3)
     assert sel.reconstruct(correlated).shape == (240, 8)
+
+
+def test_k_set_after_fit_applies_as_for_the_gates_selector():
+    """set_params(k) after fit: the k most important features, as the gates
+    selector's k applies to its fitted probabilities; a larger k is refused."""
+    from sk_memsel import ConcreteAutoencoderSelector
+
+    X = np.random.RandomState(0).normal(size=(40, 8))
+    sel = ConcreteAutoencoderSelector(
+        k=4, max_epochs=3, convergence_threshold=0.0, random_state=0
+    ).fit(X)
+    fitted = sel.get_support(indices=True)
+    top = np.sort(np.argsort(-sel.feature_importances_, kind="stable")[:2])
+    np.testing.assert_array_equal(sel.set_params(k=2).get_support(indices=True), top)
+    assert set(top) <= set(fitted)
+    assert sel.transform(X).shape == (40, 2)
+    np.testing.assert_array_equal(sel.set_params(k=4).get_support(indices=True), fitted)
+    with pytest.raises(ValueError, match="fitted with k=4"):
+        sel.set_params(k=6).transform(X)
+    with pytest.raises(ValueError, match="k must be"):
+        sel.set_params(k=0).get_support()

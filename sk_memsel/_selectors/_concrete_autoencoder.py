@@ -1,7 +1,7 @@
 """Concrete Autoencoder feature selection (Abid, Balin and Zou, 2019)."""
 
 import functools
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -155,7 +155,12 @@ class ConcreteAutoencoderSelector(
     k : int, default=10
         Number of features to select. A ``k`` larger than the number of
         features of ``X`` keeps them all, with a warning (as
-        :class:`~sklearn.feature_selection.SelectKBest` does).
+        :class:`~sklearn.feature_selection.SelectKBest` does). Set after
+        fitting (``set_params(k=3)``), it applies at once, as for
+        :class:`StochasticGatesSelector`: ``get_support`` and ``transform``
+        keep the ``k`` largest ``feature_importances_``; a ``k`` above the
+        fitted one is refused (the network has one node per fitted
+        feature: fit again).
     objective : {"reconstruction", "classification", "regression", "auto"}, \
             default="reconstruction"
         What the decoder learns from the ``k`` selected features.
@@ -236,7 +241,8 @@ class ConcreteAutoencoderSelector(
         Index of the feature of each selector node, in node order (the order
         the decoder reads them in). ``get_support(indices=True)`` gives the
         same indices sorted, and ``transform`` returns the columns in that
-        sorted order.
+        sorted order. Fixed at fit: a ``k`` set later changes
+        ``get_support``, not this.
     selection_probabilities_ : ndarray of shape (k, n_features_in_)
         Probability of each node choosing each feature (``softmax`` of the
         node's logits).
@@ -549,9 +555,27 @@ class ConcreteAutoencoderSelector(
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
+        # k set after fitting applies, as for the gates selector: the k most
+        # important features (the nodes' own choices when k is the fitted k);
+        # more than the fitted nodes cannot be chosen without training
         check_is_fitted(self, "selected_features_")
+        n_nodes = len(self.selected_features_)
+        if isinstance(self.k, bool) or not isinstance(self.k, Integral) or self.k < 1:
+            raise ValueError(f"k must be a whole number of 1 or more, got {self.k!r}.")
+        k = effective_k(self.k, self.n_features_in_, warn=False)
+        if k > n_nodes:
+            raise ValueError(
+                f"k={self.k} asks for {k} features, but this selector was "
+                f"fitted with k={n_nodes}: its network has one selector node "
+                f"per selected feature. Fit it again to select {k}, or set a k "
+                f"of at most {n_nodes} to keep the most important of them."
+            )
         mask = np.zeros(self.n_features_in_, dtype=bool)
-        mask[self.selected_features_] = True
+        if k == n_nodes:
+            mask[self.selected_features_] = True
+        else:
+            order = np.argsort(-self.feature_importances_, kind="stable")
+            mask[order[:k]] = True
         return mask
 
     # ------------------------------------------------------------------ decoder
