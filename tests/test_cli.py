@@ -630,3 +630,88 @@ def test_the_task_of_the_target_is_printed(tmp_path, capsys, target, task, expec
     if not task:
         other = "regression" if "classification" in expected else "classification"
         assert f"pass --task {other} if that is wrong" in err
+
+
+# ------------------------------------------------ awkward names and files
+def test_an_empty_header_cell_after_the_first_is_refused(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    df = make_table().drop(columns=["label"])
+    df.columns = ["f0", "", *df.columns[2:]]
+    df.to_csv(path, index=False)
+    status, out, err = run(["select", path, "--k", "2", *FAST], capsys)
+    assert status == 1 and "column(s) 2 of the header have no name" in err
+    assert out == ""
+
+
+def test_a_name_with_a_line_break_stays_on_one_line(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    df = make_table().drop(columns=["label", "flag"])
+    df.columns = ["two\nlines", *df.columns[1:]]
+    df.to_csv(path, index=False)
+    k = df.shape[1]
+    status, out, err = run(["select", path, "--k", k, *FAST], capsys)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert len(lines) == k and "two\\nlines" in lines
+
+
+def test_a_non_ascii_name_on_an_ascii_stdout_writes_the_output_first(tmp_path):
+    path, output = tmp_path / "t.csv", tmp_path / "out.csv"
+    df = make_table().drop(columns=["label", "flag"])
+    df.columns = ["café", *df.columns[1:]]
+    df.to_csv(path, index=False)
+    k = df.shape[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "sk_memsel", "select", str(path), "--k", str(k)]
+        + [str(a) for a in FAST]
+        + ["--output", str(output)],
+        capture_output=True,
+        env={**__import__("os").environ, "PYTHONIOENCODING": "ascii"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert b"caf\\xe9" in result.stdout.splitlines()
+    assert "café" in pd.read_csv(output).columns
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no named pipes")
+def test_a_named_pipe_is_read_once(tmp_path):
+    import os
+
+    pipe = tmp_path / "t.csv"
+    os.mkfifo(pipe)
+    text = make_table().drop(columns=["label"]).to_csv(index=False)
+    args = ["select", str(pipe), "--k", "2", *map(str, FAST)]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sk_memsel", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with open(pipe, "w") as f:  # the writer waits for the reader
+        f.write(text)
+    out, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err[-2000:]
+    assert len(out.split()) == 2
+
+
+def test_a_header_of_a_million_columns_without_rows_is_refused_at_once(
+    tmp_path, capsys
+):
+    import time
+
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n")
+    start = time.perf_counter()
+    status, out, err = run(["select", path, "--k", "2", *FAST], capsys)
+    assert status == 1 and "no rows of data" in err
+    assert time.perf_counter() - start < 10
+
+
+def test_a_constant_regression_target_is_refused(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    df = make_table().drop(columns=["label"])
+    df["amount"] = 2.5
+    df.to_csv(path, index=False)
+    argv = ["select", path, "--k", "2", "--target", "amount", *FAST]
+    status, out, err = run(argv, capsys)
+    assert status == 1 and "constant" in err

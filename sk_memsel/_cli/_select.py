@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import time
+import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -344,8 +345,24 @@ def run_select(args):
     if y is not None:
         say(_task_line(args, selector))
     report = _report(args, name, method, selector, X, seconds)
-    for column in report["names"]:
-        print(column)
-    sys.stdout.flush()
+    # the files first: a name stdout cannot take must not cost the user them
     _write_outputs(args, method, selector, (df, X, y), report, say)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    for column in report["names"]:
+        print(_printable(str(column), encoding))
+    sys.stdout.flush()
     return report
+
+
+def _printable(name, encoding):
+    """``name`` on one line of stdout: control characters (a line break) as
+    escapes (``\\n``), characters the encoding lacks as ``\\xe9``-style
+    escapes. The report (``--report``) holds the names exactly."""
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        name = "".join(
+            c.encode("unicode_escape").decode("ascii")
+            if unicodedata.category(c) == "Cc"
+            else c
+            for c in name
+        )
+    return name.encode(encoding, "backslashreplace").decode(encoding)

@@ -5,7 +5,9 @@ checks on paths answer before any heavy import.
 """
 
 import csv
+import io
 import os
+import stat
 from pathlib import Path
 
 from ._common import CLIError, first_line
@@ -88,15 +90,23 @@ def read_table(path, sep=None):
     ``.csv`` and a tab for ``.tsv``.
     """
     fmt = check_input(path)
-    import pandas as pd
-
+    source = path
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # a named pipe (or another stream) can be read only once: read it
+        # whole, then check its header and parse it from memory
+        try:
+            source = io.BytesIO(Path(path).read_bytes())
+        except OSError as exc:
+            raise CLIError(f"could not read {path}: {first_line(exc)}") from None
     if fmt != "parquet":
         sep = sep or ("\t" if fmt == "tsv" else ",")
-        _check_header(path, sep)
+        _check_header(source, path, sep)
+    import pandas as pd
+
     try:
         if fmt == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep=sep)
+            return pd.read_parquet(source)
+        return pd.read_csv(source, sep=sep)
     except pd.errors.EmptyDataError:
         raise CLIError(f"input file {path} is empty.") from None
     except ImportError as exc:
@@ -105,19 +115,46 @@ def read_table(path, sep=None):
         raise CLIError(f"could not read {path} as {fmt}: {first_line(exc)}") from None
 
 
-def _check_header(path, sep):
-    """Refuse a CSV/TSV header that names a column twice or is split wrongly.
+def _check_header(source, path, sep):
+    """Refuse a CSV/TSV header that names a column twice, leaves one unnamed
+    or is split wrongly, and a file of a header and no rows.
 
-    pandas would rename the second ``a`` to ``a.1``, and the selection would
-    then name a column the file does not have. A header that reads as one
-    column holding another separator (``a;b;c``) is a file separated by that
-    one: pandas would read every row as one text column.
+    pandas would rename the second ``a`` to ``a.1``, and an unnamed column
+    (other than the first, the row labels) ``Unnamed: 3``: the selection
+    would then name a column the file does not have. A header that reads as
+    one column holding another separator (``a;b;c``) is a file separated by
+    that one: pandas would read every row as one text column. Without rows
+    pandas takes time quadratic in the columns (a minute for a million), so
+    the refusal comes from here. ``source`` is the path, or the bytes of a
+    stream already read.
     """
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            header = next(csv.reader(f, delimiter=sep), [])
+        if isinstance(source, io.BytesIO):
+            f = io.TextIOWrapper(source, encoding="utf-8", errors="replace", newline="")
+        else:
+            f = open(source, newline="", encoding="utf-8", errors="replace")
+        try:
+            rows = csv.reader(f, delimiter=sep)
+            header = next(rows, [])
+            has_rows = any(any(cell.strip() for cell in row) for row in rows)
+        finally:
+            if isinstance(source, io.BytesIO):
+                f.detach()
+                source.seek(0)
+            else:
+                f.close()
     except (OSError, csv.Error):
         return  # pandas reports it
+    if header and not has_rows:
+        raise CLIError(f"input file {path} has no rows of data.")
+    unnamed = [i for i, name in enumerate(header) if not name.strip() and i > 0]
+    if unnamed:
+        where = ", ".join(str(i + 1) for i in unnamed[:5])
+        raise CLIError(
+            f"input {path}: column(s) {where} of the header have no name; give "
+            "every column a name (only the first may be empty: the row labels "
+            "that DataFrame.to_csv() writes)."
+        )
     seen, twice = set(), []
     for name in header:
         if name in seen and name not in twice:
