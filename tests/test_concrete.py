@@ -411,7 +411,10 @@ def test_selector_logits_have_their_own_learning_rate(fitted):
 
 
 def test_gjs_term_pushes_the_nodes_apart(dominant, dominant_fitted):
-    diverse = make_selector(k=3, hidden_layer_sizes=(8,), gjs_weight=10.0)
+    # 40 epochs: at 20 the nodes are still apart on 5 of 6 seeds, not all
+    diverse = make_selector(
+        k=3, hidden_layer_sizes=(8,), gjs_weight=10.0, max_epochs=40
+    )
     diverse.fit(dominant)
     # without the term all nodes peak on the dominant column; with it they
     # peak on distinct columns and their divergence nears its maximum, log 3
