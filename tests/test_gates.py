@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy.stats import norm
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectFromModel
 from sklearn.model_selection import GridSearchCV
 
@@ -601,3 +602,44 @@ def test_partial_fit_feature_names_must_match(data):
         selector.partial_fit(X, y)
     selector.partial_fit(frame, y)
     assert selector.get_feature_names_out().shape == (2,)
+
+
+# ------------------------------------------------------------ training must learn
+def wide_data(n_samples=64, n_features=2000, n_informative=12, seed=1):
+    """Gene expression's shape: few rows, many columns, 4 classes whose means
+    differ on the first ``n_informative`` columns only."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_samples) % 4
+    X = rng.normal(size=(n_samples, n_features))
+    X[:, :n_informative] += rng.normal(scale=1.5, size=(4, n_informative))[y]
+    return X, y
+
+
+def test_gates_that_never_moved_are_not_a_settled_selection():
+    # 64 rows: one optimizer step per epoch, and Adam moves every gate by
+    # about gate_lr per step, all alike under the penalty: the top k stayed
+    # the random starting order, "settled" after 500 steps and was returned
+    # (columns 59, 337, 393, 452 and 1472 here, on any such data)
+    X, y = wide_data()
+    selector = StochasticGatesSelector(k=5, random_state=0).fit(X, y)
+    assert set(selector.get_support(indices=True)) <= set(range(12))
+    assert dict(selector.net_.callbacks_)["settled"].moved_
+    assert selector.history_[-1, "stop_reason"] == "settled"
+    # the gates' learning rate rose while they had not moved, then held
+    factors = selector.history_[:, "speed_up"]
+    assert factors[0] == 1 and factors[-1] > 1
+    assert np.all(np.diff(factors) >= 0)
+
+
+def test_the_default_budget_warns_when_the_gates_never_move():
+    # a target no column predicts: the gates close together, in their
+    # starting order, and no selection can be read off them
+    X, _ = wide_data(n_features=50)
+    y = np.random.RandomState(1).permutation(np.arange(len(X)) % 2)
+    selector = StochasticGatesSelector(
+        k=3, hidden_layer_sizes=(), reg_weight=0.5, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="did not move apart"):
+        selector.fit(X, y)
+    # an explicit budget is the user's choice: no warning
+    selector.set_params(max_epochs=50).fit(X, y)

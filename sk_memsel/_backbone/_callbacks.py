@@ -221,6 +221,17 @@ class SettledStopping(Callback):
     ``"settled"`` is recorded in the history, which ends training once every
     callback has seen the epoch (see :class:`sk_memsel._backbone.MemselNet`).
 
+    Training must learn before it may stop: with ``moved``, a selection that
+    is still where training started (``moved(first, module)`` false, with
+    ``first`` the selection before the first step) cannot settle, however
+    long it stays unchanged. While it has not moved, ``speed_up`` (a function
+    of the module giving the parameters it concerns) doubles the learning
+    rate of those parameters every ``speed_up_every`` optimizer steps, up to
+    ``speed_up_max`` times its starting value, so that the budget is spent
+    moving, not waiting; once the selection has moved, the rate stays where
+    it is. ``moved_`` says whether it has moved, ``history[:, "speed_up"]``
+    records the factor of each epoch.
+
     Parameters
     ----------
     selection : callable
@@ -234,6 +245,17 @@ class SettledStopping(Callback):
         Called once, without argument, when training is settled.
     finish_epochs : int, default=0
         Epochs trained after settling, before stopping.
+    moved : callable or None, default=None
+        ``moved(first, module)``: whether the selection has left the one
+        training started from, ``first``. ``None``: any selection may
+        settle.
+    speed_up : callable or None, default=None
+        Function of the module returning the parameters whose learning rate
+        rises while the selection has not moved (needs ``moved``).
+    speed_up_every : int, default=100
+        Optimizer steps between two doublings.
+    speed_up_max : float, default=50.0
+        The largest factor of the starting learning rate.
     """
 
     def __init__(
@@ -244,12 +266,20 @@ class SettledStopping(Callback):
         ready=None,
         on_settled=None,
         finish_epochs=0,
+        moved=None,
+        speed_up=None,
+        speed_up_every=100,
+        speed_up_max=50.0,
     ):
         self.selection = selection
         self.patience_steps = patience_steps
         self.ready = ready
         self.on_settled = on_settled
         self.finish_epochs = finish_epochs
+        self.moved = moved
+        self.speed_up = speed_up
+        self.speed_up_every = speed_up_every
+        self.speed_up_max = speed_up_max
 
     def initialize(self):
         # state that partial_fit carries from one call to the next
@@ -257,6 +287,10 @@ class SettledStopping(Callback):
         self.last_selection_ = None
         self.changed_at_step_ = 0
         self.settled_at_epoch_ = None
+        self.first_selection_ = None
+        self.moved_ = self.moved is None
+        self.factor_ = 1.0
+        self.next_speed_up_ = self.speed_up_every
         return self
 
     def on_train_begin(self, net, **kwargs):
@@ -264,6 +298,20 @@ class SettledStopping(Callback):
         # own data before it can settle
         self.settled_at_epoch_ = None
         self.changed_at_step_ = self.steps_
+        if self.moved is not None and self.first_selection_ is None:
+            with torch.no_grad():
+                self.first_selection_ = self.selection(net.module_)
+
+    def _speed_up(self, net):
+        """Double the learning rate of ``speed_up``'s parameters, if allowed."""
+        factor = min(self.factor_ * 2.0, float(self.speed_up_max))
+        if factor <= self.factor_:
+            return
+        first = next(iter(self.speed_up(net.module_)))
+        for group in net.optimizer_.param_groups:
+            if any(p is first for p in group["params"]):
+                group["lr"] *= factor / self.factor_
+        self.factor_ = factor
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
@@ -272,13 +320,25 @@ class SettledStopping(Callback):
         if self.settled_at_epoch_ is None:
             with torch.no_grad():
                 current = self.selection(net.module_)
-                if current != self.last_selection_:
-                    self.last_selection_ = current
-                    self.changed_at_step_ = self.steps_
-                if self.steps_ - self.changed_at_step_ < self.patience_steps:
-                    return
-                if self.ready is not None and not self.ready(net.module_):
-                    return
+                if not self.moved_:
+                    self.moved_ = bool(self.moved(self.first_selection_, net.module_))
+            if self.speed_up is not None:
+                while self.steps_ >= self.next_speed_up_:
+                    self.next_speed_up_ += self.speed_up_every
+                    if not self.moved_:
+                        self._speed_up(net)
+                net.history.record("speed_up", self.factor_)
+            if current != self.last_selection_:
+                self.last_selection_ = current
+                self.changed_at_step_ = self.steps_
+            if self.steps_ - self.changed_at_step_ < self.patience_steps:
+                return
+            if not self.moved_:
+                return
+            if self.ready is not None:
+                with torch.no_grad():
+                    if not self.ready(net.module_):
+                        return
             self.settled_at_epoch_ = epoch
             if self.on_settled is not None:
                 self.on_settled()

@@ -6,7 +6,9 @@ from operator import methodcaller
 
 import numpy as np
 import torch
+from scipy.special import ndtri
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -33,6 +35,7 @@ from .._backbone._params import (
     fill_shared_docs,
     layer_sizes,
 )
+from .._backbone._warnings import warn
 from ..nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
 __all__ = ["StochasticGatesSelector"]
@@ -54,6 +57,34 @@ _SATURATES = (
     "the network's hidden units saturate on them, so it learns nothing from X "
     "and any selection would be arbitrary"
 )
+
+
+#: while the gates have not left their starting order, their learning rate
+#: doubles every SPEED_UP_EVERY optimizer steps, up to SPEED_UP_MAX times
+#: gate_lr (see SettledStopping)
+SPEED_UP_EVERY = 100
+SPEED_UP_MAX = 50.0
+#: the kept gates stand apart once this far above the median gate, in units
+#: of the gates' noise (the gates start within 0.01 of each other), and
+#: MOVED_SHARE of the median gate's way since the start (see _stand_apart)
+MOVED_Z = 0.05
+MOVED_SHARE = 0.5
+
+
+def _probit(probs):
+    """``Phi^-1`` of gate probabilities (an array or a tensor), in float64."""
+    if torch.is_tensor(probs):
+        probs = probs.detach().cpu().double().numpy()
+    return ndtri(np.clip(probs, 1e-12, 1 - 1e-12))
+
+
+def _gate_parameters(module):
+    """The parameters whose learning rate rises while the gates have not moved."""
+    return module.gates.parameters()
+
+
+#: the share of p that a gate at the floor keeps in the "avoid" score
+_FLOOR_SHARE = 1e-9
 
 
 def _evenly_spaced(n_rows, n_used):
@@ -105,19 +136,26 @@ def unit_columns(sample):
 def complementary_order(X, probs, codes, length, *, rows=None):
     """The first ``length`` gates in the order ``redundancy="avoid"`` keeps them.
 
-    Returns ``(order, scores)``: ``scores`` gives every gate its ``p * (1 -
-    r)`` when it was kept, or, for a gate not among the first ``length``,
-    at the end. A score only falls as gates are kept, so the scores fall
-    along the order and the ``k`` largest are its first ``k``.
+    Returns ``(order, scores)``: ``scores`` gives every gate its ``(p -
+    m) * (1 - r)`` when it was kept, or, for a gate not among the first
+    ``length``, at the end. A score only falls as gates are kept, so the
+    scores fall along the order and the ``k`` largest are its first ``k``.
 
-    Greedy: each step keeps the gate of largest ``p * (1 - r)``, with
-    ``p`` its open probability and ``r`` the largest absolute Pearson
-    correlation between one of its columns and a column already kept,
-    measured on :func:`correlation_sample` of ``X`` (or on ``rows``, made by
-    :func:`unit_columns`, with ``X=None``). A constant column (every column
-    of a group constant) tells nothing: its ``r`` is 1 from the start, so it
-    comes last. Of equal scores, the more probable gate comes first, then
-    the earlier one.
+    Greedy: each step keeps the gate of largest ``(p - m) * (1 - r)``, with
+    ``p`` its open probability, ``m`` the median of the gates' probabilities
+    (their noise floor: most gates carry nothing, and a gate at the floor
+    tells nothing however open it is; at or below it only a vanishing
+    ``1e-9 * p`` is left, so that ``p * (1 - r)`` orders those gates) and ``r``
+    the largest absolute Pearson correlation between one of its columns and
+    a column already kept, measured on :func:`correlation_sample` of ``X``
+    (or on ``rows``, made by :func:`unit_columns`, with ``X=None``).
+    Discounting from the floor, not from 0, keeps a column whose gate stands
+    far above the floor even when it repeats a kept one in part (the
+    redundant but relevant columns of MADELON-like data: 13 to 14 of 20
+    found instead of 4 to 6), while near-copies of a kept column still
+    fall to the floor. A constant column (every column of a group constant)
+    tells nothing: its ``r`` is 1 from the start, so it comes last. Of equal
+    scores, the more probable gate comes first, then the earlier one.
     """
     Z = unit_columns(correlation_sample(X)[0]) if rows is None else rows
     n_gates = len(probs)
@@ -128,8 +166,11 @@ def complementary_order(X, probs, codes, length, *, rows=None):
     free = np.ones(n_gates, dtype=bool)
     order = np.empty(length, dtype=np.intp)
     scores = np.empty(n_gates)
+    # at the floor (half the gates, or all where few are kept), the old
+    # order p * (1 - r) decides: a vanishing share of p keeps it
+    above_floor = np.maximum(probs - np.median(probs), 0.0) + _FLOOR_SHARE * probs
     for step in range(length):
-        score = np.where(free, probs * (1.0 - largest_r), -np.inf)
+        score = np.where(free, above_floor * (1.0 - largest_r), -np.inf)
         best = int(np.argmax(score))
         tied = score == score[best]
         if np.count_nonzero(tied) > 1:  # e.g. every score 0: the likelier gate
@@ -144,7 +185,7 @@ def complementary_order(X, probs, codes, length, *, rows=None):
             r = per_gate
         np.maximum(largest_r, np.minimum(r, 1.0), out=largest_r)
     # below the last kept one's, ties going to the earlier gate as in argmax
-    scores[free] = np.minimum(probs * (1.0 - largest_r), scores[order[-1]])[free]
+    scores[free] = np.minimum(above_floor * (1.0 - largest_r), scores[order[-1]])[free]
     return order, scores
 
 
@@ -372,18 +413,18 @@ class StochasticGatesSelector(
     >>> int(selector.set_params(k=None, threshold=0.5).get_support().sum())
     2
 
-    With a near-copy of column 0 added as column 6, the 3 most probable gates
-    keep both copies; ``redundancy="avoid"`` keeps one and adds another
-    column instead (see :ref:`gates_redundancy`):
+    With a near-copy of column 0 added as column 6, the 2 most probable gates
+    are both copies; ``redundancy="avoid"`` keeps one and adds the column
+    that complements it instead (see :ref:`gates_redundancy`):
 
     >>> X_copy = np.column_stack([X, X[:, 0] + 0.1 * rng.normal(size=200)])
-    >>> params = dict(k=3, hidden_layer_sizes=(), batch_size=50, max_epochs=50,
+    >>> params = dict(k=2, hidden_layer_sizes=(), batch_size=50, max_epochs=50,
     ...               gate_lr=0.02, random_state=0)
     >>> StochasticGatesSelector(**params).fit(X_copy, y).get_support(indices=True)
-    array([0, 1, 6])
+    array([0, 6])
     >>> avoid = StochasticGatesSelector(redundancy="avoid", **params).fit(X_copy, y)
     >>> avoid.get_support(indices=True)
-    array([0, 1, 3])
+    array([0, 1])
 
     ``partial_fit`` trains the same network further, ``max_epochs`` epochs on
     each new chunk:
@@ -555,6 +596,7 @@ class StochasticGatesSelector(
                     temperature=float(self.temperature),
                     reg_reduction=self.reg_reduction,
                 )
+            self._start_z = _probit(gates.get_active_probs())  # see _left_start
             module = GatedMLP(
                 gates,
                 n_features,
@@ -570,7 +612,14 @@ class StochasticGatesSelector(
             )
             callbacks = [("gate_recorder", recorder)]
             if self.settle_steps is not None:
-                settled = SettledStopping(self._selection_now, int(self.settle_steps))
+                settled = SettledStopping(
+                    self._selection_now,
+                    int(self.settle_steps),
+                    moved=self._left_start,
+                    speed_up=_gate_parameters,
+                    speed_up_every=SPEED_UP_EVERY,
+                    speed_up_max=SPEED_UP_MAX,
+                )
                 callbacks.append(("settled", settled))
             return module, self._criterion(), callbacks
 
@@ -584,6 +633,64 @@ class StochasticGatesSelector(
             return kept
         # by threshold: also every probability to within 0.02
         return kept, tuple(np.floor(probs * 50).astype(int))
+
+    def _left_start(self, first, module):
+        """Whether the gates have left where they started.
+
+        The gates start nearly equal, in a random order; at first the
+        penalty pushes them all down alike (Adam moves every gate by about
+        ``gate_lr`` per step whatever its gradient), so the order, and the
+        selection, stay the random one until the task tells the gates apart.
+        They have moved once fewer than half of the gates kept at the start
+        are still kept, or once the kept gates stand apart from the others
+        (:meth:`_stand_apart`).
+        """
+        probs = module.gates.get_active_probs().detach().cpu().double().numpy()
+        kept = self._kept_groups(probs)
+        if self.k is None:  # (kept, probabilities to within 0.02)
+            first = first[0]
+        if not first or np.count_nonzero(kept[list(first)]) < len(first) / 2:
+            return True
+        return self._stand_apart(probs, kept)
+
+    def _stand_apart(self, probs, kept, share=None):
+        """Whether the kept gates stand apart from the bulk of the gates.
+
+        The mean ``Phi^-1(p)`` of the kept gates (``mu / sigma`` for Gaussian
+        gates) is at least ``MOVED_Z`` above the median gate's, and at least
+        ``share`` (``MOVED_SHARE`` by default) of the way the median gate has
+        gone since the start. Gates that all close together (a target no
+        column predicts) travel far and stand apart from nothing.
+        """
+        share = MOVED_SHARE if share is None else share
+        if kept.all() or not kept.any():
+            return bool(kept.all())  # all kept: nothing to stand apart from
+        z = _probit(probs)
+        middle = np.median(z)
+        travel = abs(middle - np.median(self._start_z))
+        return z[kept].mean() - middle >= max(MOVED_Z, share * travel)
+
+    def _warn_if_unmoved(self):
+        """A ConvergenceWarning when the default budget ends with gates that
+        do not stand apart: their top ``k`` is no selection."""
+        settled = dict(self.net_.callbacks_).get("settled")
+        if settled is None or self.max_epochs != "auto":
+            return
+        with torch.no_grad():
+            probs = self.net_.module_.gates.get_active_probs()
+        probs = probs.detach().cpu().double().numpy()
+        if self._stand_apart(probs, self._kept_groups(probs), share=0.0):
+            return
+        lr = float(self.gate_lr) * settled.factor_
+        warn(
+            f"The gates did not move apart in {settled.steps_} optimizer steps "
+            f"(gate_lr raised to {lr:.3g}): the features kept stand no higher "
+            "than the rest, so the selection is arbitrary and no feature may "
+            "help predict y. Check that y is the target you meant, scale the "
+            "features (for example with StandardScaler), or train longer "
+            "(max_epochs).",
+            ConvergenceWarning,
+        )
 
     def _fit_new_net(self, X, target, sample_weight=None):
         """Build a new gated network and train it on ``(X, target)``."""
@@ -602,6 +709,7 @@ class StochasticGatesSelector(
             net_params={"optimizer__param_groups": param_groups},
             sample_weight=sample_weight,
         )
+        self._warn_if_unmoved()
         self.groups_ = labels
         self._codes = codes
         self._read_gates()
