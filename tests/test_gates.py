@@ -643,3 +643,11 @@ def test_the_default_budget_warns_when_the_gates_never_move():
         selector.fit(X, y)
     # an explicit budget is the user's choice: no warning
     selector.set_params(max_epochs=50).fit(X, y)
+
+
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_a_feature_without_a_group_label_is_named(missing):
+    X, y = informative_data(n_features=4)
+    groups = np.array([0, 1, missing, 2], dtype=object)
+    with pytest.raises(ValueError, match="no label for 1 feature.*feature 2"):
+        StochasticGatesSelector(k=2, groups=groups, **FEW).fit(X, y)

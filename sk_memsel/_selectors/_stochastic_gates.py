@@ -566,6 +566,13 @@ class StochasticGatesSelector(
                 f"groups must give one label per feature: X has {n_features} "
                 f"features but groups has shape {groups.shape}."
             )
+        missing = [i for i, g in enumerate(groups.tolist()) if g is None or g != g]
+        if missing:
+            raise ValueError(
+                f"groups has no label for {len(missing)} feature(s) (NaN or None; "
+                f"the first is feature {missing[0]}): give every feature a group "
+                "label, its own index for a feature that stands alone."
+            )
         try:
             return np.unique(groups, return_inverse=True)
         except TypeError as exc:
@@ -676,7 +683,7 @@ class StochasticGatesSelector(
         settled = dict(self.net_.callbacks_).get("settled")
         if settled is None or self.max_epochs != "auto":
             return
-        with torch.no_grad():
+        with torch.no_grad(), self._fitted_threads():
             probs = self.net_.module_.gates.get_active_probs()
         probs = probs.detach().cpu().double().numpy()
         if self._stand_apart(probs, self._kept_groups(probs), share=0.0):
@@ -720,7 +727,7 @@ class StochasticGatesSelector(
         # read in float64, so that gates far open (or closed) do not round to
         # the same probability and tie
         gates = copy.deepcopy(self.net_.module_.gates).cpu().double()
-        with torch.no_grad():
+        with torch.no_grad(), self._fitted_threads():
             probs = gates.get_active_probs().numpy()
             values = gates.get_gate_values().numpy()
         codes = self._codes
