@@ -1,0 +1,472 @@
+"""Do the gates' k columns beat what a user gets in one line of scikit-learn?
+
+Every method is asked for ``k`` column indices, fitted on the training rows
+only, and two judges are trained on those columns and scored on the test
+rows: ``ExtraTreesClassifier(n_estimators=200, random_state=0)`` and
+``LogisticRegression(max_iter=2000)`` on the ``StandardScaler``-ed columns
+(a forest judge alone would favour forest-picked columns). Caravan is
+judged by balanced accuracy, with ``class_weight="balanced"`` judges (94 %
+of its rows are "No"); every other set by accuracy.
+
+Data (shipped inside installed packages, nothing downloaded): ISLP's Khan
+(train and test stacked) and NCI60 (classes with at least 5 rows) under
+repeated stratified 5-fold CV; ISLP's Caravan (one stratified 75/25 split per
+seed); aeon's ArrowHead, GunPoint, OSULeaf (their own split); scikit-learn's
+digits (pixels / 16, stratified 80/20); MADELON-like data from
+``bench_gates.madelon`` (also: how many of the 20 relevant columns are
+found). BLAS runs on one thread (threadpoolctl); the torch estimators keep
+their default ``n_threads="auto"``.
+
+    python benchmarks/bench_selection_quality.py --quick
+    python benchmarks/bench_selection_quality.py --json docs/benchmarks/data/\
+selection_quality.json --write docs/benchmarks/selection_quality.rst
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from sklearn.datasets import load_digits
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.feature_selection import SelectFromModel, mutual_info_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_gates import madelon  # noqa: E402
+from bench_real_data import _ucr  # noqa: E402
+
+from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector  # noqa: E402
+
+BEGIN, END = ".. BEGIN RESULTS", ".. END RESULTS"
+# name -> (k values, default seeds)
+DATA = {
+    "Khan": ([10, 50], [0, 1]),
+    "NCI60": ([10, 50], [0, 1]),
+    "madelon": ([20], [0, 1, 2, 3, 4]),
+    "Caravan": ([10, 20], [0, 1, 2, 3, 4]),
+    "ArrowHead": ([10, 20, 50], [0, 1, 2, 3, 4]),
+    "GunPoint": ([10, 20, 50], [0, 1, 2, 3, 4]),
+    "OSULeaf": ([10, 20, 50], [0, 1, 2, 3, 4]),
+    "digits": ([10, 20], [0, 1, 2, 3, 4]),
+}
+OURS = ["gates", "gates_avoid", "concrete_cls"]
+PEERS = ["forest", "l1_logistic", "mrmr", "mutual_info"]
+METHODS = OURS + PEERS + ["random"]
+C_PATH = np.logspace(-3, 2, 21)
+
+
+def splits(name, seeds):
+    """Yield (seed, X_train, X_test, y_train, y_test), y encoded 0..C-1."""
+    if name == "madelon":
+        for seed in seeds:
+            X_train, X_test, y_train, y_test, _ = madelon(seed)
+            yield seed, X_train, X_test, y_train, y_test
+        return
+    if name in ("ArrowHead", "GunPoint", "OSULeaf", "digits"):
+        if name == "digits":
+            X, y = load_digits(return_X_y=True)
+            X_train, X_test, y_train, y_test = train_test_split(
+                X / 16.0, y, stratify=y, test_size=0.2, random_state=0
+            )
+        else:
+            (X_train, y_train), (X_test, y_test) = (
+                _ucr(name, "TRAIN"),
+                _ucr(name, "TEST"),
+            )
+        enc = LabelEncoder().fit(y_train)
+        for seed in seeds:  # one split; the seed is the methods' random_state
+            yield seed, X_train, X_test, enc.transform(y_train), enc.transform(y_test)
+        return
+    from ISLP import load_data
+
+    if name == "Khan":
+        d = load_data("Khan")
+        X = np.vstack([d["xtrain"], d["xtest"]])
+        y = np.concatenate([np.ravel(d["ytrain"]), np.ravel(d["ytest"])])
+    elif name == "NCI60":
+        d = load_data("NCI60")
+        labels = np.ravel(d["labels"])
+        counts = pd.Series(labels).value_counts()
+        keep = np.isin(labels, counts.index[counts >= 5])
+        X, y = np.asarray(d["data"])[keep], labels[keep]
+    else:  # Caravan
+        d = load_data("Caravan")
+        X, y = d.drop(columns="Purchase").to_numpy(float), d["Purchase"].to_numpy()
+    X, y = np.asarray(X, float), LabelEncoder().fit_transform(y)
+    for seed in seeds:
+        if name == "Caravan":
+            folds = [
+                train_test_split(
+                    np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed
+                )
+            ]
+        else:
+            folds = StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y)
+        for train, test in folds:
+            scaler = StandardScaler().fit(X[train])
+            yield (
+                seed,
+                scaler.transform(X[train]),
+                scaler.transform(X[test]),
+                y[train],
+                y[test],
+            )
+
+
+def _top(scores, k):
+    return np.argsort(-np.asarray(scores), kind="stable")[:k]
+
+
+def select(method, X, y, ks, seed, quick):
+    """{k: (columns, seconds)}; a ranking independent of k is fitted once."""
+    epochs = {"max_epochs": 3} if quick else {}
+    start, out = time.perf_counter(), {}
+    if method in ("gates", "gates_avoid", "concrete_cls"):
+        for k in ks:
+            t0 = time.perf_counter()
+            if method == "concrete_cls":
+                sel = ConcreteAutoencoderSelector(
+                    k=k, objective="classification", random_state=seed, **epochs
+                )
+            else:
+                red = "avoid" if method == "gates_avoid" else "keep"
+                sel = StochasticGatesSelector(
+                    k=k, redundancy=red, random_state=seed, **epochs
+                )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sel.fit(X, y)
+            out[k] = (sel.get_support(indices=True), time.perf_counter() - t0)
+        return out
+    if method == "l1_logistic":  # along the C path, the first C giving >= k non-zero
+        coefs = []
+        for C in C_PATH:
+            lr = LogisticRegression(
+                l1_ratio=1.0, solver="saga", C=C, max_iter=500, tol=1e-3
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                coefs.append(np.abs(lr.fit(X, y).coef_).max(axis=0))
+            if (coefs[-1] > 0).sum() >= max(ks):
+                break
+        seconds = time.perf_counter() - start
+        for k in ks:
+            score = next((c for c in coefs if (c > 0).sum() >= k), coefs[-1])
+            out[k] = (_top(score, k), seconds)
+        return out
+    if method == "forest":
+        rf = RandomForestClassifier(n_estimators=500, random_state=seed)
+        sfm = SelectFromModel(rf, max_features=max(ks), threshold=-np.inf).fit(X, y)
+        order = _top(sfm.estimator_.feature_importances_, max(ks))
+    elif method == "mrmr":
+        from mrmr import mrmr_classif
+
+        order = mrmr_classif(
+            X=pd.DataFrame(X), y=pd.Series(y), K=max(ks), n_jobs=1, show_progress=False
+        )
+    elif method == "mutual_info":
+        order = _top(mutual_info_classif(X, y, random_state=seed), max(ks))
+    else:  # random
+        order = np.random.RandomState(seed).permutation(X.shape[1])[: max(ks)]
+    seconds = time.perf_counter() - start
+    return {k: (np.asarray(order)[:k], seconds) for k in ks}
+
+
+def judge(cols, X_train, X_test, y_train, y_test, balanced):
+    weight = "balanced" if balanced else None
+    score = balanced_accuracy_score if balanced else accuracy_score
+    judges = {
+        "trees": ExtraTreesClassifier(
+            n_estimators=200, random_state=0, class_weight=weight
+        ),
+        "logistic": make_pipeline(
+            StandardScaler(), LogisticRegression(max_iter=2000, class_weight=weight)
+        ),
+    }
+    return {
+        name: score(y_test, j.fit(X_train[:, cols], y_train).predict(X_test[:, cols]))
+        for name, j in judges.items()
+    }
+
+
+def run_data(name, methods, seeds, quick):
+    ks, default_seeds = DATA[name]
+    seeds = seeds if seeds is not None else ([0] if quick else default_seeds)
+    raw = {}  # (method, k) -> {"trees": [..], "logistic": [..], "seconds": [..], ..}
+    shape = None
+    for seed, X_train, X_test, y_train, y_test in splits(name, seeds):
+        if quick and shape is not None and name in ("Khan", "NCI60", "Caravan"):
+            break  # one fold is enough for a smoke run
+        ks_here = [k for k in ks if k < X_train.shape[1]]
+        shape = [len(X_train), X_train.shape[1], len(X_test), int(y_train.max()) + 1]
+        relevant = madelon(seed)[4] if name == "madelon" else None
+        all_cols = np.arange(X_train.shape[1])
+        for key, value in judge(
+            all_cols, X_train, X_test, y_train, y_test, name == "Caravan"
+        ).items():
+            raw.setdefault(("all", 0), {}).setdefault(key, []).append(value)
+        for method in methods:
+            for k, (cols, seconds) in select(
+                method, X_train, y_train, ks_here, seed, quick
+            ).items():
+                cell = raw.setdefault((method, k), {})
+                for key, value in judge(
+                    cols, X_train, X_test, y_train, y_test, name == "Caravan"
+                ).items():
+                    cell.setdefault(key, []).append(value)
+                cell.setdefault("seconds", []).append(seconds)
+                if relevant is not None:
+                    cell.setdefault("found", []).append(
+                        int(np.isin(cols, relevant).sum())
+                    )
+        print(f"{name} seed {seed}: done ({time.strftime('%H:%M:%S')})", flush=True)
+    rows = []
+    for (method, k), cell in raw.items():
+        row = {"method": method, "k": k, "n": len(cell["trees"])}
+        for key in ("trees", "logistic"):
+            row[key] = float(np.mean(cell[key]))
+            row[key + "_se"] = (
+                float(stats.sem(cell[key])) if len(cell[key]) > 1 else 0.0
+            )
+        if "seconds" in cell:
+            row["seconds"] = float(np.median(cell["seconds"]))
+        if "found" in cell:
+            row["found"] = cell["found"]
+        rows.append(row)
+    return {"data": name, "shape": shape, "seeds": seeds, "ks": ks, "rows": rows}
+
+
+def summarise(reports):
+    """Mean rank per method over (set, k, judge) cells, and the gates' yes/no."""
+    ranks, verdicts = {}, []
+    for rep in reports:
+        for k in sorted({r["k"] for r in rep["rows"] if r["k"]}):
+            by = {r["method"]: r for r in rep["rows"] if r["k"] == k}
+            for jd in ("trees", "logistic"):
+                names = [m for m in METHODS if m in by]
+                for m, rank in zip(
+                    names, stats.rankdata([-by[m][jd] for m in names]), strict=True
+                ):
+                    ranks.setdefault(m, []).append(float(rank))
+                peers = [m for m in PEERS if m in by]
+                if "gates" in by and peers and "random" in by:
+                    best = max(peers, key=lambda m: by[m][jd])
+                    g = by["gates"][jd]
+                    verdicts.append(
+                        {
+                            "data": rep["data"],
+                            "k": k,
+                            "judge": jd,
+                            "gates": g,
+                            "random": by["random"][jd],
+                            "best_peer": best,
+                            "best": by[best][jd],
+                            "above_random": g > by["random"][jd],
+                            "within_se": g >= by[best][jd] - by[best][jd + "_se"],
+                        }
+                    )
+    return {m: (float(np.mean(v)), len(v)) for m, v in ranks.items()}, verdicts
+
+
+def _yes(b):
+    return "yes" if b else "**no**"
+
+
+def table(title, header, body):
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for row in [header, *body]:
+        lines += [f"   * - {row[0]}"] + [f"     - {c}" for c in row[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def results_block(result):
+    ranks, verdicts = summarise(result["reports"])
+    v, m = result["versions"], result["machine"]
+    out = [BEGIN + " (written by bench_selection_quality.py --write)", ""]
+    if result["quick"]:
+        out += [
+            ".. warning:: Smoke run (``--quick``): 3 epochs per network, one fold.\n"
+            "   Not results.",
+            "",
+        ]
+    out += [
+        f"Machine: {m['cpu_count']} CPUs, Python {m['python']}, torch {m['torch']}, "
+        f"scikit-learn {v['scikit-learn']}, ISLP {v['ISLP']}, aeon {v['aeon']}, "
+        f"mrmr-selection {v['mrmr-selection']}. Each data set's run:",
+        "",
+    ]
+    for rep in result["reports"]:
+        out.append(
+            f"- {rep['data']}: ``{rep['command']}`` at commit ``{rep['commit']}`` "
+            f"(uncommitted changes to sk_memsel: {'yes' if rep['dirty'] else 'no'}), "
+            f"{rep['seconds']:.0f} s, load average (1, 5, 15 min) {rep['load'][0]} "
+            f"at start, {rep['load'][1]} at the end"
+        )
+    out += [
+        "",
+    ]
+    names = sorted(ranks, key=lambda n: ranks[n][0])
+    out.append(
+        table(
+            "Mean rank over every (data set, k, judge) cell (1 = best)",
+            ["method", "mean rank", "cells"],
+            [[n, f"{ranks[n][0]:.2f}", ranks[n][1]] for n in names],
+        )
+    )
+    out.append(
+        table(
+            "StochasticGatesSelector with defaults: above k random columns, "
+            "within one s.e. of the best peer",
+            [
+                *("data", "k", "judge", "gates", "random", "best peer"),
+                *("above random", "within 1 s.e."),
+            ],
+            [
+                [
+                    d["data"],
+                    d["k"],
+                    d["judge"],
+                    f"{d['gates']:.3f}",
+                    f"{d['random']:.3f}",
+                    f"{d['best_peer']} {d['best']:.3f}",
+                    _yes(d["above_random"]),
+                    _yes(d["within_se"]),
+                ]
+                for d in verdicts
+            ],
+        )
+    )
+    for rep in result["reports"]:
+        n_train, n_cols, n_test, n_cls = rep["shape"]
+        ks = sorted({r["k"] for r in rep["rows"] if r["k"]})
+        head = (
+            ["method"]
+            + [f"k={k} {j}" for k in ks for j in ("trees", "logistic")]
+            + [f"fit s k={k}" for k in ks]
+        )
+        found = rep["data"] == "madelon"
+        body = []
+        for meth in ["all", *METHODS]:
+            cells = {r["k"]: r for r in rep["rows"] if r["method"] == meth}
+            if not cells:
+                continue
+            fmt = lambda r, j: f"{r[j]:.3f} ± {r[j + '_se']:.3f}" if r else ""  # noqa: E731
+            row = [meth] + [
+                fmt(cells.get(k) or cells.get(0), j)
+                for k in ks
+                for j in ("trees", "logistic")
+            ]
+            row += [f"{cells[k]['seconds']:.2f}" if k in cells else "" for k in ks]
+            body.append(
+                row
+                + ([str(cells[20]["found"]) if 20 in cells else ""] if found else [])
+            )
+        metric = "balanced accuracy" if rep["data"] == "Caravan" else "accuracy"
+        title = (
+            f"{rep['data']}: {n_train} training x {n_cols} columns, {n_test} test "
+            f"rows, {n_cls} classes; seeds {rep['seeds']}, {rep['rows'][0]['n']} "
+            f"test scores per cell; {metric}, mean ± s.e."
+        )
+        out.append(
+            table(title, head + (["relevant found (of 20)"] if found else []), body)
+        )
+    return "\n".join(out + [END, ""])
+
+
+def _git(*args):
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    return run.stdout.strip()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", nargs="+", choices=list(DATA), default=list(DATA))
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
+    p.add_argument("--seeds", type=int, nargs="+", default=None)
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: Khan and ArrowHead, 3 epochs"
+    )
+    p.add_argument("--json", help="merge the reports into this file (one per data set)")
+    p.add_argument(
+        "--write", metavar="PAGE", help="put the tables between the page's markers"
+    )
+    args = p.parse_args(argv)
+    data = (
+        ["Khan", "ArrowHead"] if args.quick and args.data == list(DATA) else args.data
+    )
+    result = {
+        "command": "python benchmarks/bench_selection_quality.py "
+        + " ".join(argv or sys.argv[1:]),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "sk_memsel")),
+        "quick": args.quick,
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_count": os.cpu_count(),
+        },
+        "versions": {
+            d: version(d)
+            for d in (
+                "scikit-learn",
+                "ISLP",
+                "aeon",
+                "mrmr-selection",
+                "skorch",
+                "numpy",
+            )
+        },
+        "reports": [],
+    }
+    with threadpool_limits(1):
+        for name in data:
+            start, load = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
+            report = run_data(name, args.methods, args.seeds, args.quick)
+            report["seconds"] = time.perf_counter() - start
+            report["load"] = [load, [round(x, 2) for x in os.getloadavg()]]
+            report["command"], report["commit"] = result["command"], result["commit"]
+            report["dirty"] = result["dirty"]
+            result["reports"].append(report)
+            if args.json:  # keep the other data sets' reports, of this or other runs
+                path = Path(args.json)
+                old = json.loads(path.read_text()) if path.exists() else {"reports": []}
+                kept = [r for r in old["reports"] if r["data"] != name]
+                result["reports"] = sorted(
+                    [*kept, report], key=lambda r: list(DATA).index(r["data"])
+                )
+                path.write_text(json.dumps(result, indent=1) + "\n")
+    print(results_block(result))
+    if args.write:
+        page = Path(args.write)
+        text = (
+            page.read_text()
+            if page.exists()
+            else "Selection quality\n=================\n\n"
+        )
+        head, tail = (
+            (text.split(BEGIN)[0], text.split(END)[1].lstrip("\n"))
+            if BEGIN in text
+            else (text, "")
+        )
+        page.write_text(head + results_block(result) + ("\n" + tail if tail else ""))
+
+
+if __name__ == "__main__":
+    main()
