@@ -407,6 +407,9 @@ def main(argv=None):
     p.add_argument(
         "--write", metavar="PAGE", help="put the tables between the page's markers"
     )
+    p.add_argument(
+        "--no-run", action="store_true", help="only write PAGE from --json's reports"
+    )
     args = p.parse_args(argv)
     data = (
         ["Khan", "ArrowHead"] if args.quick and args.data == list(DATA) else args.data
@@ -435,6 +438,8 @@ def main(argv=None):
         },
         "reports": [],
     }
+    if args.no_run:
+        data, result = [], json.loads(Path(args.json).read_text())
     with threadpool_limits(1):
         for name in data:
             start, load = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
