@@ -50,8 +50,11 @@ informative = np.arange(n_informative)
 # %%
 # Fit the gates
 # -------------
-# ``k=5`` keeps the five features whose gates are most likely open;
-# ``gate_probabilities_`` holds the probability of every gate. With the
+# ``k=5`` with ``redundancy="keep"`` keeps the five features whose gates are
+# most likely open (the default, ``"avoid"``, would read the five that
+# together predict best, leaving out near-copies; these five features are
+# independent, so both agree); ``gate_probabilities_`` holds the probability
+# of every gate. With the
 # default ``max_epochs="auto"`` the selector may train for about 4,000
 # optimizer steps (500 epochs of 8 batches here), and stops earlier once the
 # top five have not changed for ``settle_steps=500`` steps. It stops for the
@@ -60,7 +63,9 @@ informative = np.arange(n_informative)
 # starts). ``settle_steps=None`` trains until every gate has stopped moving,
 # several times longer, for probabilities that are themselves the answer.
 fast = {"max_epochs": 100, "lr": 0.01, "gate_lr": 0.01} if FAST else {}
-selector = StochasticGatesSelector(k=n_informative, random_state=0, **fast)
+selector = StochasticGatesSelector(
+    k=n_informative, redundancy="keep", random_state=0, **fast
+)
 selector.fit(X, y)
 found = selector.get_support(indices=True)
 print("selected features:", found)

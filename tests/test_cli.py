@@ -113,7 +113,7 @@ def test_select_gates_redundancy_reaches_the_selector(tables, tmp_path, capsys):
     assert status == 0, err
     data = json.loads(report.read_text())
     assert data["parameters"]["redundancy"] == "avoid"
-    assert data["score"].startswith("gate probability times 1 - its largest")
+    assert data["score"].startswith("gate probability above the gates' median")
     assert len(out.split()) == 2
     assert data["scores"] == sorted(data["scores"], reverse=True)
 

@@ -163,20 +163,21 @@ def test_k_beyond_the_ranked_features_asks_for_a_refit():
     assert refit.get_support().all()
 
 
-def test_avoid_needs_k():
+def test_avoid_without_k_keeps_as_many_as_the_open_gates():
+    # k=None: the gates decide how many (those at threshold), the reading
+    # decides which
     X, y = informative_data()
-    with pytest.raises(ValueError, match="redundancy='avoid' needs a number of"):
-        StochasticGatesSelector(redundancy="avoid", **FEW).fit(X, y)
-    selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW).fit(X, y)
-    with pytest.raises(ValueError, match="needs a number of features k"):
-        selector.set_params(k=None).get_support()
-    with pytest.raises(ValueError, match="needs a number of features k"):
-        getattr(selector, "feature_importances_")  # noqa: B009
+    selector = StochasticGatesSelector(redundancy="avoid", **FEW).fit(X, y)
+    n_open = np.count_nonzero(selector.gate_probabilities_ >= selector.threshold)
+    support = selector.get_support(indices=True)
+    assert len(support) == n_open
+    top = np.argsort(-selector.feature_importances_, kind="stable")[:n_open]
+    np.testing.assert_array_equal(np.sort(top), support)
 
 
 def test_switching_to_avoid_after_fit_asks_for_a_refit():
     X, y = informative_data()
-    selector = StochasticGatesSelector(k=2, **FEW).fit(X, y)
+    selector = StochasticGatesSelector(k=2, redundancy="keep", **FEW).fit(X, y)
     with pytest.raises(ValueError, match="Fit it again with redundancy='avoid'"):
         selector.set_params(redundancy="avoid").get_support()
     with pytest.raises(ValueError, match="Fit it again with redundancy='avoid'"):

@@ -281,8 +281,8 @@ def test_long_titles_are_wrapped_inside_the_figure():
     assert inside_figure(ax.title, fig)
 
 
-def test_feature_scores_of_gates_are_the_gate_probabilities(gates):
-    np.testing.assert_array_equal(feature_scores(gates), gates.gate_probabilities_)
+def test_feature_scores_of_gates_are_their_importances(gates):
+    np.testing.assert_array_equal(feature_scores(gates), gates.feature_importances_)
 
 
 def test_scores_refuse_bad_input():

@@ -132,9 +132,10 @@ def _add_select(sub):
     add(
         "--redundancy",
         choices=("keep", "avoid"),
-        help="gates only: keep the K most probable gates, correlated copies "
-        "included (keep, the default), or K columns that complement each "
-        "other (avoid: better for time points, pixels or spectra)",
+        help="gates only: K columns that together predict best, near-copies "
+        "of a kept column left out (avoid, the default), or the K most "
+        "probable gates, correlated copies included (keep: every column that "
+        "carries signal)",
     )
     add("--plot", metavar="FIG.png", help="save a ranked bar chart of the scores")
     add(

@@ -71,9 +71,9 @@ METHODS = {
         estimator="StochasticGatesSelector",
         label="stochastic gates",
         score=lambda args: (
-            "gate probability times 1 - its largest correlation with a column "
-            "ranked before it"
-            if args.redundancy == "avoid"
+            "gate probability above the gates' median times 1 - its largest "
+            "correlation with a column ranked before it"
+            if args.redundancy != "keep"
             else "gate probability"
         ),
         parameters=lambda args: {

@@ -208,22 +208,22 @@ class StochasticGatesSelector(
     Parameters
     ----------
     k : int or None, default=None
-        Number of features (with ``groups``: groups) to keep, those of largest
-        gate probability (see ``redundancy``); a ``k`` above their number
-        keeps them all, with a warning. ``None`` keeps every feature whose
-        gate probability is at least ``threshold``. Training stops once this
-        selection has settled; ``set_params(k=...)`` on a fitted selector
-        changes the support without refitting.
+        Number of features (with ``groups``: groups) to keep, read off the
+        gates as ``redundancy`` says; a ``k`` above their number keeps them
+        all, with a warning. ``None`` keeps as many as there are gates whose
+        probability is at least ``threshold``. Training stops once the
+        ``k`` most probable gates have settled; ``set_params(k=...)`` on a
+        fitted selector changes the support without refitting.
     threshold : float, default=0.5
-        Gate probability at or above which a feature is kept when
+        Gate probability at or above which a gate counts as open when
         ``k=None``; in ``[0, 1]``.
-    redundancy : {"keep", "avoid"}, default="keep"
-        How ``k`` features are read off the gates. ``"keep"``: the ``k`` of
-        largest gate probability, correlated copies included (finds every
-        relevant feature). ``"avoid"``: features that complement each other,
-        each next one the most probable after discounting its correlation
-        with those already kept; better on time points or pixels, whose
-        neighbours repeat each other. ``"avoid"`` needs ``k``. See
+    redundancy : {"avoid", "keep"}, default="avoid"
+        How the features are read off the gates. ``"avoid"``: the features
+        that together predict best, each next one the most probable after
+        discounting its correlation with those already kept, so near-copies
+        (neighbouring time points, pixels) give way to features that add
+        something. ``"keep"``: the most probable gates, correlated copies
+        included, to find every feature that carries signal. See
         :ref:`gates_redundancy`.
     gate : {"gaussian", "hard_concrete"}, default="gaussian"
         Gate distribution. ``"gaussian"`` is the STG gate
@@ -315,8 +315,8 @@ class StochasticGatesSelector(
         Score of every feature, whose ``k`` largest are the support, so that
         :class:`~sklearn.feature_selection.SelectFromModel` can use the
         selector: ``gate_probabilities_`` with ``redundancy="keep"``; with
-        ``"avoid"``, each probability times ``1 - r`` (see ``redundancy``)
-        when the feature was ranked.
+        ``"avoid"``, each probability above the gates' noise floor times
+        ``1 - r`` when the feature was ranked (see :ref:`gates_redundancy`).
     gate_values_ : ndarray of shape (n_features_in_,)
         Deterministic (eval-mode) gate value of each feature, in ``[0, 1]``;
         predictions use these.
@@ -414,16 +414,17 @@ class StochasticGatesSelector(
     2
 
     With a near-copy of column 0 added as column 6, the 2 most probable gates
-    are both copies; ``redundancy="avoid"`` keeps one and adds the column
+    are both copies: ``redundancy="keep"`` reads them (every column that
+    carries signal), the default ``"avoid"`` keeps one and adds the column
     that complements it instead (see :ref:`gates_redundancy`):
 
     >>> X_copy = np.column_stack([X, X[:, 0] + 0.1 * rng.normal(size=200)])
     >>> params = dict(k=2, hidden_layer_sizes=(), batch_size=50, max_epochs=50,
     ...               gate_lr=0.02, random_state=0)
-    >>> StochasticGatesSelector(**params).fit(X_copy, y).get_support(indices=True)
+    >>> keep = StochasticGatesSelector(redundancy="keep", **params).fit(X_copy, y)
+    >>> keep.get_support(indices=True)
     array([0, 6])
-    >>> avoid = StochasticGatesSelector(redundancy="avoid", **params).fit(X_copy, y)
-    >>> avoid.get_support(indices=True)
+    >>> StochasticGatesSelector(**params).fit(X_copy, y).get_support(indices=True)
     array([0, 1])
 
     ``partial_fit`` trains the same network further, ``max_epochs`` epochs on
@@ -459,7 +460,7 @@ class StochasticGatesSelector(
         k=None,
         *,
         threshold=0.5,
-        redundancy="keep",
+        redundancy="avoid",
         gate="gaussian",
         hidden_layer_sizes=(64, 32),
         activation="tanh",
@@ -548,13 +549,6 @@ class StochasticGatesSelector(
         if self.k is not None:
             what = "features" if self.groups is None else "groups"
             effective_k(self.k, n_groups, what, warn=warn)
-        elif self.redundancy == "avoid":
-            raise ValueError(
-                "redundancy='avoid' needs a number of features k: with k=None "
-                "the selector keeps every feature whose gate probability is at "
-                "least threshold, redundant or not. Set k, or use "
-                "redundancy='keep'."
-            )
 
     def _group_codes(self, n_features):
         """Return ``(labels, codes)``: sorted group labels, group index per column."""
@@ -768,7 +762,7 @@ class StochasticGatesSelector(
         due = getattr(self, "_correlation_sample", None) is not None
         if due and getattr(self, "_complementary_order", None) is None:
             n_gates = len(self.group_probabilities_)
-            length = min(n_gates, max(int(self.k), RANKED_AT_FIT))
+            length = min(n_gates, max(self._n_kept(), RANKED_AT_FIT))
             # on the fit's threads, as training: small products on every
             # core fight with other work (1 thread: 0.20 s against 2.1 s for
             # 784 columns with both cores busy)
@@ -795,8 +789,9 @@ class StochasticGatesSelector(
         """Score of every feature; the ``k`` largest are the support.
 
         With ``redundancy="keep"``, ``gate_probabilities_``; with
-        ``"avoid"``, each gate probability discounted for redundancy, ``p *
-        (1 - r)`` when the feature was ranked.
+        ``"avoid"``, each gate probability above the gates' noise floor,
+        discounted for redundancy, ``(p - m) * (1 - r)`` when the feature was
+        ranked.
         """
         check_is_fitted(self, "gate_probabilities_")
         if self.redundancy == "keep":
@@ -944,16 +939,28 @@ class StochasticGatesSelector(
         if self.redundancy == "keep":
             return self._kept_groups(probs)[self._codes]
         order = self._fitted_complementary_order()
-        k = effective_k(self.k, len(probs), warn=False)
+        k = self._n_kept()
         if k > len(order):
+            asked = (
+                f"k={self.k}"
+                if self.k is not None
+                else (f"threshold={self.threshold} keeps {k} features, which")
+            )
             raise ValueError(
-                f"k={self.k} is more than the {len(order)} features ranked for "
+                f"{asked} is more than the {len(order)} features ranked for "
                 "redundancy='avoid' when the selector was fitted. Fit it again "
                 "with this k."
             )
         keep = np.zeros(len(probs), dtype=bool)
         keep[order[:k]] = True
         return keep[self._codes]
+
+    def _n_kept(self):
+        """How many gates the support keeps: ``k``, or those at ``threshold``."""
+        probs = self.group_probabilities_
+        if self.k is None:
+            return int(np.count_nonzero(probs >= self.threshold))
+        return effective_k(self.k, len(probs), warn=False)
 
     def _kept_groups(self, probs):
         """Which gates ``k`` (or ``threshold``) keeps, given their probabilities."""
