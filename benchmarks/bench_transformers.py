@@ -1,216 +1,392 @@
-"""Benchmark the neural transformers against PCA of the same width.
+"""Benchmark the neural transformers: against MiniRocket on series, PCA on tables.
 
-What it measures, all in the same run, with every transformer at its
-default parameters (only ``random_state`` set):
+Two questions, each answered in the same run for every method compared, with
+every transformer at its default parameters (only ``random_state`` set):
 
-- scikit-learn's 8x8 digits (``load_digits``), stratified 75/25 split
-  (``train_test_split(..., stratify=y, test_size=0.25, random_state=0)``):
-  test accuracy and fit time of ``StandardScaler > transformer >
-  LogisticRegression(max_iter=2000)`` for each of the three transformers,
-  fitted with ``y``, against the same pipeline with
-  ``PCA(n_components=<the transformer's output width>)``;
-- aeon's BasicMotions (``load_basic_motions``, its own train/test split,
-  X of shape (n, 6, 100)): test accuracy and fit time of ``transformer >
-  LogisticRegression(max_iter=2000)`` for ``DNCTransformer`` and
-  ``MemoryAttentionTransformer`` on the 3-D sequences, against the
-  baseline ``flatten > StandardScaler > PCA(same width, at most the 40
-  training series) > LogisticRegression(max_iter=2000)``.
+1. **Series** (``--data series``, the default): is a transformer worth a
+   Pipeline step for time series classification? Every classification set
+   that ships inside aeon (``aeon/datasets/data``: the directories holding a
+   ``<name>_TRAIN.ts`` and a ``<name>_TEST.ts`` whose header says
+   ``@classLabel true``; nothing is downloaded), with its own train / test
+   split. Series of unequal length are padded with zeros at their end to
+   the longest series of the set, train and test, by aeon's ``Padder``.
+   Each of ``DNCTransformer`` and ``MemoryAttentionTransformer`` is
+   followed by ``StandardScaler() > LogisticRegression(max_iter=2000)`` and
+   fitted on the 3-D series ``(n_samples, n_channels, n_timepoints)``;
+   the reference is aeon's ``MiniRocketClassifier(random_state=seed)``
+   (MiniRocket's 10,000 features, ``StandardScaler(with_mean=False)``,
+   ``RidgeClassifierCV``). MiniRocket is fitted once on the set before it
+   is timed, so that numba's compilation is not counted.
+2. **Tables** (``--data digits``): scikit-learn's 8x8 digits, stratified
+   75/25 split (``random_state=0``); ``StandardScaler > transformer >
+   LogisticRegression(max_iter=2000)`` for each of the three transformers,
+   ``MemorySelectorTransformer`` included, against the same pipeline with
+   ``PCA(n_components=<the transformer's output width>)``.
 
-Fit times are wall-clock seconds of the whole pipeline's ``fit`` (for the
-PCA pipelines, the median of 5 fits, as one fit takes well under a second);
-the ratio is against the PCA pipeline of the same row, measured in the same
-run. ``--threads`` limits torch and numpy / scikit-learn (BLAS, OpenMP)
-alike.
-``--unsupervised`` adds rows where the transformer is fitted without ``y``
-(reconstruction), the LogisticRegression still with it. ``--transformers``
-runs some of the transformers only, and ``--params`` changes parameters from
-their defaults (for the comparisons of the benchmark page), e.g.::
+Test accuracy, and the wall-clock seconds of the whole pipeline's ``fit``:
+the best of ``--repeats`` fits for the transformers and of
+``--baseline-repeats`` for the reference (which takes well under a second),
+the best being the fit least disturbed by other work on the machine; the
+ratio of the two bests is the ``fit ratio``. ``--threads`` limits torch and
+numpy / scikit-learn / numba (BLAS, OpenMP) alike; MiniRocket's ``n_jobs``
+is 1. The 1-minute load average is printed (and saved) before and after
+every data set.
 
-    python benchmarks/bench_transformers.py --data basic_motions \
-        --transformers DNCTransformer --params '{"hidden_size": 24}' \
-        --random-states 0 1 2 3 4 5 6 7 8 9 --threads 1
+``--transformers`` runs some of the transformers only, ``--params`` changes
+parameters from their defaults (for the comparisons of the benchmark page),
+``--sets`` some of the series sets only::
 
-Run from the repository root::
+    python benchmarks/bench_transformers.py --sets OSULeaf GunPoint \\
+        --transformers DNCTransformer --params '{"max_steps": 16}' --threads 1
 
-    python benchmarks/bench_transformers.py --random-states 0 1
+``--json`` saves every row (with the machine, the load and the command) and
+``--plot`` draws the figure of the benchmark page from such a file (nothing
+is fitted then). The page's figures come from, at the repository root::
+
+    python benchmarks/bench_transformers.py --random-states 0 1 2 3 4 \\
+        --threads 1 --json docs/benchmarks/data/transformers_series.json
+    python benchmarks/bench_transformers.py \\
+        --plot docs/benchmarks/data/transformers_series.json \\
+        docs/benchmarks/images/transformers_series.png
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
+import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.datasets import load_digits
-from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 
-from sk_memsel import (
-    DNCTransformer,
-    MemoryAttentionTransformer,
-    MemorySelectorTransformer,
-)
-
-TABULAR = [MemorySelectorTransformer, DNCTransformer, MemoryAttentionTransformer]
-SEQUENCES = [DNCTransformer, MemoryAttentionTransformer]
+SEQUENCE_TRANSFORMERS = ["DNCTransformer", "MemoryAttentionTransformer"]
+TABLE_TRANSFORMERS = [
+    "MemorySelectorTransformer",
+    "DNCTransformer",
+    "MemoryAttentionTransformer",
+]
 
 
-class _Unsupervised(TransformerMixin, BaseEstimator):
-    """Fit the wrapped transformer without y (for the --unsupervised rows)."""
+# ------------------------------------------------------------------ data
+def aeon_data_dir():
+    import aeon
 
-    def __init__(self, transformer):
-        self.transformer = transformer
-
-    def fit(self, X, y=None):
-        self.transformer_ = self.transformer.fit(X)
-        return self
-
-    def transform(self, X):
-        return self.transformer_.transform(X)
+    return Path(aeon.__file__).parent / "datasets" / "data"
 
 
-def timed_fit(pipe, X, y, repeats=1):
-    """Median wall-clock seconds of ``repeats`` fits (the last fit is kept)."""
-    times = []
+def classification_sets():
+    """Names of the classification sets shipped inside aeon, sorted."""
+    names = []
+    for folder in sorted(aeon_data_dir().iterdir()):
+        train = folder / f"{folder.name}_TRAIN.ts"
+        test = folder / f"{folder.name}_TEST.ts"
+        if not (train.is_file() and test.is_file()):
+            continue
+        with open(train, encoding="utf-8") as header:
+            for line in header:
+                if line.lower().startswith("@classlabel"):
+                    if line.split()[1].lower() == "true":
+                        names.append(folder.name)
+                    break
+                if line.lower().startswith("@data"):
+                    break
+    return names
+
+
+def load_series(name):
+    """Train and test series of an aeon set, padded to one length if needed."""
+    from aeon.datasets import load_from_ts_file
+    from aeon.transformations.collection.unequal_length import Padder
+
+    folder = aeon_data_dir() / name
+    X_train, y_train = load_from_ts_file(str(folder / f"{name}_TRAIN.ts"))
+    X_test, y_test = load_from_ts_file(str(folder / f"{name}_TEST.ts"))
+    padded = False
+    if not (isinstance(X_train, np.ndarray) and isinstance(X_test, np.ndarray)):
+        longest = max(x.shape[-1] for x in [*X_train, *X_test])
+        X_train = Padder(padded_length=longest).fit_transform(X_train)
+        X_test = Padder(padded_length=longest).fit_transform(X_test)
+        padded = True
+    if X_train.shape[-1] != X_test.shape[-1]:  # equal within, not across
+        longest = max(X_train.shape[-1], X_test.shape[-1])
+        X_train = Padder(padded_length=longest).fit_transform(X_train)
+        X_test = Padder(padded_length=longest).fit_transform(X_test)
+        padded = True
+    X_train = np.asarray(X_train, dtype=np.float64)
+    X_test = np.asarray(X_test, dtype=np.float64)
+    return X_train, y_train, X_test, y_test, padded
+
+
+# ------------------------------------------------------------------ fitting
+def timed_fits(make, X, y, repeats):
+    """``(fitted, seconds)``: the best wall-clock time of ``repeats`` fits of
+    fresh estimators (the last one is kept), and the warnings raised."""
+    times, caught = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        pipe.fit(X, y)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        estimator = make()
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            estimator.fit(X, y)
+            times.append(time.perf_counter() - start)
+        caught += [f"{w.category.__name__}: {w.message}" for w in record]
+    return estimator, times, sorted(set(caught))
 
 
-def width(pipe, X):
-    """Number of features the fitted pipeline gives its final step."""
-    return pipe[:-1].transform(X[:1]).shape[1]
+def transformer_pipeline(name, seed, params):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
+    import sk_memsel
 
-def flatten(X):
-    return X.reshape(len(X), -1)
-
-
-def compare(data, splits, classes, seed, unsupervised, params, pipeline, baseline):
-    """Rows of one data set: each transformer's pipeline against its baseline.
-
-    ``pipeline(step)`` puts the transformer step in its pipeline;
-    ``baseline(k)`` returns the baseline pipeline for a transformer of output
-    width ``k`` and the baseline's own width.
-    """
-    X_train, X_test, y_train, y_test = splits
-    variants = [("supervised", False)] + (
-        [("unsupervised", True)] if unsupervised else []
+    transformer = getattr(sk_memsel, name)(random_state=seed, **params)
+    return make_pipeline(
+        transformer, StandardScaler(), LogisticRegression(max_iter=2000)
     )
+
+
+def run_series(name, seeds, names, params, repeats, baseline_repeats):
+    from aeon.classification.convolution_based import MiniRocketClassifier
+
+    X_train, y_train, X_test, y_test, padded = load_series(name)
+    n, channels, length = X_train.shape
+    load_before = os.getloadavg()[0]
+    # compile MiniRocket's numba functions for this set's shapes first, and
+    # run each transformer once (one epoch), so that neither pays for the
+    # first calls of the process
+    MiniRocketClassifier(random_state=0, n_jobs=1).fit(X_train, y_train)
+    for transformer in names:
+        transformer_pipeline(transformer, 0, {**params, "max_epochs": 1}).fit(
+            X_train, y_train
+        )
     rows = []
-    for cls in classes:
-        for mode, unsup in variants:
-            transformer = cls(random_state=seed, **params)
-            pipe = pipeline(_Unsupervised(transformer) if unsup else transformer)
-            t_fit = timed_fit(pipe, X_train, y_train)
-            k = width(pipe, X_test)
-            base, k_base = baseline(k)
-            t_base = timed_fit(base, X_train, y_train, repeats=5)
-            rows.append(
-                {
-                    "data": data,
-                    "transformer": cls.__name__,
-                    "mode": mode,
-                    "seed": seed,
-                    "width": k,
-                    "baseline_width": k_base,
-                    "accuracy": float(pipe.score(X_test, y_test)),
-                    "baseline_accuracy": float(base.score(X_test, y_test)),
-                    "fit_s": t_fit,
-                    "baseline_fit_s": t_base,
-                }
+    for seed in seeds:
+        rocket, rocket_times, _ = timed_fits(
+            functools.partial(MiniRocketClassifier, random_state=seed, n_jobs=1),
+            X_train,
+            y_train,
+            baseline_repeats,
+        )
+        rocket_accuracy = float(rocket.score(X_test, y_test))
+        for transformer in names:
+            pipe, times, caught = timed_fits(
+                functools.partial(transformer_pipeline, transformer, seed, params),
+                X_train,
+                y_train,
+                repeats,
             )
-            print(json.dumps(rows[-1]), flush=True)
+            row = {
+                "data": name,
+                "train": n,
+                "test": len(X_test),
+                "channels": channels,
+                "length": length,
+                "classes": len(np.unique(y_train)),
+                "padded": padded,
+                "transformer": transformer,
+                "seed": seed,
+                "width": int(pipe[:-2].transform(X_test[:1]).shape[1]),
+                "accuracy": float(pipe.score(X_test, y_test)),
+                "train_accuracy": float(pipe.score(X_train, y_train)),
+                "fit_s": min(times),
+                "fit_times": times,
+                "baseline": "MiniRocket",
+                "baseline_accuracy": rocket_accuracy,
+                "baseline_fit_s": min(rocket_times),
+                "baseline_fit_times": rocket_times,
+                "epochs": int(pipe[0].n_epochs_),
+                "warnings": caught,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    for row in rows:
+        row["load"] = [load_before, os.getloadavg()[0]]
     return rows
 
 
-def run_digits(seed, unsupervised, names, params):
+def digits_pipeline(step, seed):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), step, LogisticRegression(max_iter=2000))
+
+
+def run_digits(seeds, names, params, repeats, baseline_repeats):
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import train_test_split
+
+    import sk_memsel
+
     X, y = load_digits(return_X_y=True)
-    splits = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
-
-    def pipeline(step):
-        return make_pipeline(StandardScaler(), step, LogisticRegression(max_iter=2000))
-
-    def baseline(k):
-        pca = PCA(n_components=k, random_state=seed)
-        return make_pipeline(
-            StandardScaler(), pca, LogisticRegression(max_iter=2000)
-        ), k
-
-    classes = [c for c in TABULAR if c.__name__ in names]
-    return compare(
-        "digits", splits, classes, seed, unsupervised, params, pipeline, baseline
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
     )
+    load_before = os.getloadavg()[0]
+    rows = []
+    for seed in seeds:
+        for transformer in names:
+            cls = getattr(sk_memsel, transformer)
+            pipe, times, caught = timed_fits(
+                lambda cls=cls, seed=seed: digits_pipeline(
+                    cls(random_state=seed, **params), seed
+                ),
+                X_train,
+                y_train,
+                repeats,
+            )
+            width = int(pipe[:-1].transform(X_test[:1]).shape[1])
+            pca, pca_times, _ = timed_fits(
+                lambda k=width, seed=seed: digits_pipeline(
+                    PCA(n_components=k, random_state=seed), seed
+                ),
+                X_train,
+                y_train,
+                baseline_repeats,
+            )
+            row = {
+                "data": "digits",
+                "transformer": transformer,
+                "seed": seed,
+                "width": width,
+                "accuracy": float(pipe.score(X_test, y_test)),
+                "fit_s": min(times),
+                "fit_times": times,
+                "baseline": "PCA",
+                "baseline_accuracy": float(pca.score(X_test, y_test)),
+                "baseline_fit_s": min(pca_times),
+                "baseline_fit_times": pca_times,
+                "epochs": int(pipe[1].n_epochs_),
+                "warnings": caught,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    for row in rows:
+        row["load"] = [load_before, os.getloadavg()[0]]
+    return rows
 
 
-def run_basic_motions(seed, unsupervised, names, params):
-    from aeon.datasets import load_basic_motions
-
-    X_train, y_train = load_basic_motions(split="train")
-    X_test, y_test = load_basic_motions(split="test")
-
-    def pipeline(step):
-        return make_pipeline(step, LogisticRegression(max_iter=2000))
-
-    def baseline(k):
-        # PCA cannot give more components than there are training series
-        k_base = min(k, len(X_train))
-        return make_pipeline(
-            FunctionTransformer(flatten),
-            StandardScaler(),
-            PCA(n_components=k_base, random_state=seed),
-            LogisticRegression(max_iter=2000),
-        ), k_base
-
-    classes = [c for c in SEQUENCES if c.__name__ in names]
-    splits = (X_train, X_test, y_train, y_test)
-    return compare(
-        "BasicMotions", splits, classes, seed, unsupervised, params, pipeline, baseline
-    )
-
-
+# ------------------------------------------------------------------ reports
 def summary(rows):
+    """Per data set and transformer: mean accuracies over the seeds, the
+    accuracy ratio, the median of the fit times and of their ratio."""
     print()
     header = (
-        f"{'data':<13}{'transformer':<28}{'mode':<13}{'seed':>4}{'width':>6}"
-        f"{'PCA':>5}{'accuracy':>10}{'PCA acc.':>10}{'fit s':>9}{'PCA fit s':>11}"
-        f"{'ratio':>8}"
+        f"{'data':<23}{'transformer':<28}{'seeds':>5}{'acc.':>7}{'base':>7}"
+        f"{'acc. ratio':>11}{'fit s':>8}{'base s':>8}{'fit ratio':>10}"
     )
     print(header)
     print("-" * len(header))
-    for r in rows:
+    keys = sorted({(r["data"], r["transformer"]) for r in rows})
+    for data, transformer in keys:
+        group = [
+            r for r in rows if (r["data"], r["transformer"]) == (data, transformer)
+        ]
+        accuracy = np.mean([r["accuracy"] for r in group])
+        base = np.mean([r["baseline_accuracy"] for r in group])
+        fit = np.median([r["fit_s"] for r in group])
+        base_fit = np.median([r["baseline_fit_s"] for r in group])
+        ratio = np.median([r["fit_s"] / r["baseline_fit_s"] for r in group])
         print(
-            f"{r['data']:<13}{r['transformer']:<28}{r['mode']:<13}{r['seed']:>4}"
-            f"{r['width']:>6}{r['baseline_width']:>5}"
-            f"{r['accuracy']:>10.4f}{r['baseline_accuracy']:>10.4f}"
-            f"{r['fit_s']:>9.1f}{r['baseline_fit_s']:>11.2f}"
-            f"{r['fit_s'] / r['baseline_fit_s']:>8.0f}"
+            f"{data:<23}{transformer:<28}{len(group):>5}{accuracy:>7.3f}"
+            f"{base:>7.3f}{accuracy / base:>11.3f}{fit:>8.2f}{base_fit:>8.2f}"
+            f"{ratio:>10.1f}"
         )
+
+
+def plot(source, target):
+    """Accuracy and fit-time ratio against MiniRocket, per set, from ``--json``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [r for r in json.loads(Path(source).read_text())["rows"]]
+    rows = [r for r in rows if r["baseline"] == "MiniRocket"]
+    sets = sorted(
+        {r["data"] for r in rows}, key=lambda s: (rows_of(rows, s)[0]["length"], s)
+    )
+    names = sorted({r["transformer"] for r in rows})
+    colours = {"DNCTransformer": "#d95f02", "MemoryAttentionTransformer": "#1b9e77"}
+    figure = Figure(figsize=(11, 4.4), dpi=100)
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
+    x = np.arange(len(sets))
+    width = 0.8 / (len(names) + 1)
+    rocket = [np.mean([r["baseline_accuracy"] for r in rows_of(rows, s)]) for s in sets]
+    left.bar(
+        x - 0.4 + width / 2, rocket, width, color="#7570b3", label="MiniRocket + ridge"
+    )
+    for i, name in enumerate(names):
+        mean, low, high = [], [], []
+        for s in sets:
+            values = [r["accuracy"] for r in rows_of(rows, s, name)]
+            mean.append(np.mean(values))
+            low.append(np.mean(values) - min(values))
+            high.append(max(values) - np.mean(values))
+        left.bar(
+            x - 0.4 + (i + 1.5) * width,
+            mean,
+            width,
+            yerr=[low, high],
+            capsize=2,
+            color=colours.get(name),
+            label=name,
+        )
+        ratios = [
+            np.median(
+                [r["fit_s"] / r["baseline_fit_s"] for r in rows_of(rows, s, name)]
+            )
+            for s in sets
+        ]
+        right.plot(x, ratios, "o-", color=colours.get(name), label=name)
+    left.plot(
+        x,
+        0.9 * np.array(rocket),
+        "_",
+        color="black",
+        markersize=14,
+        label="0.9 x MiniRocket",
+    )
+    left.set_ylim(0.5, 1.02)
+    left.set_ylabel("test accuracy (mean over seeds; bars: range)")
+    right.axhline(10, color="black", lw=1, ls="--", label="10 x MiniRocket")
+    right.set_yscale("log")
+    right.set_ylabel("pipeline fit time / MiniRocket's (median)")
+    labels = [
+        f"{s}\n{rows_of(rows, s)[0]['channels']}x{rows_of(rows, s)[0]['length']}"
+        for s in sets
+    ]
+    for axes in (left, right):
+        axes.set_xticks(x)
+        axes.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+        axes.legend(fontsize=8, loc="lower left")
+    right.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(target)
+
+
+def rows_of(rows, data, transformer=None):
+    return [
+        r
+        for r in rows
+        if r["data"] == data
+        and (transformer is None or r["transformer"] == transformer)
+    ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--random-states", type=int, nargs="+", default=[0])
-    parser.add_argument(
-        "--data",
-        choices=["digits", "basic_motions", "all"],
-        default="all",
-    )
-    parser.add_argument("--unsupervised", action="store_true")
+    parser.add_argument("--data", choices=["series", "digits", "all"], default="series")
+    parser.add_argument("--sets", nargs="+", help="some of the series sets only")
     parser.add_argument(
         "--transformers",
         nargs="+",
-        choices=[cls.__name__ for cls in TABULAR],
-        default=[cls.__name__ for cls in TABULAR],
+        choices=TABLE_TRANSFORMERS,
         help="run these transformers only",
     )
     parser.add_argument(
@@ -219,34 +395,78 @@ def main():
         default={},
         help="JSON of parameters changed from the defaults",
     )
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--baseline-repeats", type=int, default=5)
     parser.add_argument(
         "--threads",
         type=int,
-        default=2,
-        help="threads for torch and for numpy / scikit-learn",
+        default=1,
+        help="threads for torch and for numpy / scikit-learn / numba",
+    )
+    parser.add_argument("--json", help="save the rows to this file")
+    parser.add_argument(
+        "--plot", nargs=2, metavar=("JSON", "PNG"), help="draw the figure only"
     )
     args = parser.parse_args()
+    if args.plot:
+        plot(*args.plot)
+        return None
+    # before numba and BLAS start their thread pools
+    os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
+    import torch
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(args.threads)
-    # the same number of threads for numpy / scikit-learn (BLAS, OpenMP), so
-    # that the PCA pipelines and the LogisticRegression of every pipeline
-    # run under the same limit as the transformers
     threadpool_limits(args.threads)
+    load_start = os.getloadavg()
     print(
         f"# python {platform.python_version()}, torch {torch.__version__}, "
         f"{args.threads} threads, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.1f} at start"
+        f"load average {load_start[0]:.2f} at start"
     )
-    names, params = set(args.transformers), args.params
-    if params:
-        print(f"# parameters changed from the defaults: {json.dumps(params)}")
+    if args.params:
+        print(f"# parameters changed from the defaults: {json.dumps(args.params)}")
     rows = []
-    for seed in args.random_states:
-        if args.data in ("digits", "all"):
-            rows += run_digits(seed, args.unsupervised, names, params)
-        if args.data in ("basic_motions", "all"):
-            rows += run_basic_motions(seed, args.unsupervised, names, params)
+    if args.data in ("series", "all"):
+        names = args.transformers or SEQUENCE_TRANSFORMERS
+        names = [n for n in names if n in SEQUENCE_TRANSFORMERS]
+        for name in args.sets or classification_sets():
+            rows += run_series(
+                name,
+                args.random_states,
+                names,
+                args.params,
+                args.repeats,
+                args.baseline_repeats,
+            )
+    if args.data in ("digits", "all"):
+        names = args.transformers or TABLE_TRANSFORMERS
+        rows += run_digits(
+            args.random_states, names, args.params, args.repeats, args.baseline_repeats
+        )
     summary(rows)
-    print(f"# load average {os.getloadavg()[0]:.1f} at the end")
+    load_end = os.getloadavg()
+    print(f"# load average {load_end[0]:.2f} at the end")
+    if args.json:
+        import aeon
+        import sklearn
+
+        record = {
+            "command": "python " + " ".join(sys.argv),
+            "machine": {
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "aeon": aeon.__version__,
+                "scikit-learn": sklearn.__version__,
+                "cpu": platform.machine(),
+                "cpu_count": os.cpu_count(),
+                "threads": args.threads,
+            },
+            "load_start": list(load_start),
+            "load_end": list(load_end),
+            "rows": rows,
+        }
+        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
     return rows
 
 

@@ -33,6 +33,7 @@ FAST = {
         "memory_size": 4,
         "word_size": 3,
         "max_steps": 4,
+        "conv_channels": 2,
         "max_epochs": 2,
     },
     MemoryAttentionTransformer: {
@@ -42,11 +43,14 @@ FAST = {
         "max_epochs": 2,
     },
 }
-WIDTH = {  # number of features each FAST transformer returns
+WIDTH = {  # number of features each FAST transformer returns for tables
     MemorySelectorTransformer: 6,
-    DNCTransformer: 9,
-    MemoryAttentionTransformer: 8,
+    DNCTransformer: 9,  # hidden_size + num_reads * word_size
+    MemoryAttentionTransformer: 8,  # the mean of 8 units
 }
+#: and for sequences: the mean of the 3 stages of the embedding and of the
+#: memory module's output, each conv_channels (units) wide
+SEQ_WIDTH = {DNCTransformer: 2 * 4, MemoryAttentionTransformer: 8 * 4}
 ALL = list(FAST)
 SEQUENCE = [DNCTransformer, MemoryAttentionTransformer]
 IDS = [cls.__name__ for cls in ALL]
@@ -234,7 +238,7 @@ def test_sequences_in_the_aeon_layout(cls, sequences):
     assert est.n_features_in_ == 3  # the channels
     assert est.n_timepoints_in_ == 10
     Z = est.transform(X)
-    assert Z.shape == (len(X), WIDTH[cls])
+    assert Z.shape == (len(X), SEQ_WIDTH[cls])
     assert np.all(np.isfinite(Z))
     # a model of the sequences, not of 2-D rows
     unsup = make(cls).fit(X)
@@ -261,39 +265,70 @@ def test_memory_selector_refuses_sequences(sequences):
         make(MemorySelectorTransformer).fit(X, y)
 
 
-def test_dnc_max_steps_windows_keep_every_value():
+def test_dnc_max_steps_windows_of_a_table_keep_every_value():
     est = make(DNCTransformer, max_steps=4)
-    Z = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
+    Z = np.arange(2 * 10, dtype=np.float32).reshape(2, 10)
     steps = est._layout(Z)
-    # ceil(10 / 4) = 3 time points per window, ceil(10 / 3) = 4 windows
-    assert steps.shape == (2, 4, 3 * 3)
-    # window 0 holds time points 0, 1, 2 with their 3 channels each
-    np.testing.assert_array_equal(steps[0, 0], Z[0].T[:3].ravel())
-    np.testing.assert_array_equal(steps[1, 3, :3], Z[1, :, 9])
-    np.testing.assert_array_equal(steps[:, 3, 3:], 0.0)  # padding
-    # short sequences, and max_steps=None, read one time point per step
-    assert make(DNCTransformer, max_steps=None)._layout(Z).shape == (2, 10, 3)
-    assert est._layout(Z[:, :, :4]).shape == (2, 4, 3)
-    # 2-D rows are one-channel sequences
-    assert est._layout(Z[:, 0]).shape == (2, 4, 3)
+    # a row is a one-channel sequence: ceil(10 / 4) = 3 columns per window,
+    # ceil(10 / 3) = 4 windows
+    assert steps.shape == (2, 4, 3)
+    np.testing.assert_array_equal(steps[0, 0], Z[0, :3])
+    np.testing.assert_array_equal(steps[1, 3, :1], Z[1, 9:])
+    np.testing.assert_array_equal(steps[:, 3, 1:], 0.0)  # padding
+    # short rows, and max_steps=None, read one column per step
+    assert make(DNCTransformer, max_steps=None)._layout(Z).shape == (2, 10, 1)
+    assert est._layout(Z[:, :4]).shape == (2, 4, 1)
+    # sequences go to the convolutional embedding as they are
+    S = np.zeros((2, 3, 10), dtype=np.float32)
+    assert est._layout(S) is S
+
+
+@pytest.mark.parametrize("max_steps, n_steps", [(4, 4), (3, 3), (20, 10), (None, 10)])
+def test_dnc_reads_the_tokens_in_at_most_max_steps_steps(sequences, max_steps, n_steps):
+    X, y = sequences  # 10 time points: 10 tokens
+    est = make(DNCTransformer, max_steps=max_steps).fit(X, y)
+    seen = []
+    dnc = est.net_.module_.encoder.dnc
+    hook = dnc.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    try:
+        est.transform(X)
+    finally:
+        hook.remove()
+    assert seen == [(len(X), n_steps, 2)]  # (rows, steps, conv_channels)
 
 
 def test_attention_tokens_and_pooling(tabular, sequences):
     X, y = tabular
-    est = make(MemoryAttentionTransformer, pooling="mean_max").fit(X, y)
-    assert est.transform(X).shape == (len(X), 2 * 8)
+    est = make(MemoryAttentionTransformer, pooling="mean").fit(X, y)
+    assert est.transform(X).shape == (len(X), 8)
     embedding = est.net_.module_.encoder.embedding
     # tabular: one learned embedding of the value per feature, and positions
     assert tuple(embedding.weight.shape) == (5, 1, 8)
     assert tuple(embedding.position.shape) == (5, 8)
     S, ys = sequences
     seq = make(MemoryAttentionTransformer, pooling="max", depth=2).fit(S, ys)
-    assert seq.transform(S).shape == (len(S), 8)
+    assert seq.transform(S).shape == (len(S), 8 * 4)  # 3 stages and the memory
     embedding = seq.net_.module_.encoder.embedding
-    # sequences: time steps are tokens, their channels share one projection
-    assert tuple(embedding.linear.weight.shape) == (8, 3)
-    assert tuple(embedding.position.shape) == (10, 8)
+    # sequences: a convolution of the 3 channels over 9 time points, one
+    # token per time point (10 time points, at most 64 tokens)
+    assert tuple(embedding.input.weight.shape) == (8, 3, 9)
+    assert (embedding.pool, embedding.n_tokens) == (1, 10)
     assert len(seq.net_.module_.encoder.blocks) == 2
+    short = make(MemoryAttentionTransformer, max_tokens=4, kernel_size=3).fit(S, ys)
+    embedding = short.net_.module_.encoder.embedding
+    assert (embedding.pool, embedding.n_tokens) == (3, 4)
+    assert tuple(embedding.input.weight.shape) == (8, 3, 3)
+
+
+def test_the_sequence_budget_is_counted_in_optimizer_steps(sequences, monkeypatch):
+    X, y = sequences  # 30 rows
+    monkeypatch.setattr(MemoryAttentionTransformer, "_auto_steps", 12)
+    for batch_size, epochs in [(16, 6), (4, 2), (-1, 12)]:
+        est = make(
+            MemoryAttentionTransformer, max_epochs="auto", batch_size=batch_size
+        ).fit(X, y)
+        assert est.n_epochs_ == epochs  # ceil(12 / batches per epoch)
+    assert "about 300 optimizer steps" in " ".join(DNCTransformer.__doc__.split())
 
 
 # ------------------------------------------------------------------ memory
@@ -367,7 +402,7 @@ def test_pandas_output_of_sequences(cls, sequences):
     est = make(cls).set_output(transform="pandas").fit(X, y)
     out = est.transform(X)
     assert isinstance(out, pd.DataFrame)
-    assert out.shape == (len(X), WIDTH[cls])
+    assert out.shape == (len(X), SEQ_WIDTH[cls])
     assert out.columns.tolist() == est.get_feature_names_out().tolist()
     assert (out.dtypes == np.float32).all()
 
@@ -517,7 +552,8 @@ def test_data_on_disk_gives_the_same_features(cls, tabular, sequences, tmp_path)
             est = make(cls).fit(data, y, sample_weight=w)
             np.testing.assert_array_equal(est.transform(data), weighted)
             unsupervised = make(cls, standardize=False).fit(data)
-            assert unsupervised.transform(data).shape == (len(X), WIDTH[cls])
+            width = (SEQ_WIDTH if cls in SEQUENCE else WIDTH)[cls]
+            assert unsupervised.transform(data).shape == (len(X), width)
 
 
 @pytest.mark.parametrize("cls", ALL, ids=IDS)
@@ -534,3 +570,152 @@ def test_huge_sample_weights_are_rescaled_not_overflowed(cls, tabular):
     top = make(cls).fit(X, y, sample_weight=np.full(len(X), 1e308))
     unit = make(cls).fit(X, y, sample_weight=np.ones(len(X)))
     np.testing.assert_array_equal(top.transform(X), unit.transform(X))
+
+
+# ------------------------------------------------------------------ embedding
+def test_conv_norm_relu_is_torch_conv_batch_norm_and_relu():
+    import torch
+
+    from sk_memsel._transformers._embedding import ConvNormReLU
+
+    torch.manual_seed(0)
+    layer = ConvNormReLU(3, 5, kernel_size=4, dilation=2)
+    conv = torch.nn.Conv1d(3, 5, 4, dilation=2, padding="same", bias=False)
+    norm = torch.nn.BatchNorm1d(5)
+    with torch.no_grad():
+        conv.weight.copy_(layer.weight)
+        layer.scale.uniform_(0.5, 2.0)
+        layer.shift.uniform_(-1.0, 1.0)
+        norm.weight.copy_(layer.scale)
+        norm.bias.copy_(layer.shift)
+    reference = torch.nn.Sequential(conv, norm, torch.nn.ReLU())
+    x = torch.randn(6, 3, 11)
+    for mode in ("train", "eval"):  # batch statistics, then running ones
+        layer.train(mode == "train")
+        reference.train(mode == "train")
+        torch.testing.assert_close(layer(x), reference(x))
+        torch.testing.assert_close(layer.running_mean, norm.running_mean)
+        torch.testing.assert_close(layer.running_var, norm.running_var)
+    # one value per channel (a row of one time point) has no spread: the
+    # running statistics normalise it, and they do not change
+    layer.train()
+    before = layer.running_mean.clone(), layer.running_var.clone()
+    reference.eval()
+    one = torch.randn(1, 3, 1)
+    torch.testing.assert_close(layer(one), reference(one))
+    torch.testing.assert_close((layer.running_mean, layer.running_var), before)
+
+
+@pytest.mark.parametrize(
+    "n_timepoints, max_tokens, pool, n_tokens",
+    [
+        (1, 64, 1, 1),
+        (5, 64, 1, 5),
+        (64, 64, 1, 64),
+        (65, 64, 2, 33),
+        (1460, 64, 23, 64),
+    ],
+)
+def test_the_embedding_pools_long_series_into_at_most_max_tokens(
+    n_timepoints, max_tokens, pool, n_tokens
+):
+    import torch
+
+    from sk_memsel._transformers._embedding import SequenceEmbedding
+
+    embed = SequenceEmbedding(2, n_timepoints, 4, kernel_size=9, max_tokens=max_tokens)
+    assert (embed.pool, embed.n_tokens) == (pool, n_tokens)
+    stages = embed(torch.randn(3, 2, n_timepoints))
+    assert [tuple(s.shape) for s in stages] == [(3, n_tokens, 4)] * 3
+    # a token is the maximum over its window of the first convolution
+    embed.eval()
+    x = torch.randn(3, 2, n_timepoints)
+    first = embed.input(x)
+    window = first[:, :, (n_tokens - 1) * pool :].amax(dim=2)
+    torch.testing.assert_close(embed(x)[0][:, -1], window)
+
+
+def test_sequences_of_one_time_point_train_in_batches_of_one_row():
+    X = np.random.RandomState(0).normal(size=(5, 2, 1))
+    for cls in SEQUENCE:
+        est = make(cls, batch_size=1).fit(X, np.arange(5) % 2)
+        assert np.all(np.isfinite(est.transform(X)))
+
+
+@pytest.mark.parametrize("cls", SEQUENCE, ids=SEQ_IDS)
+def test_skops_round_trip_of_sequences(cls, sequences):
+    sio = pytest.importorskip("skops.io")
+    from sk_memsel._backbone import SKOPS_TRUSTED_TYPES
+
+    X, y = sequences
+    est = make(cls).fit(X, y)
+    blob = sio.dumps(est)
+    assert sio.get_untrusted_types(data=blob) == [f"{cls.__module__}.{cls.__name__}"]
+    loaded = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
+# ------------------------------------------------------------------ quality
+def planted_series(n_samples, seed):
+    """One channel of noise with a sine period, up then down for class 1 and
+    down then up for class 0, at a random place (circularly: every time point
+    has the same distribution in both classes, so a linear model of the raw
+    values is at chance); the shape tells the class."""
+    rng = np.random.RandomState(seed)
+    y = np.arange(n_samples) % 2
+    X = rng.normal(size=(n_samples, 1, 48))
+    wave = np.zeros(48)
+    wave[:12] = 3 * np.sin(np.linspace(0, 2 * np.pi, 12))
+    for row, start in enumerate(rng.randint(0, 48, size=n_samples)):
+        X[row, 0] += np.roll(wave if y[row] else -wave, start)
+    return X, y
+
+
+def planted_table(n_samples, seed):
+    """y is the exclusive or of the signs of two of six features: no linear
+    model of the raw features does better than chance."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, 6))
+    return X, ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+
+
+def linear_score(features, y, test_features, y_test):
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    return pipe.fit(features, y).score(test_features, y_test)
+
+
+#: the accuracy that the features of each transformer, with its defaults
+#: (the DNC with fewer epochs, for time), must give a logistic regression on
+#: the planted problem; noise features of the same width, and the raw
+#: values, stay near chance (0.5) and below NOISE_CEILING
+PLANTED_FLOOR = 0.9
+NOISE_CEILING = 0.65
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (MemoryAttentionTransformer, {}),
+        (DNCTransformer, {"max_epochs": 30}),  # 120 steps of the 300
+        (MemorySelectorTransformer, {}),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else str(v),
+)
+def test_features_carry_the_signal_of_a_planted_problem(cls, params):
+    planted = planted_table if cls is MemorySelectorTransformer else planted_series
+    X, y = planted(64 if cls in SEQUENCE else 200, seed=0)
+    X_test, y_test = planted(400, seed=1)
+    est = cls(random_state=0, **params).fit(X, y)
+    features = est.transform(X)
+    score = linear_score(features, y, est.transform(X_test), y_test)
+    assert score >= PLANTED_FLOOR
+    # the control: noise features of the same width, and the raw values
+    rng = np.random.RandomState(0)
+    noise = linear_score(
+        rng.normal(size=features.shape),
+        y,
+        rng.normal(size=(400, features.shape[1])),
+        y_test,
+    )
+    raw = linear_score(X.reshape(len(X), -1), y, X_test.reshape(400, -1), y_test)
+    assert max(noise, raw) < NOISE_CEILING

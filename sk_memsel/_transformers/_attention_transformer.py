@@ -9,6 +9,7 @@ from .._backbone._compat import Interval, StrOptions
 from .._backbone._params import IntInterval, fill_shared_docs
 from ..nn import MemoryAugmentedAttention
 from ._base import NeuralTransformerBase
+from ._embedding import SequenceEmbedding, pooled
 
 __all__ = ["MemoryAttentionTransformer"]
 
@@ -89,6 +90,27 @@ class _AttentionEncoder(nn.Module):
         return torch.cat([self.norm(p) for p in pooled], dim=1)
 
 
+class _SequenceAttentionEncoder(nn.Module):
+    """Convolutional tokens attending to memory; every stage pooled.
+
+    The last tokens of the :class:`SequenceEmbedding` pass through the
+    memory blocks. The features are the tokens of every stage of the
+    embedding, then the tokens out of the blocks, each pooled over time
+    (see :func:`pooled`).
+    """
+
+    def __init__(self, embedding, blocks, pooling):
+        super().__init__()
+        self.embedding = embedding
+        self.blocks = nn.Sequential(*blocks)
+        self.pooling = pooling
+
+    def forward(self, x):
+        stages = self.embedding(x)
+        h = self.blocks(stages[-1])
+        return torch.cat([pooled(t, self.pooling) for t in [*stages, h]], dim=1)
+
+
 @fill_shared_docs
 class MemoryAttentionTransformer(NeuralTransformerBase):
     """Pool tokens that attend to a learned memory into features.
@@ -96,9 +118,22 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     The sample is cut into tokens, each embedded in ``units`` dimensions and
     passed through ``depth`` blocks of
     :class:`~sk_memsel.nn.MemoryAugmentedAttention` (every token attends to
-    a learned memory of ``memory_size`` slots) and a feed-forward layer. The
-    features are the tokens pooled over the sample (their mean, their
-    maximum, or both), each pooled vector layer-normalised.
+    a learned memory of ``memory_size`` slots) and a feed-forward layer.
+
+    - **Sequences** ``(n_samples, n_channels, n_timepoints)``: a small
+      convolutional network describes the local shape of the series at
+      every time point and max-pools it into at most ``max_tokens`` tokens
+      (three stages: the first convolution, then two residual ones); the
+      last stage's tokens attend to the memory. The features are each
+      stage's tokens and the tokens out of the memory blocks, pooled over
+      time: ``4 * units`` columns (64 with the defaults), ``8 * units``
+      with ``pooling="mean_max"``.
+    - **Tables** ``(n_samples, n_features)``: each feature is a token, and
+      the features are the tokens out of the memory blocks, pooled over the
+      features: ``units`` columns (16), ``2 * units`` with
+      ``pooling="mean_max"``.
+
+    Each pooled vector is layer-normalised.
 
     With ``y`` the network is trained through a linear head that predicts
     ``y`` (classification or regression, inferred from ``y``); without ``y``
@@ -116,12 +151,17 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     depth : int, default=1
         Number of stacked attention + feed-forward blocks.
     pooling : {"mean", "max", "mean_max"}, default="mean"
-        How the tokens are pooled into features: ``units`` columns for
-        ``"mean"`` and ``"max"``, ``2 * units`` for ``"mean_max"`` (the mean
-        followed by the maximum).
-    dropout : float, default=0.1
+        How the tokens are pooled into features: their mean, their maximum,
+        or both (the mean first, twice the columns).
+    dropout : float, default=0.0
         Dropout on the attention weights and the feed-forward output, in
         training only.
+    kernel_size : int, default=9
+        Sequences only: time points (tokens) each convolution reads.
+    max_tokens : int, default=64
+        Sequences only: most tokens per series; a longer series is
+        max-pooled in windows of ``ceil(n_timepoints / max_tokens)`` time
+        points after its first convolution.
     {standardize}
     {task}
         Without ``y`` the head reconstructs the input, whatever this is.
@@ -130,8 +170,7 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     {lr}
     {optimizer}
     {weight_decay}
-        With ``dropout``, it keeps the per-token functions from overfitting
-        small data sets.
+        It keeps the per-token functions from overfitting small data sets.
     {device}
     {random_state}
     {verbose}
@@ -156,7 +195,8 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         Class labels, after a fit on class labels.
     net_ : skorch.NeuralNet
         The trained net; ``net_.module_.encoder.blocks[i].attention`` are
-        the :class:`~sk_memsel.nn.MemoryAugmentedAttention` layers.
+        the :class:`~sk_memsel.nn.MemoryAugmentedAttention` layers and
+        ``net_.module_.encoder.embedding`` the tokens' embedding.
     n_epochs_ : int
         Number of epochs trained; ``history_[-1, "stop_reason"]`` says why
         training stopped (``"max_epochs"``, ``"no_improvement"`` or
@@ -176,9 +216,10 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     :math:`x_f w_f + p_f`, with its own learned embedding :math:`w_f` of the
     value and a learned feature-position embedding :math:`p_f`. For 3-D
     input ``(n_samples, n_channels, n_timepoints)`` (the layout of aeon and
-    sktime) each time point is a token: its ``n_channels`` values are
-    projected to ``units`` by one shared linear map, plus a learned
-    time-position embedding.
+    sktime) the tokens are those of the convolutional embedding: its
+    convolutions read all channels together over ``kernel_size`` time
+    points, each followed by a batch normalisation (its statistics are those
+    of the training batches, whatever their sample weights) and a ReLU.
 
     A block is :math:`h \\leftarrow h + \\operatorname{MHA}(h, M, M)` (the
     layer's own residual), then :math:`h \\leftarrow h +
@@ -189,9 +230,13 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
 
     The attention layer attends from each token to the memory only, never to
     the other tokens: tokens share information through the learned memory
-    and the pooling. The features therefore summarise the distribution of
-    the (position-aware) token embeddings over the sample; for tabular
-    input they are an additive model of per-feature functions.
+    and the pooling. For tabular input the features therefore are an
+    additive model of per-feature functions; for sequences, what the
+    convolutions see of the neighbourhood of each token.
+
+    Training budget. ``max_epochs="auto"`` trains about 300 optimizer steps
+    whatever the number of rows, so that a set of 40 series is trained as
+    long as one of 4,000; see :ref:`transformers_user_guide`.
 
     References
     ----------
@@ -210,11 +255,14 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     (150, 16)
     >>> import numpy as np
     >>> sequences = np.random.RandomState(0).normal(size=(20, 3, 10))
-    >>> attention.fit(sequences).transform(sequences).shape  # no y: reconstruction
-    (20, 16)
+    >>> attention.fit(sequences).transform(sequences).shape  # no y: 8 * units
+    (20, 64)
     """
 
     _accepts_sequences = True
+
+    #: optimizer steps that ``max_epochs="auto"`` allows
+    _auto_steps = 300
 
     def __init__(
         self,
@@ -224,11 +272,13 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         num_heads=4,
         depth=1,
         pooling="mean",
-        dropout=0.1,
+        dropout=0.0,
+        kernel_size=9,
+        max_tokens=64,
         standardize=True,
         task="auto",
-        max_epochs=20,
-        batch_size=32,
+        max_epochs="auto",
+        batch_size=16,
         lr=0.005,
         optimizer="adam",
         weight_decay=0.001,
@@ -246,6 +296,8 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         self.depth = depth
         self.pooling = pooling
         self.dropout = dropout
+        self.kernel_size = kernel_size
+        self.max_tokens = max_tokens
         self.standardize = standardize
         self.task = task
         self.max_epochs = max_epochs
@@ -263,8 +315,12 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
 
     _parameter_constraints: dict = {
         **NeuralTransformerBase._parameter_constraints,
+        # a budget in optimizer steps, as the selectors' (see _auto_steps)
+        "max_epochs": NeuralTransformerBase._settling_parameter_constraints[
+            "max_epochs"
+        ],
         **dict.fromkeys(
-            ("units", "memory_size", "num_heads", "depth"),
+            ("units", "memory_size", "num_heads", "depth", "kernel_size", "max_tokens"),
             [IntInterval(1, None, closed="left")],
         ),
         "pooling": [StrOptions({"mean", "max", "mean_max"})],
@@ -279,23 +335,30 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
             )
 
     def _layout(self, Z):
-        """Tokens (n, n_tokens, n_channels) from 2-D (n, F) or 3-D (n, C, T)."""
-        return Z[:, :, None] if Z.ndim == 2 else Z.transpose(0, 2, 1)
+        """(n, F, 1) values of the features of 2-D input; 3-D input as it is."""
+        return Z[:, :, None] if Z.ndim == 2 else Z
 
     def _build_encoder(self, input_shape):
-        n_tokens, n_channels = (int(s) for s in input_shape)
         units = int(self.units)
-        embedding = _TokenEmbedding(
-            n_tokens,
-            n_channels,
-            units,
-            per_token=self.n_timepoints_in_ is None,
-        )
         blocks = [
             _MemoryBlock(
                 units, int(self.memory_size), int(self.num_heads), float(self.dropout)
             )
             for _ in range(int(self.depth))
         ]
-        n_features = units * (2 if self.pooling == "mean_max" else 1)
-        return _AttentionEncoder(embedding, blocks, self.pooling, units), n_features
+        width = units * (2 if self.pooling == "mean_max" else 1)  # per pooling
+        if self.n_timepoints_in_ is None:
+            n_tokens, n_channels = (int(s) for s in input_shape)
+            embedding = _TokenEmbedding(n_tokens, n_channels, units, per_token=True)
+            return _AttentionEncoder(embedding, blocks, self.pooling, units), width
+        n_channels, n_timepoints = (int(s) for s in input_shape)
+        embedding = SequenceEmbedding(
+            n_channels,
+            n_timepoints,
+            units,
+            kernel_size=int(self.kernel_size),
+            max_tokens=int(self.max_tokens),
+        )
+        n_stages = len(embedding.residual) + 1
+        encoder = _SequenceAttentionEncoder(embedding, blocks, self.pooling)
+        return encoder, width * (n_stages + 1)

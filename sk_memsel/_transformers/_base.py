@@ -291,8 +291,11 @@ default=None
         inputs = np.ascontiguousarray(self._layout(Z), dtype=np.float32)
         # a reconstruction of tabular input is the module's input itself:
         # handing over the same array lets batching and the GPU copy skip a
-        # second gather and copy of it
-        rows = inputs if inputs is Z else np.ascontiguousarray(Z.reshape(len(Z), -1))
+        # second gather and copy of it (sequences are reconstructed flat)
+        if inputs is Z and Z.ndim == 2:
+            rows = inputs
+        else:
+            rows = np.ascontiguousarray(Z.reshape(len(Z), -1))
         target, criterion, n_targets, stratify = self._training_target(
             Z,
             y,
