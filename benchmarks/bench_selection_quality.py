@@ -268,6 +268,7 @@ def summarise(reports):
                 if "gates" in by and peers and "random" in by:
                     best = max(peers, key=lambda m: by[m][jd])
                     g = by["gates"][jd]
+                    se = max(by[best][jd + "_se"], by["gates"][jd + "_se"])
                     verdicts.append(
                         {
                             "data": rep["data"],
@@ -278,7 +279,9 @@ def summarise(reports):
                             "best_peer": best,
                             "best": by[best][jd],
                             "above_random": g > by["random"][jd],
-                            "within_se": g >= by[best][jd] - by[best][jd + "_se"],
+                            # one s.e.: the larger of the two (a peer with
+                            # no randomness on a fixed split has none)
+                            "within_se": g >= by[best][jd] - se,
                         }
                     )
     return {m: (float(np.mean(v)), len(v)) for m, v in ranks.items()}, verdicts
