@@ -265,25 +265,21 @@ def summarise(reports):
                 ):
                     ranks.setdefault(m, []).append(float(rank))
                 peers = [m for m in PEERS if m in by]
-                if "gates" in by and peers and "random" in by:
-                    best = max(peers, key=lambda m: by[m][jd])
-                    g = by["gates"][jd]
-                    se = max(by[best][jd + "_se"], by["gates"][jd + "_se"])
-                    verdicts.append(
-                        {
-                            "data": rep["data"],
-                            "k": k,
-                            "judge": jd,
-                            "gates": g,
-                            "random": by["random"][jd],
-                            "best_peer": best,
-                            "best": by[best][jd],
-                            "above_random": g > by["random"][jd],
-                            # one s.e.: the larger of the two (a peer with
-                            # no randomness on a fixed split has none)
-                            "within_se": g >= by[best][jd] - se,
-                        }
+                if not (peers and "random" in by):
+                    continue
+                best = max(peers, key=lambda m: by[m][jd])
+                d = {"data": rep["data"], "k": k, "judge": jd, "best_peer": best}
+                d.update(best=by[best][jd], random=by["random"][jd])
+                for g in [m for m in ("gates", "gates_avoid") if m in by]:
+                    # one s.e.: the larger of the two (a peer with no
+                    # randomness on a fixed split has none)
+                    se = max(by[best][jd + "_se"], by[g][jd + "_se"])
+                    d[g] = (
+                        by[g][jd],
+                        by[g][jd] > d["random"],
+                        by[g][jd] >= d["best"] - se,
                     )
+                verdicts.append(d)
     return {m: (float(np.mean(v)), len(v)) for m, v in ranks.items()}, verdicts
 
 
@@ -334,22 +330,24 @@ def results_block(result):
     )
     out.append(
         table(
-            "StochasticGatesSelector with defaults: above k random columns, "
-            "within one s.e. of the best peer",
+            "StochasticGatesSelector, each reading: its score, above k random "
+            "columns?, within one s.e. of the best peer?",
             [
-                *("data", "k", "judge", "gates", "random", "best peer"),
-                *("above random", "within 1 s.e."),
+                *("data", "k", "judge", "random", "best peer"),
+                *("keep", "keep > random", "keep ~ best", "avoid"),
+                *("avoid > random", "avoid ~ best"),
             ],
             [
-                [
-                    d["data"],
-                    d["k"],
-                    d["judge"],
-                    f"{d['gates']:.3f}",
-                    f"{d['random']:.3f}",
-                    f"{d['best_peer']} {d['best']:.3f}",
-                    _yes(d["above_random"]),
-                    _yes(d["within_se"]),
+                [d["data"], d["k"], d["judge"], f"{d['random']:.3f}"]
+                + [f"{d['best_peer']} {d['best']:.3f}"]
+                + [
+                    x
+                    for g in ("gates", "gates_avoid")
+                    for x in (
+                        (f"{d[g][0]:.3f}", _yes(d[g][1]), _yes(d[g][2]))
+                        if g in d
+                        else ("", "", "")
+                    )
                 ]
                 for d in verdicts
             ],
