@@ -311,7 +311,7 @@ def plot(source, target):
     )
     names = sorted({r["transformer"] for r in rows})
     colours = {"DNCTransformer": "#d95f02", "MemoryAttentionTransformer": "#1b9e77"}
-    figure = Figure(figsize=(11, 4.4), dpi=100)
+    figure = Figure(figsize=(11, 5.0), dpi=100)
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2)
     x = np.arange(len(sets))
@@ -348,10 +348,11 @@ def plot(source, target):
         0.9 * np.array(rocket),
         "_",
         color="black",
-        markersize=14,
+        markersize=22,
+        mew=1.5,
         label="0.9 x MiniRocket",
     )
-    left.set_ylim(0.5, 1.02)
+    left.set_ylim(0.55, 1.01)
     left.set_ylabel("test accuracy (mean over seeds; bars: range)")
     right.axhline(10, color="black", lw=1, ls="--", label="10 x MiniRocket")
     right.set_yscale("log")
@@ -363,8 +364,13 @@ def plot(source, target):
     for axes in (left, right):
         axes.set_xticks(x)
         axes.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
-        axes.legend(fontsize=8, loc="lower left")
-    right.legend(fontsize=8, loc="upper left")
+        axes.legend(
+            fontsize=8,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncol=2,
+            frameon=False,
+        )
     figure.tight_layout()
     figure.savefig(target)
 

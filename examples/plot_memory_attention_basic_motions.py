@@ -2,25 +2,28 @@
 Memory-augmented attention on time series and on tables
 =======================================================
 
-:class:`~sk_memsel.MemoryAttentionTransformer` turns every time point of a
-series (or every feature of a table) into a token, lets each token attend to
-a learned memory, and pools the tokens into a fixed number of features. It
-reads aeon's ``(n_samples, n_channels, n_timepoints)`` series and ordinary
-``(n_samples, n_features)`` tables alike.
+:class:`~sk_memsel.MemoryAttentionTransformer` cuts a sample into tokens,
+lets each token attend to a learned memory, and pools the tokens into a fixed
+number of features. It reads aeon's ``(n_samples, n_channels,
+n_timepoints)`` series and ordinary ``(n_samples, n_features)`` tables
+alike: on a series the tokens come from a small convolutional network that
+describes the shape of the series around each time point, on a table each
+feature is a token.
 
 Data: aeon's BasicMotions (four activities, 6 channels, 100 time points) and
-scikit-learn's 8x8 digits.
+GunPoint (one channel, 150 time points), and scikit-learn's 8x8 digits.
 """
 
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
-from aeon.datasets import load_basic_motions
+from aeon.datasets import load_basic_motions, load_gunpoint
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sk_memsel import MemoryAttentionTransformer
 
@@ -29,24 +32,26 @@ from sk_memsel import MemoryAttentionTransformer
 FAST = os.environ.get("SK_MEMSEL_FAST_EXAMPLES") == "1"
 
 # %%
-# Time series: BasicMotions
-# -------------------------
-# Each of the 100 time points is a token of 6 values. ``pooling="mean_max"``
-# gives ``2 * units`` features: the mean and the maximum over the tokens.
-X_train, y_train = load_basic_motions(split="train")
-X_test, y_test = load_basic_motions(split="test")
-attention = MemoryAttentionTransformer(
-    units=16,
-    memory_size=8,
-    num_heads=2,
-    depth=1,
-    pooling="mean_max",
-    max_epochs=8 if FAST else 40,
-    random_state=0,
-)
-series = make_pipeline(attention, LogisticRegression(max_iter=2000))
-series.fit(X_train, y_train)
-print(f"BasicMotions: accuracy {series.score(X_test, y_test):.3f}")
+# Time series: many channels and one
+# -----------------------------------
+# With the defaults, a series of up to 64 time points is 64 tokens (longer
+# ones are max-pooled into 64), each describing 9 time points and more of
+# all channels; the 64 features pool the tokens of every stage of the
+# embedding and those out of the memory. The training budget is about 300
+# optimizer steps, whatever the number of series (``max_epochs="auto"``).
+for name, load in [("BasicMotions", load_basic_motions), ("GunPoint", load_gunpoint)]:
+    X_train, y_train = load(split="train")
+    X_test, y_test = load(split="test")
+    series = make_pipeline(
+        MemoryAttentionTransformer(
+            max_epochs=10 if FAST else "auto",
+            random_state=0,
+        ),
+        StandardScaler(),
+        LogisticRegression(max_iter=2000),
+    )
+    series.fit(X_train, y_train)
+    print(f"{name} {X_train.shape}: accuracy {series.score(X_test, y_test):.3f}")
 
 # %%
 # Tables: the digits
@@ -63,7 +68,7 @@ tabular = make_pipeline(
         memory_size=8,
         num_heads=2,
         depth=1,
-        max_epochs=5 if FAST else 30,
+        max_epochs=5 if FAST else "auto",
         random_state=0,
     ),
     LogisticRegression(max_iter=2000),
