@@ -719,3 +719,40 @@ def test_features_carry_the_signal_of_a_planted_problem(cls, params):
     )
     raw = linear_score(X.reshape(len(X), -1), y, X_test.reshape(400, -1), y_test)
     assert max(noise, raw) < NOISE_CEILING
+
+
+@pytest.mark.parametrize("cls", SEQUENCE, ids=SEQ_IDS)
+def test_models_fitted_on_sequences_before_the_embedding_still_read_them(
+    cls, sequences
+):
+    # a model saved by an earlier release: its network read each time point
+    # as a vector of channels (the attention) or windows of 3 of them (the
+    # DNC, max_steps=4), and the estimator has no _sequence_layout
+    import torch
+
+    from sk_memsel._transformers._attention_transformer import (
+        _AttentionEncoder,
+        _TokenEmbedding,
+    )
+    from sk_memsel._transformers._dnc_transformer import _DNCEncoder
+    from sk_memsel.nn import DNC
+
+    X, y = sequences  # 30 rows, 3 channels, 10 time points
+    est = pickle.loads(pickle.dumps(make(cls).fit(X, y)))
+    del est._sequence_layout
+    Z = ((X.astype(np.float32) - est._input_mean) / est._input_scale).astype(np.float32)
+    if cls is MemoryAttentionTransformer:
+        blocks = list(est.net_.module_.encoder.blocks)
+        embedding = _TokenEmbedding(10, 3, 8, per_token=False)
+        legacy = _AttentionEncoder(embedding, blocks, "mean", 8)
+        steps = Z.transpose(0, 2, 1)
+    else:
+        legacy = _DNCEncoder(DNC(3 * 3, 6, 1, memory_size=4, word_size=3))
+        padded = np.concatenate([Z, np.zeros((len(Z), 3, 2), np.float32)], axis=2)
+        steps = padded.transpose(0, 2, 1).reshape(len(Z), 4, 3 * 3)
+    est.net_.module_.encoder = legacy.eval()
+    with torch.no_grad():
+        expected = legacy(torch.from_numpy(np.ascontiguousarray(steps))).numpy()
+    np.testing.assert_allclose(est.transform(X), expected, rtol=1e-5, atol=1e-6)
+    # a new fit reads them with the embedding again
+    assert est.fit(X, y).transform(X).shape == (len(X), SEQ_WIDTH[cls])

@@ -335,8 +335,11 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
             )
 
     def _layout(self, Z):
-        """(n, F, 1) values of the features of 2-D input; 3-D input as it is."""
-        return Z[:, :, None] if Z.ndim == 2 else Z
+        """(n, F, 1) values of the features of 2-D input; 3-D input as it is
+        ((n, T, C) time points for a model fitted before the embedding)."""
+        if Z.ndim == 2:
+            return Z[:, :, None]
+        return Z.transpose(0, 2, 1) if self._reads_legacy_sequences() else Z
 
     def _build_encoder(self, input_shape):
         units = int(self.units)

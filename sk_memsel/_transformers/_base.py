@@ -207,10 +207,24 @@ class NeuralTransformerBase(
                 f"{self.n_timepoints_in_}))."
             )
 
+    #: how sequences are read: models fitted on sequences before the
+    #: convolutional embedding (sk_memsel 0.x pickles and skops files) lack
+    #: the attribute and keep their reading (see ``_reads_legacy_sequences``)
+    _SEQUENCE_LAYOUT = "convolutional"
+
+    def _reads_legacy_sequences(self):
+        """Whether this fitted model reads sequences as before the embedding:
+        each time point a vector of channels (see the subclasses' ``_layout``)."""
+        fitted = hasattr(self, "net_")
+        return (
+            fitted and getattr(self, "_sequence_layout", None) != self._SEQUENCE_LAYOUT
+        )
+
     def _prepare_fit_input(self, X, sample_weight):
         """``(Z, sample_weight)``: the standardised ``X`` and checked weights."""
         if hasattr(self, "n_timepoints_in_"):
             del self.n_timepoints_in_  # a new fit: nothing to compare with
+        self._sequence_layout = self._SEQUENCE_LAYOUT
         self._check_sequence_shape(X)
         X = self._validate_X(X, reset=True, allow_nd=self._accepts_sequences)
         sample_weight = self._validated_sample_weight(sample_weight, X)
