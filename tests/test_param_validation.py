@@ -202,6 +202,10 @@ INVALID = {
     ],
     "DNCTransformer": TRANSFORMER_INVALID
     + [
+        ("conv_channels", 0),
+        ("kernel_size", 0),
+        ("max_tokens", True),
+        ("pooling", "sum"),
         ("hidden_size", 0),
         ("memory_size", 0),
         ("word_size", 1.5),
@@ -215,6 +219,8 @@ INVALID = {
     ],
     "MemoryAttentionTransformer": TRANSFORMER_INVALID
     + [
+        ("kernel_size", 0),
+        ("max_tokens", True),
         ("units", 0),
         ("num_heads", True),
         ("memory_size", 0),
