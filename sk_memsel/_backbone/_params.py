@@ -41,11 +41,11 @@ class Satisfies(Options):
     """A parameter constraint given by a predicate and its description.
 
     scikit-learn's ``make_constraint`` accepts only its own constraint
-    classes, so this one is an :class:`~sklearn.utils._param_validation.
-    Options` whose membership test is ``predicate``. ``description`` ends the
+    classes, so this one is an ``Options`` (see ``_compat``) whose membership
+    test is ``predicate``. ``description`` ends the
     sentence "The 'p' parameter of Est must be ...".
 
-    >>> from sklearn.utils._param_validation import validate_parameter_constraints
+    >>> from sk_memsel._backbone._compat import validate_parameter_constraints
     >>> even = Satisfies(lambda v: v % 2 == 0, "an even number")
     >>> validate_parameter_constraints({"n": [even]}, {"n": 3}, caller_name="f")
     Traceback (most recent call last):
@@ -74,7 +74,7 @@ class IntInterval(Interval):
     one epoch. A count given as a boolean is a mistake, refused here with
     scikit-learn's message.
 
-    >>> from sklearn.utils._param_validation import validate_parameter_constraints
+    >>> from sk_memsel._backbone._compat import validate_parameter_constraints
     >>> positive = IntInterval(1, None, closed="left")
     >>> positive.is_satisfied_by(3), positive.is_satisfied_by(True)
     (True, False)
@@ -248,6 +248,16 @@ SHARED_DOCS = {
         "Standardise the input with the mean and standard deviation of the "
         "training data before the network: per feature, or per channel for "
         "sequences.",
+    ),
+    "kernel_size": (
+        "int",
+        "Sequences only: time points (tokens) each convolution reads.",
+    ),
+    "max_tokens": (
+        "int",
+        "Sequences only: most tokens per series; a longer series is max-pooled "
+        "in windows of ``ceil(n_timepoints / max_tokens)`` time points after "
+        "its first convolution.",
     ),
     "task": (
         '{"auto", "classification", "regression"}',
