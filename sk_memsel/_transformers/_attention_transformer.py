@@ -156,12 +156,8 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
     dropout : float, default=0.0
         Dropout on the attention weights and the feed-forward output, in
         training only.
-    kernel_size : int, default=9
-        Sequences only: time points (tokens) each convolution reads.
-    max_tokens : int, default=64
-        Sequences only: most tokens per series; a longer series is
-        max-pooled in windows of ``ceil(n_timepoints / max_tokens)`` time
-        points after its first convolution.
+    {kernel_size}
+    {max_tokens}
     {standardize}
     {task}
         Without ``y`` the head reconstructs the input, whatever this is.

@@ -113,12 +113,8 @@ class DNCTransformer(NeuralTransformerBase):
     conv_channels : int, default=16
         Sequences only: width of the convolutional embedding's tokens and of
         the DNC's outputs.
-    kernel_size : int, default=9
-        Sequences only: time points (tokens) each convolution reads.
-    max_tokens : int, default=64
-        Sequences only: most tokens per series; a longer series is
-        max-pooled in windows of ``ceil(n_timepoints / max_tokens)`` time
-        points after its first convolution.
+    {kernel_size}
+    {max_tokens}
     pooling : {"mean", "max", "mean_max"}, default="mean"
         Sequences only: how the tokens and the DNC's outputs are pooled over
         time into features: their mean, their maximum, or both (the mean
