@@ -75,6 +75,21 @@ EXPECTED_FAILED = {
         "MemoryAttentionTransformer",
     )
 }
+# the same check on sparse X, for the estimators that take it (the batches
+# are the dense rows, so the reason is the same)
+EXPECTED_FAILED["StochasticGatesSelector"][
+    "check_sample_weight_equivalence_on_sparse_data"
+] = _NOT_BITWISE_EQUIVALENT
+# scikit-learn's sparse checks read classifier_tags.multi_class for every
+# estimator with predict_proba; with task="auto" (the default) the gates
+# selector is neither a classifier nor a regressor before fitting, so those
+# tags are None and the check fails before comparing anything.
+# tests/test_sparse.py fits it on every sparse layout, predict_proba included.
+for _check in ("check_estimator_sparse_array", "check_estimator_sparse_matrix"):
+    EXPECTED_FAILED["StochasticGatesSelector"][_check] = (
+        "the check reads classifier tags, unset with task='auto' "
+        "(see tests/test_sparse.py)"
+    )
 
 
 def public_estimators():

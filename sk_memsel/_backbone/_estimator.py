@@ -31,6 +31,7 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
@@ -40,6 +41,7 @@ from ._callbacks import FiniteLossGuard, ProgressLine
 from ._compat import Interval, Options, StrOptions, check_sample_weight
 from ._data import (
     ArrayBatchIterator,
+    SparseRows,
     _is_out_of_core,
     _preload,
     row_chunks,
@@ -102,7 +104,8 @@ def _checked_input(X, name):
     periods, intervals or complex numbers, and sparse columns whose unstored
     entries are NaN (pandas' default fill value); arrays of dates or
     durations; masked arrays with masked values. Sparse columns filled with
-    a number are made dense here (scikit-learn would, with a warning). A
+    a number next to dense ones are made dense here (scikit-learn would,
+    with a warning); a frame of sparse columns only is kept sparse. A
     torch tensor is detached and read as float32 on the CPU (NumPy cannot
     read one that requires grad, nor bfloat16).
     """
@@ -157,9 +160,17 @@ def _checked_input(X, name):
             "example X[column].sparse.to_dense().fillna(0)); otherwise impute "
             "them."
         )
-    if sparse:
+    if sparse and len(sparse) < len(dtypes):
+        # some columns sparse: the frame is dense, in a layout that copies
         X = X.astype(sparse)
+    # all columns sparse: kept as they are, read as a sparse matrix
     return X
+
+
+def _is_sparse(X):
+    """Whether ``X`` is a SciPy sparse matrix or array, or a DataFrame whose
+    columns are all sparse (read as a sparse matrix, as scikit-learn does)."""
+    return sp.issparse(X) or (hasattr(X, "iloc") and hasattr(X, "sparse"))
 
 
 def all_or_nothing(method=None, *, trains_in_place=False):
@@ -339,6 +350,11 @@ class NeuralEstimatorMixin(TargetMixin):
             "name": type(self).__name__,
         }
 
+    #: whether ``fit`` and the reading methods take sparse ``X`` (read one
+    #: densified batch at a time); where not, ``_dense_only_because`` says why
+    _accepts_sparse = True
+    _dense_only_because = ""
+
     #: optimizer steps that ``max_epochs="auto"`` allows, or ``None`` where
     #: "auto" is not allowed; such a class resolves it with :meth:`_n_epochs`
     #: at fit time and passes the number of epochs to :meth:`_train`
@@ -359,10 +375,27 @@ class NeuralEstimatorMixin(TargetMixin):
         returned as it is: training and prediction then read it one batch at
         a time, converting each batch to float32, so the whole array never
         has to fit in memory.
+
+        A sparse ``X`` (SciPy CSR, CSC, COO, ..., matrix or array, or a
+        DataFrame of sparse columns) is converted once to a float32 CSR
+        matrix (no copy when it is one already) and returned as
+        :class:`~._data.SparseRows`, read one densified batch at a time.
+        Estimators with ``_accepts_sparse = False`` refuse it, saying why
+        (``_dense_only_because``) and what to do.
         """
         if _is_out_of_core(X):
             return self._validate_out_of_core(X, reset=reset, allow_nd=allow_nd)
         X = _checked_input(X, type(self).__name__)
+        sparse = _is_sparse(X)
+        if sparse and not self._accepts_sparse:
+            raise TypeError(
+                f"X is sparse, but {type(self).__name__} needs dense input: "
+                f"{self._dense_only_because}. Pass X.toarray() (for a "
+                "DataFrame, X.sparse.to_dense()) when it fits in memory, or "
+                "select features first with StochasticGatesSelector or "
+                "ConcreteAutoencoderSelector, which read sparse X, in a "
+                "Pipeline."
+            )
         try:
             X = validate_data(
                 self,
@@ -370,8 +403,10 @@ class NeuralEstimatorMixin(TargetMixin):
                 reset=reset,
                 dtype=np.float32,
                 # one layout whatever the caller's (a DataFrame is
-                # column-major): the same values give the same results
+                # column-major): the same values give the same results;
+                # sparse input in rows (CSR), which batches slice
                 order="C",
+                accept_sparse="csr" if self._accepts_sparse else False,
                 allow_nd=allow_nd,
                 ensure_min_samples=1 if not reset else 2,
                 **kwargs,
@@ -385,7 +420,31 @@ class NeuralEstimatorMixin(TargetMixin):
                     "sklearn.preprocessing.OneHotEncoder or OrdinalEncoder."
                 ) from exc
             raise
-        return X
+        return SparseRows(X) if sparse else X
+
+    def _check_same_feature_names(self, X):
+        """partial_fit needs the same columns as the first call, names included."""
+        # validate_data compares the names when both have them; it only warns
+        # when one has names and the other not, which in a stream of chunks
+        # would let columns be mixed up silently
+        fitted_names = hasattr(self, "feature_names_in_")
+        columns = getattr(X, "columns", None)
+        given_names = (
+            columns is not None
+            and len(columns) > 0
+            and all(isinstance(c, str) for c in columns)
+        )
+        if fitted_names and not given_names:
+            raise ValueError(
+                "X has no column names, but the selector was first fitted on a "
+                "DataFrame with column names; pass the same DataFrame columns "
+                "to every partial_fit call."
+            )
+        if given_names and not fitted_names:
+            raise ValueError(
+                "X has column names, but the selector was first fitted without "
+                "them; pass the same kind of input to every partial_fit call."
+            )
 
     def _validate_out_of_core(self, X, *, reset, allow_nd=False):
         """Chunked checks of an array that is read batch by batch.
@@ -715,6 +774,7 @@ class NeuralEstimatorMixin(TargetMixin):
         # the same random_state gives the same model on the CPU; a GPU may
         # sum in another order (see the reliability guide)
         tags.non_deterministic = self.device != "cpu"
+        tags.input_tags.sparse = self._accepts_sparse
         return tags
 
     def _forward(self, X, function=None):

@@ -20,7 +20,7 @@ from .._backbone import (
     TemperatureAnnealing,
     all_or_nothing,
 )
-from .._backbone._compat import Interval, StrOptions, fit_context
+from .._backbone._compat import Interval, StrOptions, fit_context, validate_params
 from .._backbone._data import check_trainable, row_chunks
 from .._backbone._params import (
     LAYER_SIZES,
@@ -444,8 +444,9 @@ class ConcreteAutoencoderSelector(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; a sparse matrix is read one densified batch at a
+            time, never densified whole.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
                 default=None
             Target of a supervised objective: class labels, a 0/1 matrix of
@@ -462,25 +463,120 @@ class ConcreteAutoencoderSelector(
         self : ConcreteAutoencoderSelector
             The fitted selector.
         """
+        X = self._validate_X(X, reset=True)
+        self._fit_new_net(X, y, sample_weight)
+        return self
+
+    @all_or_nothing(trains_in_place=True)
+    @fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None):
+        """Train on ``X`` (and ``y``), continuing from the previous fit if any.
+
+        The first call on an unfitted selector builds the network and trains
+        it exactly as :meth:`fit` does, annealing the temperature over its
+        epochs. Every later call (after ``partial_fit`` or ``fit``) trains
+        the same network, selector logits and optimizer state for at most
+        ``max_epochs`` more epochs on the new rows, at the temperature where
+        the schedule ended (``min_temperature``), stopping earlier as
+        ``settle_steps`` says, then reads the selection again. So the first
+        call should be long enough for the nodes to settle (the default
+        ``max_epochs="auto"`` gives it about 1000 optimizer steps); later
+        calls refine the selection and the decoder on more rows. Used by
+        ``dask_ml.wrappers.Incremental`` to fit one block of a Dask array at
+        a time (see :ref:`large_and_sparse`).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Training data, with the columns (and column names) of the first
+            call; it is not modified.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
+                default=None
+            Target of a supervised objective; ignored by
+            ``objective="reconstruction"``.
+        classes : array-like of shape (n_classes,) or None, default=None
+            Every class label that may appear in any call (classification),
+            as in scikit-learn's ``partial_fit``; give it on the first call
+            when a chunk may lack some classes. Ignored by reconstruction.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weight of each row in this call's loss, times ``class_weight``
+            (which must be a dict here: one chunk cannot tell the class
+            frequencies that ``"balanced"`` needs).
+
+        Returns
+        -------
+        self : ConcreteAutoencoderSelector
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_memsel import ConcreteAutoencoderSelector
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(400, 6))
+        >>> X[:, 3:] = X[:, :3] + 0.01 * rng.normal(size=(400, 3))
+        >>> selector = ConcreteAutoencoderSelector(k=3, random_state=0)
+        >>> for rows in (slice(0, 200), slice(200, 400)):
+        ...     _ = selector.partial_fit(X[rows])
+        >>> selector.get_support(indices=True).shape
+        (3,)
+        """
+        if not hasattr(self, "net_"):
+            X = self._validate_X(X, reset=True)
+            self._fit_new_net(X, y, sample_weight, classes=classes, partial=True)
+            return self
+        # fit_context checks the parameters at the first call only, but
+        # max_epochs (and k) may have been changed since
+        validate_params(self)
+        self._check_same_feature_names(X)
+        X = self._validate_X(X, reset=False)
+        sample_weight = self._validated_sample_weight(sample_weight, X)
+        if self.objective_ == "reconstruction":
+            self._check_reconstructable(X)
+            target = X
+        else:
+            target = self._encode_target(X, y, classes)
+        sample_weight = self._class_weighted(y, sample_weight, partial=True)
+        # while training, validation reads the nodes' current choice
+        self.net_.module_.select.selection = None
+        self._train_further(X, target, sample_weight)
+        self._read_selection()
+        return self
+
+    def _check_reconstructable(self, X):
+        check_trainable(X, "the squared error of reconstructing them overflows float32")
+
+    def _first_target(self, X, y, classes, sample_weight):
+        """Target, loss, output width and strata of a new network's training."""
+        reconstruction = self.objective == "reconstruction" or (
+            self.objective == "auto" and y is None
+        )
+        if classes is None or reconstruction:
+            return self._training_target(
+                X, y, self.objective, sample_weight=sample_weight
+            )
+        target = self._prepare_target(
+            X, y, task=self.objective, classes=classes, sample_weight=sample_weight
+        )
+        return target, self._criterion(), self._n_target_units(), self._strata(target)
+
+    def _fit_new_net(self, X, y, sample_weight, classes=None, partial=False):
+        """Build a new network, train it on the validated ``X`` and select."""
         if self.min_temperature > self.temperature:
             raise ValueError(
                 f"min_temperature={self.min_temperature} is higher than "
                 f"temperature={self.temperature}; the temperature is annealed "
                 "down from temperature to min_temperature."
             )
-        X = self._validate_X(X, reset=True)
         n_features = X.shape[1]
         k = effective_k(self.k, n_features)
         sample_weight = self._validated_sample_weight(sample_weight, X)
-        target, criterion, n_out, stratify = self._training_target(
-            X, y, self.objective, sample_weight=sample_weight
+        target, criterion, n_out, stratify = self._first_target(
+            X, y, classes, sample_weight
         )
         self.objective_ = self.task_
         if self.task_ == "reconstruction":
-            check_trainable(
-                X, "the squared error of reconstructing them overflows float32"
-            )
-        sample_weight = self._class_weighted(y, sample_weight)
+            self._check_reconstructable(X)
+        sample_weight = self._class_weighted(y, sample_weight, partial=partial)
 
         def build():
             module = _ConcreteNet(
@@ -517,7 +613,7 @@ class ConcreteAutoencoderSelector(
 
         # the logits get a learning rate of their own (see selector_lr)
         param_groups = [("select.logits", {"lr": float(self.selector_lr)})]
-        net = self._train(
+        self._train(
             build,
             X,
             target,
@@ -525,6 +621,11 @@ class ConcreteAutoencoderSelector(
             net_params={"optimizer__param_groups": param_groups},
             sample_weight=sample_weight,
         )
+        self._read_selection()
+
+    def _read_selection(self):
+        """Fix the trained nodes' distinct choices and set the fitted attributes."""
+        net = self.net_
         layer = net.module_.select
         # on the fit's threads: a softmax on torch's default threads starts
         # its OpenMP pool, which a forked child of this process cannot use
@@ -551,7 +652,6 @@ class ConcreteAutoencoderSelector(
                 "lower min_temperature.",
                 ConvergenceWarning,
             )
-        return self
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):

@@ -145,6 +145,15 @@ class NeuralTransformerBase(
     #: whether 3-D input (n_samples, n_channels, n_timepoints) is accepted
     _accepts_sequences = False
 
+    #: sparse X is refused with this reason: standardising centres every
+    #: feature, which fills in every zero, and the standardised copy that
+    #: training reads would be the dense matrix
+    _accepts_sparse = False
+    _dense_only_because = (
+        "it standardises (centres) every feature and trains on the "
+        "standardised copy, which is dense"
+    )
+
     # ------------------------------------------------------------- hooks
     def _check_params(self):
         """Check the rules that span several parameters."""
