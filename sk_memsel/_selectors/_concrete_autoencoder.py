@@ -509,16 +509,16 @@ class ConcreteAutoencoderSelector(
 
         Examples
         --------
-        >>> import numpy as np
+        >>> from sklearn.datasets import load_digits
         >>> from sk_memsel import ConcreteAutoencoderSelector
-        >>> rng = np.random.RandomState(0)
-        >>> X = rng.normal(size=(400, 6))
-        >>> X[:, 3:] = X[:, :3] + 0.01 * rng.normal(size=(400, 3))
-        >>> selector = ConcreteAutoencoderSelector(k=3, random_state=0)
-        >>> for rows in (slice(0, 200), slice(200, 400)):
+        >>> X = load_digits().data / 16.0
+        >>> selector = ConcreteAutoencoderSelector(k=8, random_state=0)
+        >>> for rows in (slice(0, 900), slice(900, None)):  # two chunks
         ...     _ = selector.partial_fit(X[rows])
         >>> selector.get_support(indices=True).shape
-        (3,)
+        (8,)
+        >>> selector.history_[-1, "temperature"] == selector.min_temperature
+        True
         """
         if not hasattr(self, "net_"):
             X = self._validate_X(X, reset=True)
