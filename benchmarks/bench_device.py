@@ -18,6 +18,14 @@ What it measures, for ``ConcreteAutoencoderSelector(k=50)`` and
   ``--synthetic-epochs`` epochs (default 2): whole fit and seconds per epoch
   (the fit divided by the epochs, as the selectors validate nothing here).
 
+- ``sparse``: a CSR matrix shaped like single-cell counts (the generator of
+  ``bench_sparse.py``: ``--sparse-rows`` x ``--sparse-genes``, default
+  50,000 x 20,000, about 5 % non-zero, ``log1p`` of negative-binomial
+  counts of 10 cell types), the target the cell type, ``k=200``,
+  ``--sparse-epochs`` epochs (default 1) with ``settle_steps=None``: whole
+  fit and seconds per epoch. On a GPU each batch travels as a sparse tensor
+  and is densified there; ``--sparse-rows 0`` leaves it out.
+
 Seconds per epoch are what to compare between devices; a full fit on the
 synthetic set is that times the number of epochs a user trains for.
 """
@@ -31,6 +39,7 @@ import time
 import numpy as np
 import torch
 from bench_grid import load_mnist
+from bench_sparse import generate_atlas
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 
@@ -42,14 +51,14 @@ def synthetic(rows, columns, seed=0):
     return X, y
 
 
-def selectors(device, max_epochs):
+def selectors(device, max_epochs, k=50, **params):
     extra = {} if max_epochs is None else {"max_epochs": max_epochs}
-    common = {"device": device, "random_state": 0, **extra}
+    common = {"device": device, "random_state": 0, **extra, **params}
     return {
         "ConcreteAutoencoderSelector": ConcreteAutoencoderSelector(
-            k=50, convergence_threshold=0.0, **common
+            k=k, convergence_threshold=0.0, **common
         ),
-        "StochasticGatesSelector": StochasticGatesSelector(k=50, **common),
+        "StochasticGatesSelector": StochasticGatesSelector(k=k, **common),
     }
 
 
@@ -70,6 +79,9 @@ def main():
     parser.add_argument("--synthetic-epochs", type=int, default=2)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--columns", type=int, default=2_000)
+    parser.add_argument("--sparse-rows", type=int, default=50_000)
+    parser.add_argument("--sparse-genes", type=int, default=20_000)
+    parser.add_argument("--sparse-epochs", type=int, default=1)
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args()
 
@@ -83,10 +95,21 @@ def main():
         "runs": [],
     }
     X, y = load_mnist()
-    data = {"mnist": ((X.astype(np.float32), y), args.mnist_epochs)}
-    data["synthetic"] = (synthetic(args.rows, args.columns), args.synthetic_epochs)
-    for name, ((X, y), epochs) in data.items():
-        for label, selector in selectors(args.device, epochs).items():
+    data = {"mnist": ((X.astype(np.float32), y), args.mnist_epochs, {})}
+    data["synthetic"] = (
+        synthetic(args.rows, args.columns),
+        args.synthetic_epochs,
+        {},
+    )
+    if args.sparse_rows:
+        X, types, _ = generate_atlas(args.sparse_rows, args.sparse_genes, 10, 20, 6.0)
+        data["sparse"] = (
+            (X, types),
+            args.sparse_epochs,
+            {"k": 200, "settle_steps": None},
+        )
+    for name, ((X, y), epochs, params) in data.items():
+        for label, selector in selectors(args.device, epochs, **params).items():
             seconds = timed_fit(selector, X, y)
             n_epochs = len(selector.history_)
             row = {

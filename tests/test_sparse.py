@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.base import clone
 
 from sk_memsel import (
@@ -330,3 +331,27 @@ def test_concrete_partial_fit_checks_each_chunk():
         balanced.partial_fit(X_DENSE, Y, classes=[0, 1])
     assert not hasattr(balanced, "net_")
     assert est.n_epochs_ == 8  # the refused calls trained nothing
+
+
+# -------------------------------------------------------------- on a GPU
+def test_a_sparse_batch_becomes_the_dense_rows_as_a_torch_tensor():
+    # what a GPU receives: the rows as a sparse tensor, densified there
+    from sk_memsel._backbone._data import _sparse_tensor
+
+    X = sp.csr_array(X_DENSE.astype(np.float32))
+    rows = np.array([0, 3, 4, 200])
+    for block in (X[rows], sp.csr_matrix(X)[rows], _with_int64_indices(X[rows])):
+        dense = _sparse_tensor(block).to_dense()
+        assert dense.dtype == torch.float32
+        np.testing.assert_array_equal(dense.numpy(), X_DENSE[rows].astype(np.float32))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_sparse_x_on_a_gpu_selects_as_dense_x_on_the_gpu():
+    for name in ("gates", "concrete"):
+        est = clone(SELECTORS[name]).set_params(device="cuda")
+        dense = clone(est).fit(X_DENSE, Y)
+        sparse = clone(est).fit(sp.csr_array(X_DENSE), Y)
+        np.testing.assert_array_equal(sparse.get_support(), dense.get_support())
+        out = sparse.transform(sp.csr_array(X_DENSE))
+        assert sp.issparse(out)

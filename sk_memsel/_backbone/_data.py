@@ -2,9 +2,9 @@
 GPU preloading."""
 
 import math
+import warnings
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
@@ -125,17 +125,24 @@ class SparseRows:
         """
         if device is None or torch.device(device).type == "cpu":
             return torch.from_numpy(self[rows])
-        block = self.matrix[rows]
-        if not isinstance(block, sp.csr_array | sp.csr_matrix):
-            block = sp.csr_array(block)
-        tensor = torch.sparse_csr_tensor(
+        block = _sparse_tensor(self.matrix[rows])
+        return block.to(device, non_blocking=True).to_dense()
+
+
+def _sparse_tensor(block):
+    """A SciPy CSR matrix as a torch sparse CSR tensor (sharing its values)."""
+    with warnings.catch_warnings():
+        # torch calls its sparse CSR tensors "beta", once per process; only
+        # their construction and to_dense are used here, which
+        # tests/test_sparse.py checks against SciPy
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
             torch.from_numpy(block.indptr.astype(np.int64)),
             torch.from_numpy(block.indices.astype(np.int64)),
             torch.from_numpy(block.data),
             size=block.shape,
             check_invariants=False,  # SciPy's CSR, validated
         )
-        return tensor.to(device, non_blocking=True).to_dense()
 
 
 class _RowsOnDevice(SparseRows):

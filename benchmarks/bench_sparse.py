@@ -1,0 +1,521 @@
+"""Sparse input at single-cell scale: memory, speed and the genes selected.
+
+Two questions, one sub-command each. Run from the repository root::
+
+    python benchmarks/bench_sparse.py first-layer
+    python benchmarks/bench_sparse.py atlas --rows 200000 --genes 20000 \\
+        --json atlas.json
+
+``first-layer``: how should a sparse batch enter the first layer? A training
+step's first layer (forward and backward) with a batch of ``--batch`` rows of
+a CSR matrix (``--genes`` columns, ``--density`` non-zero), each way on one
+thread, on the same rows:
+
+- ``densify``: the rows made dense (SciPy), then the dense product; what
+  the selectors do;
+- ``sparse``: the rows as a torch sparse CSR tensor, multiplied directly (for
+  the gates, their per-row gate values gathered at the non-zero entries:
+  the gates draw one value per row and feature, so ``(X * g) @ W`` is not
+  ``X @ (g[:, None] * W)``);
+- ``shared gate`` (gates only): ``X @ (g[:, None] * W)``, the product one
+  gate sample shared by the batch would allow; for reference, as our gates
+  do not share their samples.
+
+``atlas``: a generated counts matrix shaped like a single-cell atlas,
+``--rows`` cells x ``--genes`` genes (the issue's 200,000 x 20,000), of
+``--types`` cell types, ``log1p`` of negative-binomial counts (dispersion
+``r = 2``) about 5 % non-zero, each type with ``--markers-per-type`` planted
+marker genes (mean times ``--fold`` in that type only), the other genes'
+means drawn from a Gamma distribution and shifted slightly per type. Each
+selector selects ``--k`` genes:
+
+- ``StochasticGatesSelector(k)`` learning the cell type, and
+  ``ConcreteAutoencoderSelector(k)`` reconstructing the genes (unsupervised),
+  both with their defaults and ``random_state=0``, fitted on the first 90 %
+  of the cells, each in a fresh process that loads the CSR matrix from disk:
+  its peak resident memory (``ru_maxrss``) against the CSR matrix's own
+  bytes and the process's memory before loading it (interpreter, NumPy,
+  PyTorch: the fixed part), fit time, epochs;
+- rows per second of one epoch (``max_epochs=1``, no settling) on the
+  first ``--dense-rows`` cells, CSR against the same rows as a dense array,
+  in the same process one after the other;
+- the genes chosen against the planted markers (recall: the share of the
+  markers selected) and for telling the cell types apart (accuracy of a
+  logistic regression trained on 10,000 of the fitted cells' selected genes
+  and tested on the held-out 10 %), against the ``k`` most highly variable
+  genes by scanpy's ``highly_variable_genes(flavor="seurat")`` (the formula
+  of that flavour when scanpy is not installed: dispersion, variance over
+  mean of the counts, normalised within 20 bins of mean expression) and
+  against ``k`` genes drawn at random (the mean over 5 draws).
+
+The matrix is generated once into ``--cache`` (``atlas-<rows>x<genes>/``,
+one ``.npy`` file per array, about 8 bytes per non-zero value) and reused;
+each fit's process reads only the rows it fits on.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+#: the selectors' settings (their defaults, apart from these)
+SELECTORS = ("StochasticGatesSelector", "ConcreteAutoencoderSelector")
+
+
+def load_average():
+    return os.getloadavg()[0]
+
+
+# ------------------------------------------------------------- first layer
+def first_layer(args):
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = sp.random(
+        args.batch * 8,
+        args.genes,
+        density=args.density,
+        format="csr",
+        dtype=np.float32,
+        random_state=0,
+    )
+    batches = [X[i * args.batch : (i + 1) * args.batch] for i in range(8)]
+
+    def csr_tensor(block):
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(block.indptr.astype(np.int64)),
+            torch.from_numpy(block.indices.astype(np.int64)),
+            torch.from_numpy(block.data),
+            size=block.shape,
+            check_invariants=False,
+        )
+
+    def time_it(step):
+        best = np.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            for block in batches:
+                step(block)
+            best = min(best, (time.perf_counter() - start) / len(batches))
+        return best * 1e3
+
+    rows = []
+    for width in (64, 200):
+        W = torch.randn(args.genes, width, requires_grad=True)
+        mu = torch.zeros(args.genes, requires_grad=True)
+
+        def concrete_dense(block, W=W):
+            (torch.from_numpy(block.toarray()) @ W).sum().backward()
+
+        def concrete_sparse(block, W=W):
+            (csr_tensor(block) @ W).sum().backward()
+
+        def gates_dense(block, W=W, mu=mu):
+            g = (mu + torch.randn(block.shape[0], args.genes)).clamp(0, 1)
+            ((torch.from_numpy(block.toarray()) * g) @ W).sum().backward()
+
+        def gates_sparse(block, W=W, mu=mu):
+            g = (mu + torch.randn(block.shape[0], args.genes)).clamp(0, 1)
+            row = torch.from_numpy(
+                np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+            )
+            col = torch.from_numpy(block.indices.astype(np.int64))
+            values = torch.from_numpy(block.data) * g[row, col]
+            x = torch.sparse_coo_tensor(torch.stack([row, col]), values, g.shape)
+            torch.sparse.mm(x, W).sum().backward()
+
+        def gates_shared(block, W=W, mu=mu):
+            g = (mu + torch.randn(args.genes)).clamp(0, 1)
+            (csr_tensor(block) @ (g[:, None] * W)).sum().backward()
+
+        for layer, ways in (
+            ("concrete", {"densify": concrete_dense, "sparse": concrete_sparse}),
+            (
+                "gates",
+                {
+                    "densify": gates_dense,
+                    "sparse": gates_sparse,
+                    "shared gate": gates_shared,
+                },
+            ),
+        ):
+            base = None
+            for way, step in ways.items():
+                ms = time_it(step)
+                base = ms if base is None else base
+                rows.append(
+                    {
+                        "layer": layer,
+                        "width": width,
+                        "way": way,
+                        "ms_per_batch": round(ms, 2),
+                        "vs_densify": round(ms / base, 2),
+                        "load": round(load_average(), 2),
+                    }
+                )
+                print(
+                    f"{layer:9s} width {width:3d}  {way:12s} {ms:8.2f} ms/batch "
+                    f"({ms / base:.2f} x densify)  load {load_average():.2f}",
+                    flush=True,
+                )
+    del rng
+    return {"first_layer": rows, "batch": args.batch, "genes": args.genes}
+
+
+# ------------------------------------------------------------- the atlas
+def generate_atlas(n_cells, n_genes, n_types, markers_per_type, fold, seed=0):
+    """A CSR float32 matrix of log1p counts, the cell types and marker genes.
+
+    Negative-binomial counts (mean ``m``, dispersion ``r=2``: variance
+    ``m + m^2 / r``), generated a block of cells at a time: for each entry
+    the zero is drawn with the negative binomial's probability of zero, and
+    a non-zero entry's count from the negative binomial conditioned on being
+    positive (by its inverse distribution function), so that only the
+    non-zero entries are ever drawn in full.
+    """
+    rng = np.random.default_rng(seed)
+    r = 2.0
+    types = rng.integers(n_types, size=n_cells)
+    # gene means: most genes low (the zeros of single-cell data), a few high;
+    # scaled so that about 5 % of the entries are non-zero
+    base = rng.gamma(0.35, 1.0, size=n_genes)
+    base *= 0.06 / base.mean()
+    means = base * rng.lognormal(0.0, 0.25, size=(n_types, n_genes))
+    markers = rng.choice(n_genes, size=n_types * markers_per_type, replace=False)
+    for t in range(n_types):
+        own = markers[t * markers_per_type : (t + 1) * markers_per_type]
+        # a marker is expressed well in its type (at least a 0.5 mean)
+        means[t, own] = np.maximum(means[t, own], 0.5 / fold) * fold
+    p = r / (r + means)  # numpy's negative_binomial(r, p)
+    p_zero = p**r
+    # inverse distribution function of the positive counts, up to 64
+    counts = np.arange(1, 65)
+    from scipy.stats import nbinom
+
+    pmf = nbinom.pmf(counts[None, None, :], r, p[:, :, None])
+    cdf = np.cumsum(pmf, axis=2) / (1.0 - p_zero[:, :, None])
+
+    data, indices, indptr = [], [], [0]
+    block = max(1, 20_000_000 // n_genes)
+    for start in range(0, n_cells, block):
+        t = types[start : start + block]
+        nonzero = rng.random((len(t), n_genes), dtype=np.float32) >= p_zero[t]
+        row, col = np.nonzero(nonzero)
+        u = rng.random(len(row))
+        value = np.ones(len(row), dtype=np.float32)
+        todo = np.arange(len(row))
+        for c in range(cdf.shape[2] - 1):  # most counts are 1: few rounds
+            todo = todo[u[todo] > cdf[t[row[todo]], col[todo], c]]
+            if not len(todo):
+                break
+            value[todo] += 1
+        data.append(np.log1p(value))
+        indices.append(col.astype(np.int32))
+        indptr.append(np.bincount(row, minlength=len(t)))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(indptr[1:]))])
+    # 32-bit indices while they fit, as SciPy builds them (half the bytes)
+    index = np.int32 if indptr[-1] < 2**31 else np.int64
+    X = sp.csr_array(
+        (np.concatenate(data), np.concatenate(indices), indptr.astype(index)),
+        shape=(n_cells, n_genes),
+    )
+    return X, types, np.sort(markers)
+
+
+def csr_bytes(X):
+    return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+
+
+def max_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def current_rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def make_selector(name, k, **params):
+    from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
+
+    if name == "StochasticGatesSelector":
+        return StochasticGatesSelector(k=k, random_state=0, **params)
+    return ConcreteAutoencoderSelector(k=k, random_state=0, **params)
+
+
+def load_atlas(folder, rows=None):
+    """The cached matrix (its first ``rows`` rows: only they are read),
+    types and markers."""
+    arrays = {
+        name: np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
+        for name in ("data", "indices", "indptr", "shape", "types", "markers")
+    }
+    n_rows = int(arrays["shape"][0]) if rows is None else rows
+    end = int(arrays["indptr"][n_rows])
+    X = sp.csr_array(
+        (
+            np.array(arrays["data"][:end]),
+            np.array(arrays["indices"][:end]),
+            np.array(arrays["indptr"][: n_rows + 1]),
+        ),
+        shape=(n_rows, int(arrays["shape"][1])),
+    )
+    return X, np.array(arrays["types"][:n_rows]), np.array(arrays["markers"])
+
+
+def child_fit(args):
+    """One selector fitted in this fresh process; prints a JSON line."""
+    before = current_rss_bytes()  # interpreter, NumPy, SciPy, PyTorch
+    import sk_memsel  # noqa: F401  (imported before measuring: fixed memory)
+
+    fixed = current_rss_bytes()
+    n_cells = int(np.load(os.path.join(args.cache_dir, "shape.npy"))[0])
+    X, types, _ = load_atlas(args.cache_dir, rows=int(0.9 * n_cells))
+    with_data = current_rss_bytes()
+    selector = make_selector(args.child, args.k, verbose=0)
+    start = time.perf_counter()
+    if args.child == "StochasticGatesSelector":
+        selector.fit(X, types)
+    else:
+        selector.fit(X)
+    seconds = time.perf_counter() - start
+    result = {
+        "selector": args.child,
+        "csr_bytes": csr_bytes(X),
+        "rss_start": before,
+        "rss_fixed": fixed,
+        "rss_with_data": with_data,
+        "peak_rss": max_rss_bytes(),
+        "fit_seconds": round(seconds, 1),
+        "epochs": selector.n_epochs_,
+        "stop_reason": selector.history_[-1, "stop_reason"],
+        "selected": selector.get_support(indices=True).tolist(),
+        "load": round(load_average(), 2),
+    }
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def rows_per_second(X, y, name, k, n_rows):
+    """One epoch on the first ``n_rows`` rows, CSR and dense, same settings."""
+    from sklearn.base import clone
+
+    rows = slice(0, n_rows)
+    sparse_rows, labels = X[rows], y[rows]
+    dense_rows = sparse_rows.toarray()
+    params = {"max_epochs": 1, "settle_steps": None}
+    if name == "ConcreteAutoencoderSelector":  # one epoch cannot settle
+        params["convergence_threshold"] = 0.0
+    selector = make_selector(name, k, **params)
+
+    def fit(data, labels):
+        est = clone(selector)
+        start = time.perf_counter()
+        if name == "StochasticGatesSelector":
+            est.fit(data, labels)
+        else:
+            est.fit(data)
+        return time.perf_counter() - start
+
+    # a first fit pays for what training imports lazily (the fused optimizer
+    # imports torch._dynamo): not counted
+    fit(sparse_rows[:512], labels[:512])
+    out = {}
+    layouts = (("dense", dense_rows), ("csr", sparse_rows))
+    seconds = {"dense": [], "csr": []}
+    for _ in range(2):  # alternately, the best of two each
+        for layout, data in layouts:
+            seconds[layout].append(fit(data, labels))
+    for layout, _ in layouts:
+        best = min(seconds[layout])
+        out[layout] = {
+            "rows_per_second": round(n_rows / best),
+            "load": round(load_average(), 2),
+        }
+        print(
+            f"  {name:28s} {layout:5s} {n_rows / best:9.0f} rows/s "
+            f"(load {load_average():.2f})",
+            flush=True,
+        )
+    out["csr_over_dense"] = round(
+        out["csr"]["rows_per_second"] / out["dense"]["rows_per_second"], 2
+    )
+    return out
+
+
+def highly_variable(X, k):
+    """The ``k`` most highly variable genes, scanpy's "seurat" flavour."""
+    try:
+        import anndata
+        import scanpy as sc
+
+        adata = anndata.AnnData(sp.csr_matrix(X, dtype=np.float32))
+        table = sc.pp.highly_variable_genes(
+            adata, flavor="seurat", n_top_genes=k, inplace=False
+        )
+        return np.flatnonzero(table["highly_variable"].to_numpy()), "scanpy"
+    except ImportError:
+        pass
+    # the formula of the "seurat" flavour, on the counts (expm1 of log1p)
+    counts = X.copy()
+    counts.data = np.expm1(counts.data.astype(np.float64))
+    mean = np.asarray(counts.mean(axis=0)).ravel()
+    square = counts.multiply(counts)
+    var = (np.asarray(square.mean(axis=0)).ravel() - mean**2) * (
+        X.shape[0] / (X.shape[0] - 1)
+    )
+    dispersion = np.log(np.where(mean > 0, var / np.maximum(mean, 1e-12), 1e-12))
+    log_mean = np.log1p(mean)
+    bins = np.digitize(log_mean, np.histogram_bin_edges(log_mean, 20)[1:-1])
+    normalised = np.zeros_like(dispersion)
+    for b in np.unique(bins):
+        inside = bins == b
+        spread = dispersion[inside].std(ddof=1) if inside.sum() > 1 else 0.0
+        centre = dispersion[inside].mean()
+        normalised[inside] = (dispersion[inside] - centre) / (spread or 1.0)
+    return np.sort(np.argsort(-normalised, kind="stable")[:k]), "formula"
+
+
+def accuracy(X, types, genes, n_train=10_000):
+    from sklearn.linear_model import LogisticRegression
+
+    n_fit = int(0.9 * X.shape[0])
+    train = np.linspace(0, n_fit - 1, min(n_train, n_fit)).astype(int)
+    test = np.arange(n_fit, X.shape[0])
+    model = LogisticRegression(max_iter=2000)
+    model.fit(X[train][:, genes].toarray(), types[train])
+    return float(model.score(X[test][:, genes].toarray(), types[test]))
+
+
+def atlas(args):
+    folder = os.path.join(args.cache, f"atlas-{args.rows}x{args.genes}")
+    start = time.perf_counter()
+    if not os.path.exists(os.path.join(folder, "markers.npy")):
+        os.makedirs(folder, exist_ok=True)
+        X, types, markers = generate_atlas(
+            args.rows, args.genes, args.types, args.markers_per_type, args.fold
+        )
+        arrays = {"data": X.data, "indices": X.indices, "indptr": X.indptr}
+        arrays.update(shape=np.array(X.shape), types=types, markers=markers)
+        for name, array in arrays.items():  # markers last: the cache is whole
+            np.save(os.path.join(folder, f"{name}.npy"), array)
+        del X
+        print(f"generated in {time.perf_counter() - start:.0f} s", flush=True)
+    X, types, markers = load_atlas(folder)
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "shape": list(X.shape),
+        "nonzero_share": round(X.nnz / (X.shape[0] * X.shape[1]), 4),
+        "csr_bytes": csr_bytes(X),
+        "k": args.k,
+        "markers": len(markers),
+        "fits": {},
+        "speed": {},
+        "quality": {},
+    }
+    print(
+        f"{X.shape[0]} x {X.shape[1]}, {100 * report['nonzero_share']:.1f} % "
+        f"non-zero, CSR {csr_bytes(X) / 2**30:.2f} GiB, {len(markers)} markers",
+        flush=True,
+    )
+
+    # memory and the selection: a fresh process per selector
+    for name in args.selectors:
+        command = [sys.executable, __file__, "child", "--child", name]
+        command += ["--cache-dir", folder, "--k", str(args.k)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+        if not line:
+            print(done.stdout[-2000:], done.stderr[-4000:])
+            raise RuntimeError(f"the fit of {name} failed")
+        fit = json.loads(line[0][len("RESULT ") :])
+        extra = fit["peak_rss"] - fit["rss_fixed"]
+        fit["peak_over_csr"] = round(extra / fit["csr_bytes"], 2)
+        report["fits"][name] = fit
+        print(
+            f"{name:28s} fit {fit['fit_seconds']:7.0f} s, {fit['epochs']} epochs "
+            f"({fit['stop_reason']}); peak {fit['peak_rss'] / 2**30:.2f} GiB = "
+            f"fixed {fit['rss_fixed'] / 2**30:.2f} + "
+            f"{fit['peak_over_csr']:.2f} x CSR {fit['csr_bytes'] / 2**30:.2f} GiB "
+            f"(load {fit['load']:.2f})",
+            flush=True,
+        )
+
+    # speed: the same rows, dense and CSR
+    n_rows = min(args.dense_rows, X.shape[0])
+    print(f"one epoch on {n_rows} rows, dense then CSR:", flush=True)
+    for name in args.selectors:
+        report["speed"][name] = rows_per_second(X, types, name, args.k, n_rows)
+
+    # quality: markers recovered, cell types told apart
+    hvg, how = highly_variable(X[: int(0.9 * X.shape[0])], args.k)
+    rng = np.random.default_rng(0)
+    choices = {name: np.array(fit["selected"]) for name, fit in report["fits"].items()}
+    choices[f"highly variable ({how})"] = hvg
+    for name, genes in choices.items():
+        recall = np.isin(markers, genes).mean()
+        report["quality"][name] = {
+            "marker_recall": round(float(recall), 3),
+            "accuracy": round(accuracy(X, types, genes), 3),
+        }
+    randoms = [rng.choice(X.shape[1], args.k, replace=False) for _ in range(5)]
+    recalls = [np.isin(markers, genes).mean() for genes in randoms]
+    accuracies = [accuracy(X, types, genes) for genes in randoms]
+    report["quality"]["random genes (mean of 5)"] = {
+        "marker_recall": round(float(np.mean(recalls)), 3),
+        "accuracy": round(float(np.mean(accuracies)), 3),
+    }
+    for name, row in report["quality"].items():
+        print(
+            f"{name:32s} markers {row['marker_recall']:.3f}  "
+            f"accuracy {row['accuracy']:.3f}",
+            flush=True,
+        )
+    report["load_end"] = round(load_average(), 2)
+    return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="question", required=True)
+    layer = sub.add_parser("first-layer")
+    layer.add_argument("--batch", type=int, default=256)
+    layer.add_argument("--genes", type=int, default=20_000)
+    layer.add_argument("--density", type=float, default=0.05)
+    layer.add_argument("--json")
+    whole = sub.add_parser("atlas")
+    whole.add_argument("--rows", type=int, default=200_000)
+    whole.add_argument("--genes", type=int, default=20_000)
+    whole.add_argument("--types", type=int, default=10)
+    whole.add_argument("--markers-per-type", type=int, default=20)
+    whole.add_argument("--fold", type=float, default=6.0)
+    whole.add_argument("--k", type=int, default=200)
+    whole.add_argument("--dense-rows", type=int, default=20_000)
+    whole.add_argument("--selectors", nargs="+", default=list(SELECTORS))
+    whole.add_argument("--cache", default="/tmp/sk_memsel_bench")
+    whole.add_argument("--json")
+    child = sub.add_parser("child")  # one fit, run by ``atlas``
+    child.add_argument("--child", required=True)
+    child.add_argument("--cache-dir", required=True)
+    child.add_argument("--k", type=int, required=True)
+    args = parser.parse_args()
+    if args.question == "child":
+        child_fit(args)
+        return
+    print(f"load {load_average():.2f} at the start", flush=True)
+    report = first_layer(args) if args.question == "first-layer" else atlas(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
