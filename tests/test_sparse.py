@@ -355,3 +355,11 @@ def test_sparse_x_on_a_gpu_selects_as_dense_x_on_the_gpu():
         np.testing.assert_array_equal(sparse.get_support(), dense.get_support())
         out = sparse.transform(sp.csr_array(X_DENSE))
         assert sp.issparse(out)
+
+
+def test_sample_weight_with_sparse_x_weighs_as_with_dense_x():
+    weights = np.where(np.arange(len(Y)) % 3 == 0, 2.0, 1.0)
+    est = clone(SELECTORS["gates"])
+    dense = clone(est).fit(X_DENSE, Y, sample_weight=weights)
+    sparse = clone(est).fit(sp.csr_array(X_DENSE), Y, sample_weight=weights)
+    _same_fit(sparse, dense)
