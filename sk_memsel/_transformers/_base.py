@@ -292,7 +292,9 @@ class NeuralTransformerBase(
         X : array-like of shape (n_samples, n_features) or \
 (n_samples, n_channels, n_timepoints)
             Training input. 3-D input is accepted by the transformers that
-            read sequences.
+            read sequences. Sparse matrices are refused with a TypeError:
+            standardising centres every feature, which would make the
+            training copy dense (see :ref:`large_and_sparse`).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), \
 default=None
             Target. Class labels train a classification head, real values a
