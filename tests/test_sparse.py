@@ -363,3 +363,17 @@ def test_sample_weight_with_sparse_x_weighs_as_with_dense_x():
     dense = clone(est).fit(X_DENSE, Y, sample_weight=weights)
     sparse = clone(est).fit(sp.csr_array(X_DENSE), Y, sample_weight=weights)
     _same_fit(sparse, dense)
+
+
+def test_concrete_partial_fit_after_a_skops_round_trip_is_a_clear_error():
+    skops_io = pytest.importorskip("skops.io")
+    from skorch.exceptions import SkorchTrainingImpossibleError
+
+    from sk_memsel._backbone import SKOPS_TRUSTED_TYPES
+
+    fitted = clone(SELECTORS["concrete"]).fit(X_DENSE)
+    loaded = skops_io.loads(skops_io.dumps(fitted), trusted=SKOPS_TRUSTED_TYPES)
+    with pytest.raises(SkorchTrainingImpossibleError, match="skops.*partial_fit"):
+        loaded.partial_fit(X_DENSE)
+    # the failed call left the selection fixed as it was
+    np.testing.assert_array_equal(loaded.transform(X_DENSE), fitted.transform(X_DENSE))
