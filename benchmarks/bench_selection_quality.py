@@ -348,11 +348,20 @@ def results_block(result):
         "",
     ]
     for rep in result["reports"]:
+        commits = {}
+        for row in rep["rows"]:
+            commits.setdefault(row.get("commit", rep["commit"]), []).append(row)
+        older = "".join(
+            f"; {', '.join(sorted({r['method'] for r in rows}))} from commit "
+            f"``{commit}``"
+            for commit, rows in commits.items()
+            if commit != rep["commit"]
+        )
         out.append(
             f"- {rep['data']}: ``{rep['command']}`` at commit ``{rep['commit']}`` "
             f"(uncommitted changes to sk_memsel: {'yes' if rep['dirty'] else 'no'}), "
             f"{rep['seconds']:.0f} s, load average (1, 5, 15 min) {rep['load'][0]} "
-            f"at start, {rep['load'][1]} at the end"
+            f"at start, {rep['load'][1]} at the end{older}"
         )
     out += [
         "",
@@ -506,11 +515,21 @@ def main(argv=None):
             report["load"] = [load, [round(x, 2) for x in os.getloadavg()]]
             report["command"], report["commit"] = result["command"], result["commit"]
             report["dirty"] = result["dirty"]
+            for row in report["rows"]:
+                row["commit"] = result["commit"]
             result["reports"].append(report)
             if args.json:  # keep the other data sets' reports, of this or other runs
                 path = Path(args.json)
                 old = json.loads(path.read_text()) if path.exists() else {"reports": []}
                 kept = [r for r in old["reports"] if r["data"] != name]
+                earlier = [r for r in old["reports"] if r["data"] == name]
+                if earlier and earlier[0]["seeds"] == report["seeds"]:
+                    # the same splits: keep the methods this call did not run
+                    report["rows"] += [
+                        {"commit": earlier[0]["commit"], **row}
+                        for row in earlier[0]["rows"]
+                        if row["method"] not in {r["method"] for r in report["rows"]}
+                    ]
                 result["reports"] = sorted(
                     [*kept, report], key=lambda r: list(DATA).index(r["data"])
                 )

@@ -37,6 +37,24 @@ def test_order_skips_a_copy_of_a_kept_column():
     assert alone.tolist() == [0, 1]
 
 
+def test_a_partly_redundant_column_keeps_its_unexplained_variance():
+    # column 1 follows the kept column 0 with r = 0.6: a straight line on
+    # column 0 explains r**2 = 36 % of it, so it keeps 64 % of its height
+    # above the floor, and beats column 2 (uncorrelated, but only 0.5 of
+    # column 1's height); discounting by 1 - r (40 % kept) puts column 2 first
+    rng = np.random.RandomState(0)
+    a, b, c = rng.normal(size=(3, 2000))
+    a, b, c = (v - v.mean() for v in (a, b, c))
+    b -= a * (a @ b) / (a @ a)  # b exactly uncorrelated with a
+    c -= a * (a @ c) / (a @ a) + b * (b @ c) / (b @ b)
+    X = np.column_stack([a / a.std(), 0.6 * a / a.std() + 0.8 * b / b.std(), c])
+    X = np.column_stack([X, np.zeros((2000, 3))])  # the floor: three gates at 0
+    probs = np.array([1.0, 0.8, 0.5, 0.0, 0.0, 0.0])  # median 0.25
+    order, scores = complementary_order(X, probs, np.arange(6), 3)
+    assert order.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(scores[1], (0.8 - 0.25) * (1 - 0.6**2), rtol=1e-6)
+
+
 def test_order_of_groups_uses_their_most_correlated_columns():
     rng = np.random.RandomState(0)
     a, b, c = rng.normal(size=(3, 500))

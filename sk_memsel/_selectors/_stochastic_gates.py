@@ -137,18 +137,20 @@ def complementary_order(X, probs, codes, length, *, rows=None):
     """The first ``length`` gates in the order ``redundancy="avoid"`` keeps them.
 
     Returns ``(order, scores)``: ``scores`` gives every gate its ``(p -
-    m) * (1 - r)`` when it was kept, or, for a gate not among the first
+    m) * (1 - r**2)`` when it was kept, or, for a gate not among the first
     ``length``, at the end. A score only falls as gates are kept, so the
     scores fall along the order and the ``k`` largest are its first ``k``.
 
-    Greedy: each step keeps the gate of largest ``(p - m) * (1 - r)``, with
+    Greedy: each step keeps the gate of largest ``(p - m) * (1 - r**2)``, with
     ``p`` its open probability, ``m`` the median of the gates' probabilities
     (their noise floor: most gates carry nothing, and a gate at the floor
     tells nothing however open it is; at or below it only a vanishing
-    ``1e-9 * p`` is left, so that ``p * (1 - r)`` orders those gates) and ``r``
-    the largest absolute Pearson correlation between one of its columns and
-    a column already kept, measured on :func:`correlation_sample` of ``X``
+    ``1e-9 * p`` is left, so that ``p * (1 - r**2)`` orders those gates) and
+    ``r`` the largest absolute Pearson correlation between one of its columns
+    and a column already kept, measured on :func:`correlation_sample` of ``X``
     (or on ``rows``, made by :func:`unit_columns`, with ``X=None``).
+    ``1 - r**2`` is the share of the column's variance that the kept column
+    it follows most closely leaves unexplained (a straight-line fit on it).
     Discounting from the floor, not from 0, keeps a column whose gate stands
     far above the floor even when it repeats a kept one in part (the
     redundant but relevant columns of MADELON-like data: 13 to 14 of 20
@@ -167,10 +169,10 @@ def complementary_order(X, probs, codes, length, *, rows=None):
     order = np.empty(length, dtype=np.intp)
     scores = np.empty(n_gates)
     # at the floor (half the gates, or all where few are kept), the old
-    # order p * (1 - r) decides: a vanishing share of p keeps it
+    # order p * (1 - r**2) decides: a vanishing share of p keeps it
     above_floor = np.maximum(probs - np.median(probs), 0.0) + _FLOOR_SHARE * probs
     for step in range(length):
-        score = np.where(free, above_floor * (1.0 - largest_r), -np.inf)
+        score = np.where(free, above_floor * (1.0 - largest_r**2), -np.inf)
         best = int(np.argmax(score))
         tied = score == score[best]
         if np.count_nonzero(tied) > 1:  # e.g. every score 0: the likelier gate
@@ -185,7 +187,8 @@ def complementary_order(X, probs, codes, length, *, rows=None):
             r = per_gate
         np.maximum(largest_r, np.minimum(r, 1.0), out=largest_r)
     # below the last kept one's, ties going to the earlier gate as in argmax
-    scores[free] = np.minimum(above_floor * (1.0 - largest_r), scores[order[-1]])[free]
+    unexplained = 1.0 - largest_r**2
+    scores[free] = np.minimum(above_floor * unexplained, scores[order[-1]])[free]
     return order, scores
 
 
@@ -316,7 +319,7 @@ class StochasticGatesSelector(
         :class:`~sklearn.feature_selection.SelectFromModel` can use the
         selector: ``gate_probabilities_`` with ``redundancy="keep"``; with
         ``"avoid"``, each probability above the gates' noise floor times
-        ``1 - r`` when the feature was ranked (see :ref:`gates_redundancy`).
+        ``1 - r**2`` when the feature was ranked (see :ref:`gates_redundancy`).
     gate_values_ : ndarray of shape (n_features_in_,)
         Deterministic (eval-mode) gate value of each feature, in ``[0, 1]``;
         predictions use these.
@@ -790,7 +793,7 @@ class StochasticGatesSelector(
 
         With ``redundancy="keep"``, ``gate_probabilities_``; with
         ``"avoid"``, each gate probability above the gates' noise floor,
-        discounted for redundancy, ``(p - m) * (1 - r)`` when the feature was
+        discounted for redundancy, ``(p - m) * (1 - r**2)`` when the feature was
         ranked.
         """
         check_is_fitted(self, "gate_probabilities_")
