@@ -71,8 +71,8 @@ METHODS = {
         estimator="StochasticGatesSelector",
         label="stochastic gates",
         score=lambda args: (
-            "gate probability above the gates' median times 1 - its largest "
-            "correlation with a column ranked before it"
+            "gate probability above the gates' median times 1 - the square of "
+            "its largest correlation with a column ranked before it"
             if args.redundancy != "keep"
             else "gate probability"
         ),
