@@ -52,13 +52,12 @@ Each fit's process runs with ``MALLOC_MMAP_THRESHOLD_=1048576``
 (``--mmap-threshold``; 0 for glibc's default). By default glibc raises its
 threshold for mapping memory to the size of the largest block freed, so after
 the first step the 20 MB dense batches and the network's activations of that
-size come from the heap, which fragments: in the first full-size run, with
-glibc's default, the gates selector's process peaked at 6.81 GiB over its
-26 minutes (about 1.5 GiB of it from this script's first loader, which kept
-the file mapped next to its copy; it now reads only the rows it needs),
-and on 40,000 of the cells its resident memory rose from 0.73 to 1.14 GiB
-through one epoch, against 0.95 GiB, flat, with the threshold fixed. Set
-the same variable where you fit on large sparse data.
+size come from the heap, which fragments: on 40,000 of the cells, the gates
+selector's resident memory rose from 0.73 to 1.14 GiB through one epoch with
+glibc's default, against 0.95 GiB, flat, with the threshold fixed (sampled
+every 20 ms in the fitting process). Set the same variable where you fit on
+large sparse data. A fit's peak is read from ``VmHWM`` (see
+:func:`max_rss_bytes`).
 
 The matrix is generated once into ``--cache`` (``atlas-<rows>x<genes>/``,
 one ``.npy`` file per array, about 8 bytes per non-zero value) and reused;
@@ -246,6 +245,17 @@ def csr_bytes(X):
 
 
 def max_rss_bytes():
+    """This process's peak resident memory since it started its program.
+
+    ``VmHWM`` of ``/proc/self/status``, not ``getrusage``'s ``ru_maxrss``:
+    Linux carries the latter over from the parent through ``fork`` and
+    ``exec``, so a child started by a process holding the matrix would report
+    the parent's memory (the first runs of this script did).
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -302,7 +312,8 @@ def child_fit(args):
     n_cells = int(read_npy(os.path.join(args.cache_dir, "shape.npy"))[0])
     X, types, _ = load_atlas(args.cache_dir, rows=int(0.9 * n_cells))
     with_data = current_rss_bytes()
-    selector = make_selector(args.child, args.k, verbose=0)
+    params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    selector = make_selector(args.child, args.k, verbose=0, **params)
     start = time.perf_counter()
     if args.child == "StochasticGatesSelector":
         selector.fit(X, types)
@@ -538,6 +549,9 @@ def main():
     child.add_argument("--child", required=True)
     child.add_argument("--cache-dir", required=True)
     child.add_argument("--k", type=int, required=True)
+    # fewer epochs than the default, to measure memory alone (it does not
+    # grow with the epochs once the allocator's threshold is fixed)
+    child.add_argument("--max-epochs", type=int, default=None)
     args = parser.parse_args()
     if args.question == "child":
         child_fit(args)
