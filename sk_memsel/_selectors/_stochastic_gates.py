@@ -810,8 +810,9 @@ class StochasticGatesSelector(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training input; it is not modified.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training input; it is not modified. A sparse matrix is read one
+            densified batch at a time (see :ref:`large_and_sparse`).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels, a 0/1 matrix of labels (multilabel: one
             independent yes/no output per column), or regression target(s).
@@ -851,7 +852,7 @@ class StochasticGatesSelector(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training input, with the columns (and column names) of the first
             call; it is not modified.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
@@ -909,30 +910,6 @@ class StochasticGatesSelector(
         self._read_gates()
         self._rank_complementary(X, now=False)
         return self
-
-    def _check_same_feature_names(self, X):
-        """partial_fit needs the same columns as the first call, names included."""
-        # validate_data compares the names when both have them; it only warns
-        # when one has names and the other not, which in a stream of chunks
-        # would let columns be mixed up silently
-        fitted_names = hasattr(self, "feature_names_in_")
-        columns = getattr(X, "columns", None)
-        given_names = (
-            columns is not None
-            and len(columns) > 0
-            and all(isinstance(c, str) for c in columns)
-        )
-        if fitted_names and not given_names:
-            raise ValueError(
-                "X has no column names, but the selector was first fitted on a "
-                "DataFrame with column names; pass the same DataFrame columns "
-                "to every partial_fit call."
-            )
-        if given_names and not fitted_names:
-            raise ValueError(
-                "X has column names, but the selector was first fitted without "
-                "them; pass the same kind of input to every partial_fit call."
-            )
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
