@@ -45,13 +45,16 @@ class Satisfies(Options):
     test is ``predicate``. ``description`` ends the
     sentence "The 'p' parameter of Est must be ...".
 
-    >>> from sk_memsel._backbone._compat import validate_parameter_constraints
+    >>> from sk_memsel._backbone._compat import (
+    ...     InvalidParameterError,
+    ...     validate_parameter_constraints,
+    ... )
     >>> even = Satisfies(lambda v: v % 2 == 0, "an even number")
-    >>> validate_parameter_constraints({"n": [even]}, {"n": 3}, caller_name="f")
-    Traceback (most recent call last):
-    ...
-    sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter \
-of f must be an even number. Got 3 instead.
+    >>> try:
+    ...     validate_parameter_constraints({"n": [even]}, {"n": 3}, caller_name="f")
+    ... except InvalidParameterError as error:
+    ...     print(error)
+    The 'n' parameter of f must be an even number. Got 3 instead.
     """
 
     def __init__(self, predicate, description):
@@ -74,15 +77,18 @@ class IntInterval(Interval):
     one epoch. A count given as a boolean is a mistake, refused here with
     scikit-learn's message.
 
-    >>> from sk_memsel._backbone._compat import validate_parameter_constraints
+    >>> from sk_memsel._backbone._compat import (
+    ...     InvalidParameterError,
+    ...     validate_parameter_constraints,
+    ... )
     >>> positive = IntInterval(1, None, closed="left")
     >>> positive.is_satisfied_by(3), positive.is_satisfied_by(True)
     (True, False)
-    >>> validate_parameter_constraints({"n": [positive]}, {"n": True}, "f")
-    Traceback (most recent call last):
-    ...
-    sklearn.utils._param_validation.InvalidParameterError: The 'n' parameter \
-of f must be an int in the range [1, inf). Got True instead.
+    >>> try:
+    ...     validate_parameter_constraints({"n": [positive]}, {"n": True}, "f")
+    ... except InvalidParameterError as error:
+    ...     print(error)
+    The 'n' parameter of f must be an int in the range [1, inf). Got True instead.
     """
 
     def __init__(self, left, right, *, closed):
