@@ -153,8 +153,9 @@ def complementary_order(X, probs, codes, length, *, rows=None):
     it follows most closely leaves unexplained (a straight-line fit on it).
     Discounting from the floor, not from 0, keeps a column whose gate stands
     far above the floor even when it repeats a kept one in part (the
-    redundant but relevant columns of MADELON-like data: 13 to 14 of 20
-    found instead of 4 to 6), while near-copies of a kept column still
+    redundant but relevant columns of MADELON-like data: 14 to 16 of 20
+    found, 12 to 13 with ``1 - r``, 4 to 6 from 0), while near-copies of a
+    kept column still
     fall to the floor. A constant column (every column of a group constant)
     tells nothing: its ``r`` is 1 from the start, so it comes last. Of equal
     scores, the more probable gate comes first, then the earlier one.
@@ -172,7 +173,8 @@ def complementary_order(X, probs, codes, length, *, rows=None):
     # order p * (1 - r**2) decides: a vanishing share of p keeps it
     above_floor = np.maximum(probs - np.median(probs), 0.0) + _FLOOR_SHARE * probs
     for step in range(length):
-        score = np.where(free, above_floor * (1.0 - largest_r**2), -np.inf)
+        unexplained = 1.0 - largest_r**2
+        score = np.where(free, above_floor * unexplained, -np.inf)
         best = int(np.argmax(score))
         tied = score == score[best]
         if np.count_nonzero(tied) > 1:  # e.g. every score 0: the likelier gate
@@ -187,7 +189,7 @@ def complementary_order(X, probs, codes, length, *, rows=None):
             r = per_gate
         np.maximum(largest_r, np.minimum(r, 1.0), out=largest_r)
     # below the last kept one's, ties going to the earlier gate as in argmax
-    unexplained = 1.0 - largest_r**2
+    unexplained = 1.0 - largest_r**2  # after the last kept one
     scores[free] = np.minimum(above_floor * unexplained, scores[order[-1]])[free]
     return order, scores
 
