@@ -103,12 +103,6 @@ class SparseRows:
     def ndim(self):
         return 2
 
-    @property
-    def nbytes(self):
-        """Bytes of the CSR arrays (values, column indices, row pointers)."""
-        m = self.matrix
-        return m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
-
     def __len__(self):
         return self.matrix.shape[0]
 
@@ -136,9 +130,12 @@ def _sparse_tensor(block):
         # their construction and to_dense are used here, which
         # tests/test_sparse.py checks against SciPy
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        # torch needs one index type for both; SciPy's usually is one, and
+        # then nothing is copied
+        index = np.promote_types(block.indptr.dtype, block.indices.dtype)
         return torch.sparse_csr_tensor(
-            torch.from_numpy(block.indptr.astype(np.int64)),
-            torch.from_numpy(block.indices.astype(np.int64)),
+            torch.from_numpy(block.indptr.astype(index, copy=False)),
+            torch.from_numpy(block.indices.astype(index, copy=False)),
             torch.from_numpy(block.data),
             size=block.shape,
             check_invariants=False,  # SciPy's CSR, validated

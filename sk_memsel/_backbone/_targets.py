@@ -109,7 +109,13 @@ class TargetMixin:
     """
 
     def _training_target(
-        self, X, y, objective="auto", reconstruct=None, sample_weight=None
+        self,
+        X,
+        y,
+        objective="auto",
+        reconstruct=None,
+        sample_weight=None,
+        classes=None,
     ):
         """The target, loss, output width and stratification labels of a fit.
 
@@ -126,6 +132,9 @@ class TargetMixin:
         sample_weight : ndarray or None
             Row weights: a regression target is standardised with the
             weighted mean and spread.
+        classes : array-like or None
+            Every class label later calls may hold (``partial_fit``'s
+            ``classes``), passed to :meth:`_prepare_target`.
 
         Returns
         -------
@@ -140,7 +149,9 @@ class TargetMixin:
             self.task_ = "reconstruction"
             target = X if reconstruct is None else reconstruct
             return target, torch.nn.MSELoss, target.shape[1], None
-        target = self._prepare_target(X, y, task=objective, sample_weight=sample_weight)
+        target = self._prepare_target(
+            X, y, task=objective, classes=classes, sample_weight=sample_weight
+        )
         return target, self._criterion(), self._n_target_units(), self._strata(target)
 
     def _prepare_target(self, X, y, task="auto", classes=None, sample_weight=None):

@@ -545,20 +545,6 @@ class ConcreteAutoencoderSelector(
     def _check_reconstructable(self, X):
         check_trainable(X, "the squared error of reconstructing them overflows float32")
 
-    def _first_target(self, X, y, classes, sample_weight):
-        """Target, loss, output width and strata of a new network's training."""
-        reconstruction = self.objective == "reconstruction" or (
-            self.objective == "auto" and y is None
-        )
-        if classes is None or reconstruction:
-            return self._training_target(
-                X, y, self.objective, sample_weight=sample_weight
-            )
-        target = self._prepare_target(
-            X, y, task=self.objective, classes=classes, sample_weight=sample_weight
-        )
-        return target, self._criterion(), self._n_target_units(), self._strata(target)
-
     def _fit_new_net(self, X, y, sample_weight, classes=None, partial=False):
         """Build a new network, train it on the validated ``X`` and select."""
         if self.min_temperature > self.temperature:
@@ -570,8 +556,8 @@ class ConcreteAutoencoderSelector(
         n_features = X.shape[1]
         k = effective_k(self.k, n_features)
         sample_weight = self._validated_sample_weight(sample_weight, X)
-        target, criterion, n_out, stratify = self._first_target(
-            X, y, classes, sample_weight
+        target, criterion, n_out, stratify = self._training_target(
+            X, y, self.objective, classes=classes, sample_weight=sample_weight
         )
         self.objective_ = self.task_
         if self.task_ == "reconstruction":
