@@ -6,7 +6,8 @@
   shared parameters' docs, written once and put into every docstring;
 - :mod:`._net`: :class:`MemselNet` (the skorch net with the extra-loss hook),
   the optimizers, the epoch budget and the record of why training stopped;
-- :mod:`._callbacks`: the skorch callbacks (annealing, settling, progress);
+- :mod:`._callbacks`: the skorch callbacks (annealing, settling, progress, the
+  optimizer's eps);
 - :mod:`._data`: out-of-core arrays, the batch iterator, GPU preloading;
 - :mod:`._runtime`: the device, seeding and the PyTorch thread policy;
 - :mod:`._persistence`: what a skops file of a fitted estimator holds, and
@@ -16,6 +17,7 @@
 from ._callbacks import (
     EpochRecorder,
     FiniteLossGuard,
+    GradientScaledEps,
     ProgressLine,
     SettledStopping,
     TemperatureAnnealing,
@@ -35,6 +37,7 @@ __all__ = [
     "ArrayBatchIterator",
     "EpochRecorder",
     "FiniteLossGuard",
+    "GradientScaledEps",
     "MemselNet",
     "NeuralEstimatorMixin",
     "ProgressLine",

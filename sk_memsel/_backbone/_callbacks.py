@@ -10,6 +10,7 @@ from skorch.callbacks import Callback
 __all__ = [
     "EpochRecorder",
     "FiniteLossGuard",
+    "GradientScaledEps",
     "ProgressLine",
     "SettledStopping",
     "TemperatureAnnealing",
@@ -186,6 +187,57 @@ class EpochRecorder(Callback):
         with torch.no_grad():
             for key, func in self.recorders.items():
                 net.history.record(key, float(func(net.module_)))
+
+
+class GradientScaledEps(Callback):
+    """Set one parameter's optimizer ``eps`` from its first gradient.
+
+    Adam, AdamW and RMSprop divide each step by the root mean square of the
+    past gradients plus ``eps``. A gradient far below ``eps`` gets a step cut
+    by the same factor, one far above it a full step: ``eps`` is a scale, and
+    the default (``1e-8``) is fixed. A parameter whose gradients shrink with
+    the size of the data (the concrete selector's logits: every node's
+    softmax spreads over all the features, so over 20,000 genes they are
+    about ``1e-11``) would then hardly move. Before the first optimizer step
+    this callback sets the ``eps`` of the parameter's group to ``ratio``
+    times the root mean square of that step's gradient, so that the damping
+    is the same whatever the number of features and the scale of the data.
+    Later steps and later ``partial_fit`` calls keep that ``eps``. Optimizers
+    without ``eps`` (SGD) are left as they are.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name in the module (``"select.logits"``).
+    ratio : float
+        ``eps`` as a fraction of the first gradient's root mean square.
+    """
+
+    def __init__(self, name, ratio):
+        self.name = name
+        self.ratio = ratio
+
+    def initialize(self):
+        # the eps set, NaN where the first gradient was zero (left as it was)
+        self.eps_ = None
+        return self
+
+    def on_grad_computed(self, net, named_parameters, training=False, **kwargs):
+        if self.eps_ is not None or not training:
+            return
+        param = net.module_.get_parameter(self.name)
+        if param.grad is None:
+            return
+        rms = float(param.grad.detach().pow(2).mean().sqrt())
+        if not rms > 0 or not math.isfinite(rms):
+            # no gradient to scale by (a softmax over one feature has none):
+            # keep the optimizer's own eps, which 0 / (0 + eps) needs
+            self.eps_ = math.nan
+            return
+        self.eps_ = max(self.ratio * rms, torch.finfo(param.dtype).tiny)
+        for group in net.optimizer_.param_groups:
+            if "eps" in group and any(p is param for p in group["params"]):
+                group["eps"] = self.eps_
 
 
 class FiniteLossGuard(Callback):

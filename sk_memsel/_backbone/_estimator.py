@@ -87,6 +87,7 @@ RESERVED_CALLBACK_NAMES = (
     "progress",
     # the selectors
     "convergence",
+    "eps",
     "gate_recorder",
     "settled",
     "temperature",
