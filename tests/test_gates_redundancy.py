@@ -224,8 +224,7 @@ def test_partial_fit_ranks_again_on_every_row_seen():
     probs = selector.gate_probabilities_.copy()
     selector.partial_fit(X[200:], y[200:])
     assert not np.array_equal(probs, selector.gate_probabilities_)
-    # a later call adds its rows to the sample; the first read ranks
-    assert selector._complementary_order is None
+    # a later call adds its rows to the sample and ranks again
     support = selector.get_support()
     np.testing.assert_array_equal(
         selector._complementary_order,
@@ -311,3 +310,17 @@ def test_very_many_columns_measure_on_fewer_rows(monkeypatch):
     # at most 1,000 values for 10 columns: the 100 rows, where 1 copies 0
     monkeypatch.setattr(_stochastic_gates, "CORRELATION_VALUES", 1000)
     assert complementary_order(X, probs, np.arange(10), 10)[0][-1] == 1
+
+
+def test_reading_the_selection_changes_nothing():
+    # as in scikit-learn, get_support, transform and the importances only
+    # read the fitted state, after fit and after a later partial_fit call
+    X, y = copies_data()
+    selector = StochasticGatesSelector(k=2, redundancy="avoid", **FEW)
+    for fit in (selector.fit, selector.partial_fit):
+        fit(X, y)
+        before = pickle.dumps(selector)
+        selector.get_support()
+        selector.transform(X)
+        getattr(selector, "feature_importances_")  # noqa: B009
+        assert pickle.dumps(selector) == before

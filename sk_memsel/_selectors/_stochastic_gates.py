@@ -734,52 +734,44 @@ class StochasticGatesSelector(
         self.gate_probabilities_ = probs[codes]
         self.gate_values_ = values[codes]
 
-    def _rank_complementary(self, X, *, now=True):
+    def _rank_complementary(self, X, *, add=False):
         """With ``redundancy="avoid"``, rank the gates for ``get_support``.
 
         The ranking needs the training columns' correlations. They are
         measured on :func:`correlation_sample`, kept with the fitted
-        selector: ``fit`` (``now=True``) draws it from its ``X`` and ranks
-        ``max(k, RANKED_AT_FIT)`` gates at once, enough for
-        ``set_params(k=...)`` to pick another ``k`` up to that; a later
-        ``partial_fit`` call (``now=False``, perhaps one of many short ones)
-        adds its rows to the sample and leaves the ranking to the first
-        read, so that a short last chunk does not decide the correlations
-        alone.
+        selector: ``fit`` draws it from its ``X``; a later ``partial_fit``
+        call (``add=True``) adds its rows to it, in proportion to the rows
+        each call stands for, so that a short last chunk does not decide the
+        correlations alone. ``max(k, RANKED_AT_FIT)`` gates are ranked, enough
+        for ``set_params(k=...)`` to pick another ``k`` up to that; reading
+        the support or the importances only reads this ranking.
         """
         self._complementary_order = self._complementary_scores = None
         if self.redundancy != "avoid":
             self._correlation_sample, self._rows_seen = None, 0
             return
-        previous = None if now else getattr(self, "_correlation_sample", None)
+        previous = getattr(self, "_correlation_sample", None) if add else None
         self._correlation_sample, self._rows_seen = correlation_sample(
             X, previous, getattr(self, "_rows_seen", 0)
         )
-        if now:
-            self._fitted_complementary_order()
-
-    def _fitted_complementary_order(self):
-        """The order ``redundancy="avoid"`` reads, or a clear error.
-
-        Ranked here when a sample is kept but not yet ranked: at the end of
-        ``fit``, and at the first read after a ``partial_fit`` call.
-        """
-        due = getattr(self, "_correlation_sample", None) is not None
-        if due and getattr(self, "_complementary_order", None) is None:
-            n_gates = len(self.group_probabilities_)
-            length = min(n_gates, max(self._n_kept(), RANKED_AT_FIT))
-            # on the fit's threads, as training: small products on every
-            # core fight with other work (1 thread: 0.20 s against 2.1 s for
-            # 784 columns with both cores busy)
-            with threadpool_limits(self.n_threads_, user_api="blas"):
-                order, scores = complementary_order(
+        n_gates = len(self.group_probabilities_)
+        length = min(n_gates, max(self._n_kept(), RANKED_AT_FIT))
+        # on the fit's threads, as training: small products on every core
+        # fight with other work (1 thread: 0.20 s against 2.1 s for 784
+        # columns with both cores busy)
+        with threadpool_limits(self.n_threads_, user_api="blas"):
+            self._complementary_order, self._complementary_scores = (
+                complementary_order(
                     None,
                     self.group_probabilities_,
                     self._codes,
                     length,
                     rows=unit_columns(self._correlation_sample),
                 )
-            self._complementary_order, self._complementary_scores = order, scores
+            )
+
+    def _ranked_order(self):
+        """The order ``redundancy="avoid"`` reads, or a clear error."""
         order = getattr(self, "_complementary_order", None)
         if order is None:
             raise ValueError(
@@ -802,7 +794,7 @@ class StochasticGatesSelector(
         if self.redundancy == "keep":
             return self.gate_probabilities_.copy()
         self._check_selection(len(self.group_probabilities_))
-        self._fitted_complementary_order()
+        self._ranked_order()
         return self._complementary_scores[self._codes]
 
     @all_or_nothing
@@ -910,7 +902,7 @@ class StochasticGatesSelector(
         )
         self._train_further(X, target, sample_weight)
         self._read_gates()
-        self._rank_complementary(X, now=False)
+        self._rank_complementary(X, add=True)
         return self
 
     # ------------------------------------------------------------------ selection
@@ -920,7 +912,7 @@ class StochasticGatesSelector(
         self._check_selection(len(probs))
         if self.redundancy == "keep":
             return self._kept_groups(probs)[self._codes]
-        order = self._fitted_complementary_order()
+        order = self._ranked_order()
         k = self._n_kept()
         if k > len(order):
             asked = (
