@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.preprocessing import LabelEncoder
+from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
@@ -230,10 +230,8 @@ class TargetMixin:
         counted = y2 if weights is None else y2[weights > 0]
         size = np.abs(counted).max(axis=0)
         size = np.where(size > 0, size, 1.0)
-        unit = y2 / size
-        mean = np.average(unit, axis=0, weights=weights)
-        spread = np.average((unit - mean) ** 2, axis=0, weights=weights)
-        if not np.any(spread > 0):
+        scaler = StandardScaler().fit(y2 / size, sample_weight=weights)
+        if not np.any(scaler.var_ > 0):
             value = counted.ravel()[0] if counted.size else y2.ravel()[0]
             raise ValueError(
                 f"y is constant (every value is {value:g}): a regression on it "
@@ -241,9 +239,8 @@ class TargetMixin:
                 "another. Check that y is the right column; a target with a "
                 "single class is not a classification either."
             )
-        self._y_mean = mean * size
-        scale = np.sqrt(spread) * size
-        self._y_scale = np.where(scale > 0, scale, 1.0)
+        self._y_mean = scaler.mean_ * size
+        self._y_scale = np.where(scaler.var_ > 0, scaler.scale_ * size, 1.0)
         return self._scaled(y2)
 
     def _encode_target(self, X, y, classes=None):
