@@ -15,10 +15,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-from . import _legacy
-
-_legacy.install()  # models saved by earlier releases name modules that moved
-
 # public name -> the submodule that defines it, imported on first access
 _LAZY = {
     "ConcreteAutoencoderSelector": "._selectors",

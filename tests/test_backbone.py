@@ -12,7 +12,6 @@ from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
 import sk_memsel
-from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 from sk_memsel._backbone import (
     ArrayBatchIterator,
     MemselNet,
@@ -23,7 +22,6 @@ from sk_memsel._backbone import (
     resolve_device,
 )
 from sk_memsel._backbone._params import SHARED_DOCS
-from sk_memsel._legacy import MOVED_MODULES
 
 from ._toy import ToyModule, ToyRegressor, first_weight
 from .test_common import fit, make, public_estimators
@@ -501,33 +499,6 @@ def test_loading_an_incompatible_pickle_is_a_clear_error(data, monkeypatch):
     monkeypatch.setattr(_estimator, "PICKLE_FORMAT", _estimator.PICKLE_FORMAT + 1)
     with pytest.raises(ValueError, match="cannot read.*fit the model again"):
         pickle.loads(blob)
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: StochasticGatesSelector(k=2, hidden_layer_sizes=(), max_epochs=3),
-        lambda: ConcreteAutoencoderSelector(k=2, hidden_layer_sizes=(4,), max_epochs=3),
-    ],
-    ids=["gates", "concrete"],
-)
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_a_pickle_that_names_the_modules_of_earlier_releases_loads(data, make):
-    # models saved before the _backbone / _selectors layout name the old flat
-    # modules (sk_memsel._gates, sk_memsel._base, ...); they must still load
-    X, y = data
-    est = make().set_params(random_state=0).fit(X, (y > 0).astype(int))
-    blob = pickle.dumps(est, protocol=0)  # text opcodes: module names editable
-    old_names = {new: old for old, new in MOVED_MODULES.items()}
-    for moved in ("_net", "_data", "_runtime"):  # these were in _base too
-        old_names[f"sk_memsel._backbone.{moved}"] = "sk_memsel._base"
-    for new, old in old_names.items():
-        blob = blob.replace(f"c{new}\n".encode(), f"c{old}\n".encode())
-    assert b"csk_memsel._base\n" in blob  # the net's class, at its old place
-    assert b"csk_memsel._selectors" not in blob
-    loaded = pickle.loads(blob)
-    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
-    assert type(loaded) is type(est)
 
 
 # ---------------------------------------------------------------- batch iterator

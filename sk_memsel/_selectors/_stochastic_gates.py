@@ -760,14 +760,12 @@ class StochasticGatesSelector(
         # fight with other work (1 thread: 0.20 s against 2.1 s for 784
         # columns with both cores busy)
         with threadpool_limits(self.n_threads_, user_api="blas"):
-            self._complementary_order, self._complementary_scores = (
-                complementary_order(
-                    None,
-                    self.group_probabilities_,
-                    self._codes,
-                    length,
-                    rows=unit_columns(self._correlation_sample),
-                )
+            self._complementary_order, self._complementary_scores = complementary_order(
+                None,
+                self.group_probabilities_,
+                self._codes,
+                length,
+                rows=unit_columns(self._correlation_sample),
             )
 
     def _ranked_order(self):
