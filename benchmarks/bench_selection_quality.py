@@ -21,8 +21,12 @@ all-relevant question, for its time).
 ``gates`` is ``StochasticGatesSelector(k=k)`` with its defaults (the
 minimal-optimal reading, ``redundancy="avoid"``); ``gates_keep`` is the
 all-relevant reading of the same fit (``set_params(redundancy="keep")``), so
-both have the same fit time. BLAS runs on one thread (threadpoolctl); the
-torch estimators keep their default ``n_threads="auto"``.
+both have the same fit time. The peers are those of ``_peers.py``:
+``forest`` (``SelectFromModel`` on a 500-tree random forest),
+``l1_logistic`` (the first C of an L1 logistic path that keeps ``k``
+columns), ``mrmr``, ``mutual_info``, ``random`` and ``boruta``. BLAS runs on
+one thread (threadpoolctl); the torch estimators keep their default
+``n_threads="auto"``.
 
     python benchmarks/bench_selection_quality.py --quick
     python benchmarks/bench_selection_quality.py --json docs/benchmarks/data/\
@@ -31,22 +35,29 @@ selection_quality.json --write docs/benchmarks/selection_quality.rst
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
 import warnings
-from importlib.metadata import version
 from pathlib import Path
 
+import _peers as peers
 import numpy as np
 import pandas as pd
-import torch
+from _data import load_split
+from _report import (
+    begin_marker,
+    command,
+    git_commit,
+    list_table,
+    load_average,
+    machine,
+    merge_report,
+    replace_results,
+    save_json,
+    versions,
+)
+from bench_gates import madelon
 from scipy import stats
-from sklearn.datasets import load_digits
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-from sklearn.feature_selection import SelectFromModel, mutual_info_classif
+from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -54,14 +65,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_concrete_mnist import load_mnist  # noqa: E402
-from bench_gates import madelon  # noqa: E402
-from bench_real_data import _ucr  # noqa: E402
+from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 
-from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector  # noqa: E402
-
-BEGIN, END = ".. BEGIN RESULTS", ".. END RESULTS"
+PAGE_BEGIN = begin_marker("bench_selection_quality.py")
 # name -> (k values, default seeds)
 DATA = {
     "Khan": ([10, 50], [0]),  # 5 folds: the wide sets' fits are the slowest
@@ -79,7 +85,6 @@ PEERS = ["forest", "l1_logistic", "mrmr", "mutual_info"]
 METHODS = OURS + PEERS + ["random"]
 #: run on MADELON-like data only (every fit takes minutes); not ranked
 ALL_RELEVANT = ["boruta"]
-C_PATH = np.logspace(-3, 2, 21)
 
 
 def splits(name, seeds):
@@ -90,23 +95,9 @@ def splits(name, seeds):
             yield seed, X_train, X_test, y_train, y_test
         return
     if name in ("ArrowHead", "GunPoint", "OSULeaf", "digits", "mnist"):
-        if name in ("digits", "mnist"):
-            X, y = load_digits(return_X_y=True) if name == "digits" else load_mnist()
-            X_train, X_test, y_train, y_test = train_test_split(
-                X / 16.0 if name == "digits" else X,
-                y,
-                stratify=y,
-                test_size=0.2,
-                random_state=0,
-            )
-        else:
-            (X_train, y_train), (X_test, y_test) = (
-                _ucr(name, "TRAIN"),
-                _ucr(name, "TEST"),
-            )
-        enc = LabelEncoder().fit(y_train)
+        X_train, X_test, y_train, y_test = load_split(name)
         for seed in seeds:  # one split; the seed is the methods' random_state
-            yield seed, X_train, X_test, enc.transform(y_train), enc.transform(y_test)
+            yield seed, X_train, X_test, y_train, y_test
         return
     from ISLP import load_data
 
@@ -144,10 +135,6 @@ def splits(name, seeds):
             )
 
 
-def _top(scores, k):
-    return np.argsort(-np.asarray(scores), kind="stable")[:k]
-
-
 def select(method, X, y, ks, seed, quick):
     """{method: {k: (columns, seconds)}}; a ranking independent of k is
     fitted once, and the gates' two readings come from one fit."""
@@ -172,45 +159,20 @@ def select(method, X, y, ks, seed, quick):
                 sel.set_params(redundancy="keep")
                 both[k] = (sel.get_support(indices=True), seconds)
         return {method: out, "gates_keep": both} if both else {method: out}
-    if method == "boruta":
-        from boruta import BorutaPy
-
-        forest = RandomForestClassifier(n_jobs=1, max_depth=5, class_weight="balanced")
-        boruta = BorutaPy(forest, n_estimators="auto", random_state=seed).fit(X, y)
-        # confirmed first (rank 1), then tentative, then by the round rejected
-        order = np.argsort(boruta.ranking_, kind="stable")
+    if method == "boruta":  # ranked by ranking_, ties by index
+        order, _ = peers.boruta(X, y, max(ks), seed, n_jobs=1, ties="index")
+    elif method == "l1_logistic":
+        columns = peers.l1_logistic(X, y, ks)
         seconds = time.perf_counter() - start
-        return {method: {k: (order[:k], seconds) for k in ks}}
-    if method == "l1_logistic":  # along the C path, the first C giving >= k non-zero
-        coefs = []
-        for C in C_PATH:
-            lr = LogisticRegression(
-                l1_ratio=1.0, solver="saga", C=C, max_iter=500, tol=1e-3
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                coefs.append(np.abs(lr.fit(X, y).coef_).max(axis=0))
-            if (coefs[-1] > 0).sum() >= max(ks):
-                break
-        seconds = time.perf_counter() - start
-        for k in ks:
-            score = next((c for c in coefs if (c > 0).sum() >= k), coefs[-1])
-            out[k] = (_top(score, k), seconds)
-        return {method: out}
-    if method == "forest":
-        rf = RandomForestClassifier(n_estimators=500, random_state=seed)
-        sfm = SelectFromModel(rf, max_features=max(ks), threshold=-np.inf).fit(X, y)
-        order = _top(sfm.estimator_.feature_importances_, max(ks))
+        return {method: {k: (columns[k], seconds) for k in ks}}
+    elif method == "forest":
+        order, _ = peers.forest(X, y, max(ks), seed)
     elif method == "mrmr":
-        from mrmr import mrmr_classif
-
-        order = mrmr_classif(
-            X=pd.DataFrame(X), y=pd.Series(y), K=max(ks), n_jobs=1, show_progress=False
-        )
+        order, _ = peers.mrmr(X, y, max(ks))
     elif method == "mutual_info":
-        order = _top(mutual_info_classif(X, y, random_state=seed), max(ks))
+        order, _ = peers.mutual_info(X, y, max(ks), seed)
     else:  # random
-        order = np.random.RandomState(seed).permutation(X.shape[1])[: max(ks)]
+        order, _ = peers.random_columns(X.shape[1], max(ks), seed)
     seconds = time.perf_counter() - start
     return {method: {k: (np.asarray(order)[:k], seconds) for k in ks}}
 
@@ -325,16 +287,14 @@ def _yes(b):
 
 
 def table(title, header, body):
-    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
-    for row in [header, *body]:
-        lines += [f"   * - {row[0]}"] + [f"     - {c}" for c in row[1:]]
-    return "\n".join(lines) + "\n"
+    # this page keeps the space after an empty cell's "-"
+    return list_table(title, header, body, keep_trailing_space=True) + "\n"
 
 
 def results_block(result):
     ranks, verdicts = summarise(result["reports"])
     v, m = result["versions"], result["machine"]
-    out = [BEGIN + " (written by bench_selection_quality.py --write)", ""]
+    out = [PAGE_BEGIN, ""]
     if result["quick"]:
         out += [
             ".. warning:: Smoke run (``--quick``): 3 epochs per network, one fold.\n"
@@ -448,13 +408,7 @@ def results_block(result):
         out.append(
             table(title, head + (["relevant found (of 20)"] if found else []), body)
         )
-    return "\n".join(out + [END, ""])
-
-
-def _git(*args):
-    root = Path(__file__).resolve().parent.parent
-    run = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-    return run.stdout.strip()
+    return "\n".join(out + [".. END RESULTS", ""])
 
 
 def main(argv=None):
@@ -481,73 +435,43 @@ def main(argv=None):
     data = (
         ["Khan", "ArrowHead"] if args.quick and args.data == list(DATA) else args.data
     )
+    commit, dirty = git_commit()
     result = {
-        "command": "python benchmarks/bench_selection_quality.py "
-        + " ".join(argv or sys.argv[1:]),
-        "commit": _git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "sk_memsel")),
+        "command": command("bench_selection_quality.py", argv),
+        "commit": commit,
+        "dirty": dirty,
         "quick": args.quick,
         "machine": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cpu_count": os.cpu_count(),
+            key: value
+            for key, value in machine().items()
+            if key in ("python", "torch", "cpu_count")
         },
-        "versions": {
-            d: version(d)
-            for d in (
-                "scikit-learn",
-                "ISLP",
-                "aeon",
-                "mrmr-selection",
-                "skorch",
-                "numpy",
-            )
-        },
+        "versions": versions(
+            "scikit-learn", "ISLP", "aeon", "mrmr-selection", "skorch", "numpy"
+        ),
         "reports": [],
     }
     if args.no_run:
         data, result = [], json.loads(Path(args.json).read_text())
     with threadpool_limits(1):
         for name in data:
-            start, load = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
+            start, load = time.perf_counter(), load_average()
             report = run_data(name, args.methods, args.seeds, args.quick)
             report["seconds"] = time.perf_counter() - start
-            report["load"] = [load, [round(x, 2) for x in os.getloadavg()]]
+            report["load"] = [load, load_average()]
             report["command"], report["commit"] = result["command"], result["commit"]
             report["dirty"] = result["dirty"]
             for row in report["rows"]:
                 row["commit"] = result["commit"]
             result["reports"].append(report)
             if args.json:  # keep the other data sets' reports, of this or other runs
-                path = Path(args.json)
-                old = json.loads(path.read_text()) if path.exists() else {"reports": []}
-                kept = [r for r in old["reports"] if r["data"] != name]
-                earlier = [r for r in old["reports"] if r["data"] == name]
-                if earlier and earlier[0]["seeds"] == report["seeds"]:
-                    # the same splits: keep the methods this call did not run
-                    report["rows"] += [
-                        {"commit": earlier[0]["commit"], **row}
-                        for row in earlier[0]["rows"]
-                        if row["method"] not in {r["method"] for r in report["rows"]}
-                    ]
-                result["reports"] = sorted(
-                    [*kept, report], key=lambda r: list(DATA).index(r["data"])
-                )
-                path.write_text(json.dumps(result, indent=1) + "\n")
+                result["reports"] = merge_report(args.json, report, DATA)
+                save_json(args.json, result, indent=1)
     print(results_block(result))
     if args.write:
-        page = Path(args.write)
-        text = (
-            page.read_text()
-            if page.exists()
-            else "Selection quality\n=================\n\n"
+        replace_results(
+            args.write, results_block(result), "Selection quality", PAGE_BEGIN
         )
-        head, tail = (
-            (text.split(BEGIN)[0], text.split(END)[1].lstrip("\n"))
-            if BEGIN in text
-            else (text, "")
-        )
-        page.write_text(head + results_block(result) + ("\n" + tail if tail else ""))
 
 
 if __name__ == "__main__":
