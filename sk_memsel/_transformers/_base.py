@@ -26,6 +26,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -87,30 +88,35 @@ def _float32(rows):
     return np.asarray(rows, dtype=np.float32)
 
 
-def _mean_and_scale(X, axes, weights):
-    """Weighted mean and standard deviation of ``X`` over ``axes`` (float64).
+def _mean_and_scale(X, weights=None):
+    """Weighted mean and standard deviation of each feature of ``X`` (float64).
 
-    ``weights`` holds one weight per row (every time point of a row carries
-    the row's weight). The sums are those of ``np.average``, accumulated
-    over chunks of rows, so that an out-of-core ``X`` is never loaded whole;
-    in one chunk, weights of one give ``X.mean`` and ``X.std`` bit for bit.
-    A spread below 1e-8 (a constant feature) becomes 1: the feature is only
-    centred.
+    Per column of a 2-D ``X``; per channel of a 3-D ``X``, over the samples
+    and time points (every time point carries the weight of its row). The
+    statistics are those of scikit-learn's :class:`StandardScaler`, fed a
+    chunk of rows at a time so that an out-of-core ``X`` is never loaded
+    whole, in the shape that broadcasts against ``X``. A spread below 1e-8
+    becomes 1: such a feature (a constant one) is only centred.
     """
-    chunks = row_chunks(X)
-    shape = (-1,) + (1,) * (len(X.shape) - 1)
-
-    def average(of):  # np.average's sums: total / count
-        total = count = 0.0
-        for rows in chunks:
-            block = _float32(X[rows])
-            w = np.broadcast_to(weights[rows].reshape(shape), block.shape)
-            total = total + (of(block) * w).sum(axis=axes, keepdims=True)
-            count = count + w.sum(axis=axes, keepdims=True)
-        return total / count
-
-    mean = average(lambda block: block)
-    scale = np.sqrt(average(lambda block: (block - mean) ** 2))
+    sequences = len(X.shape) == 3
+    scaler = StandardScaler()
+    for rows in row_chunks(X):
+        w = None if weights is None else weights[rows]
+        if w is not None and not w.any():
+            continue  # nothing to add; StandardScaler would divide by zero
+        # the float32 values the network reads, in float64: StandardScaler
+        # computes in the dtype of its input, the sums of the weights too
+        block = _float32(X[rows]).astype(np.float64)
+        if sequences:  # each time point a row of channels
+            block = block.transpose(0, 2, 1).reshape(-1, X.shape[1])
+            w = None if w is None else np.repeat(w, X.shape[2])
+        scaler.partial_fit(block, sample_weight=w)
+    shape = (1, X.shape[1], 1) if sequences else (1, X.shape[1])
+    mean = scaler.mean_.reshape(shape)
+    scale = np.sqrt(scaler.var_).reshape(shape)
+    # not StandardScaler's scale_: its test for a constant feature depends on
+    # the number of rows and the mean; this rule is the one the transformers
+    # have always used
     scale[scale < 1e-8] = 1.0
     return mean, scale
 
@@ -242,12 +248,11 @@ class NeuralTransformerBase(
             # 2-D input per feature, 3-D input per channel (over the samples
             # and time points); weighted as the loss is, so that a row of
             # weight zero counts as absent
-            axes = (0, 2) if len(X.shape) == 3 else (0,)
-            if sample_weight is None:
-                weights = np.ones(X.shape[0])
-            else:  # divided by their largest: weights of 1e308 cannot overflow
+            weights = None
+            if sample_weight is not None:  # divided by their largest: weights
+                # of 1e308 cannot overflow
                 weights = _normalised(sample_weight).astype(np.float64)
-            mean, scale = _mean_and_scale(X, axes, weights)
+            mean, scale = _mean_and_scale(X, weights)
         else:
             mean = np.zeros([1] * len(X.shape))
             scale = np.ones([1] * len(X.shape))
