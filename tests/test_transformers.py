@@ -1,6 +1,7 @@
 """Tests of the neural transformers: MemorySelector, DNC and memory attention."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -533,6 +534,24 @@ def test_standardisation_statistics(shape, weighted, monkeypatch):
         assert scale[1] == 1.0
     np.testing.assert_allclose(chunked._input_mean, est._input_mean, rtol=1e-12)
     np.testing.assert_allclose(chunked._input_scale, est._input_scale, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(70, 12), (70, 12, 3)], ids=["2-D", "3-D"])
+def test_constant_features_with_weights_are_only_centred_without_a_warning(shape):
+    # their weighted variance can round to a tiny negative number, whose
+    # square root is NaN; with 11 constant features one of them does
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=shape)
+    constants = rng.uniform(-100, 100, size=11).astype(np.float32)
+    X[:, 1:] = constants.reshape((1, -1) + (1,) * (len(shape) - 2))
+    y = rng.randint(0, 2, size=len(X))
+    w = rng.uniform(0, 1, size=len(X))
+    cls = DNCTransformer if len(shape) == 3 else MemorySelectorTransformer
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's warnings too
+        est = make(cls).fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(est._input_scale.ravel()[1:], 1.0)
+    np.testing.assert_allclose(est._input_mean.ravel()[1:], constants, rtol=1e-12)
 
 
 @pytest.mark.parametrize("cls", ALL, ids=IDS)

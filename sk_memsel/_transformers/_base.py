@@ -110,10 +110,15 @@ def _mean_and_scale(X, weights=None):
         if sequences:  # each time point a row of channels
             block = block.transpose(0, 2, 1).reshape(-1, X.shape[1])
             w = None if w is None else np.repeat(w, X.shape[2])
-        scaler.partial_fit(block, sample_weight=w)
+        # the variance of a constant feature can round to a tiny negative
+        # number (StandardScaler subtracts a correction term); partial_fit
+        # then takes its square root and warns, though it sets that scale_
+        # to 1 itself: not a warning for the user
+        with np.errstate(invalid="ignore"):
+            scaler.partial_fit(block, sample_weight=w)
     shape = (1, X.shape[1], 1) if sequences else (1, X.shape[1])
     mean = scaler.mean_.reshape(shape)
-    scale = np.sqrt(scaler.var_).reshape(shape)
+    scale = np.sqrt(np.maximum(scaler.var_, 0.0)).reshape(shape)
     # not StandardScaler's scale_: its test for a constant feature depends on
     # the number of rows and the mean; this rule is the one the transformers
     # have always used
