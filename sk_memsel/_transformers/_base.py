@@ -33,7 +33,6 @@ from torch import nn
 from .._backbone import NeuralEstimatorMixin, all_or_nothing
 from .._backbone._compat import StrOptions, fit_context
 from .._backbone._data import row_chunks
-from .._backbone._estimator import _normalised
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
@@ -254,9 +253,11 @@ class NeuralTransformerBase(
             # and time points); weighted as the loss is, so that a row of
             # weight zero counts as absent
             weights = None
-            if sample_weight is not None:  # divided by their largest: weights
-                # of 1e308 cannot overflow
-                weights = _normalised(sample_weight).astype(np.float64)
+            if sample_weight is not None:
+                # divided by their largest, so that the sums of weights as
+                # large as 1e308 cannot overflow (the statistics are the same
+                # for weights of any scale)
+                weights = sample_weight / sample_weight.max()
             mean, scale = _mean_and_scale(X, weights)
         else:
             mean = np.zeros([1] * len(X.shape))
