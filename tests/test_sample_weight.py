@@ -17,6 +17,8 @@ times. What can be asserted exactly, and what only as the same selection:
   outputs agree to float32 rounding; otherwise the same selection.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import sklearn
@@ -569,3 +571,18 @@ def test_a_class_weight_that_is_not_a_weight_is_refused(cls, toy, weight):
     with pytest.raises(ValueError, match="class 0 the weight .* finite numbers"):
         est.fit(X, y)
     assert not hasattr(est, "n_features_in_")
+
+
+def test_weighted_regression_with_a_constant_output_does_not_warn():
+    # weighted, the variance of a constant column can round below zero; its
+    # square root must not reach the user as a RuntimeWarning
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = np.c_[X[:, 0] + 0.1 * rng.normal(size=50), np.full(50, 0.37)]
+    for seed in range(5):
+        w = np.random.default_rng(seed).random(50)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            StochasticGatesSelector(k=1, max_epochs=2, random_state=0).fit(
+                X, y, sample_weight=w
+            )

@@ -230,7 +230,11 @@ class TargetMixin:
         counted = y2 if weights is None else y2[weights > 0]
         size = np.abs(counted).max(axis=0)
         size = np.where(size > 0, size, 1.0)
-        scaler = StandardScaler().fit(y2 / size, sample_weight=weights)
+        # weighted, a constant output's variance can round to a tiny negative
+        # number, whose square root StandardScaler would warn about: such an
+        # output gets a scale of 1 below, not a warning
+        with np.errstate(invalid="ignore"):
+            scaler = StandardScaler().fit(y2 / size, sample_weight=weights)
         if not np.any(scaler.var_ > 0):
             value = counted.ravel()[0] if counted.size else y2.ravel()[0]
             raise ValueError(
