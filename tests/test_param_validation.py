@@ -386,15 +386,20 @@ def test_a_partial_fit_chunk_too_small_for_the_validation_split_is_named():
 
 
 # ------------------------------------------------------------------ callbacks
-@pytest.mark.parametrize("name", RESERVED_CALLBACK_NAMES)
-def test_a_callback_named_like_one_of_ours_is_refused_with_the_names(name):
+@pytest.mark.parametrize(
+    "cls, name",
+    [(StochasticGatesSelector, name) for name in RESERVED_CALLBACK_NAMES]
+    + [(cls, name) for cls in ESTIMATORS for name in cls._callback_names],
+)
+def test_a_callback_named_like_one_of_ours_is_refused_with_the_names(cls, name):
     # skorch said "Found duplicate user-set callback name 'settled'", though
     # the user had set it once
     X, y = data()
-    est = make(StochasticGatesSelector, callbacks=[(name, Callback())])
+    est = make(cls, callbacks=[(name, Callback())])
     with pytest.raises(ValueError, match=f"'{name}' is used by sk_memsel's own") as e:
         est.fit(X, y)
-    assert ", ".join(sorted(RESERVED_CALLBACK_NAMES)) in str(e.value)
+    reserved = RESERVED_CALLBACK_NAMES + cls._callback_names
+    assert ", ".join(sorted(reserved)) in str(e.value)
 
 
 class FailsWhenTrainingStarts(Callback):

@@ -71,10 +71,10 @@ PICKLE_FORMAT = 1
 
 _POSITIVE_INT = IntInterval(1, None, closed="left")
 
-#: names of the callbacks on every net: skorch's defaults, those ``_train``
-#: adds and those the estimators' ``build`` functions return
-#: (tests/test_backbone.py checks that the list is complete); a user's
-#: callback named like one of them would clash with it
+#: names of the callbacks on every net: skorch's defaults and those
+#: ``_train`` adds; each estimator adds the names of the callbacks its
+#: ``build`` returns (``_callback_names``). A user's callback named like one
+#: of them would clash with it (tests/test_backbone.py checks both lists)
 RESERVED_CALLBACK_NAMES = (
     # skorch's NeuralNet
     "epoch_timer",
@@ -85,12 +85,6 @@ RESERVED_CALLBACK_NAMES = (
     "early_stopping",
     "finite_loss",
     "progress",
-    # the selectors
-    "convergence",
-    "eps",
-    "gate_recorder",
-    "settled",
-    "temperature",
 )
 
 
@@ -360,6 +354,10 @@ class NeuralEstimatorMixin(TargetMixin):
     #: "auto" is not allowed; such a class resolves it with :meth:`_n_epochs`
     #: at fit time and passes the number of epochs to :meth:`_train`
     _auto_steps = None
+
+    #: names of the callbacks the estimator's ``build`` gives its net, which
+    #: a user's callbacks may not take (besides ``RESERVED_CALLBACK_NAMES``)
+    _callback_names = ()
 
     def _optimizer_class(self):
         opt = self.optimizer
@@ -700,11 +698,12 @@ class NeuralEstimatorMixin(TargetMixin):
             else:
                 name = f"user_{i}_{type(cb).__name__}"
                 label = f"callbacks[{i}] ({type(cb).__name__})"
-            if name in RESERVED_CALLBACK_NAMES:
+            reserved = RESERVED_CALLBACK_NAMES + self._callback_names
+            if name in reserved:
                 raise ValueError(
                     f"{label}: the name {name!r} is used by sk_memsel's own "
                     "callbacks; give yours another name. The reserved names "
-                    f"are {', '.join(sorted(RESERVED_CALLBACK_NAMES))}."
+                    f"are {', '.join(sorted(reserved))}."
                 )
             monitor = getattr(cb, "monitor", None)
             if (

@@ -421,6 +421,8 @@ class ConcreteAutoencoderSelector(
     #: optimizer steps that ``max_epochs="auto"`` allows
     _auto_steps = 1000
 
+    _callback_names = ("convergence", "eps", "settled", "temperature")
+
     _parameter_constraints: dict = {
         **NeuralEstimatorMixin._parameter_constraints,
         **NeuralEstimatorMixin._settling_parameter_constraints,

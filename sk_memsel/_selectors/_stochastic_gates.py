@@ -460,6 +460,8 @@ class StochasticGatesSelector(
 
     _auto_steps = AUTO_STEPS
 
+    _callback_names = ("gate_recorder", "settled")
+
     def __init__(
         self,
         k=None,
