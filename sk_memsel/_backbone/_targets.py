@@ -108,6 +108,9 @@ class TargetMixin:
     for classification and ``n_outputs_`` for supervised tasks.
     """
 
+    #: the estimator's parameter that names its task, for the messages
+    _task_parameter = "task"
+
     def _training_target(
         self,
         X,
@@ -200,9 +203,7 @@ class TargetMixin:
             self._set_classes(classes)
             return self._class_codes(y)
         if task == "auto":
-            # the concrete selector's task parameter is its objective
-            parameter = "objective" if hasattr(self, "objective") else "task"
-            task = _inferred_task(y, parameter)
+            task = _inferred_task(y, self._task_parameter)
         if task == "classification" and y.ndim == 2:
             target_type = _unsorted_labels_are_an_error(type_of_target, y)
             if target_type == "multilabel-indicator":

@@ -423,6 +423,8 @@ class ConcreteAutoencoderSelector(
 
     _callback_names = ("convergence", "eps", "settled", "temperature")
 
+    _task_parameter = "objective"
+
     _parameter_constraints: dict = {
         **NeuralEstimatorMixin._parameter_constraints,
         **NeuralEstimatorMixin._settling_parameter_constraints,
