@@ -38,7 +38,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit
 
 from ._callbacks import FiniteLossGuard, ProgressLine
-from ._compat import Interval, Options, StrOptions, check_sample_weight
+from ._compat import Interval, Options, StrOptions, check_sample_weight, validate_params
 from ._data import (
     ArrayBatchIterator,
     SparseRows,
@@ -641,6 +641,34 @@ class NeuralEstimatorMixin(TargetMixin):
         self.n_epochs_ = len(net.history)
         self._n_training_calls = 1  # what _train_further seeds its calls from
         return net
+
+    def _continue_training(self, X, y, classes=None, sample_weight=None):
+        """A ``partial_fit`` call after the first: check, train on, read.
+
+        The parameters are checked again (``fit_context`` checks them at the
+        first call only, but ``max_epochs`` or ``k`` may have changed), ``X``
+        must have the first call's columns, and ``y`` is encoded as then.
+        The estimator supplies :meth:`_continued_target` (the training target
+        of this call) and :meth:`_read_trained` (its fitted attributes from
+        the trained net).
+        """
+        validate_params(self)
+        self._check_same_feature_names(X)
+        X = self._validate_X(X, reset=False)
+        sample_weight = self._validated_sample_weight(sample_weight, X)
+        target = self._continued_target(X, y, classes)
+        sample_weight = self._class_weighted(y, sample_weight, partial=True)
+        self._train_further(X, target, sample_weight)
+        self._read_trained(X)
+        return self
+
+    def _continued_target(self, X, y, classes):
+        """The training target of a later ``partial_fit`` call."""
+        return self._encode_target(X, y, classes)
+
+    def _read_trained(self, X):
+        """Set the fitted attributes from ``net_`` after training on ``X``."""
+        raise NotImplementedError
 
     def _train_further(self, X, y, sample_weight=None):
         """Train the fitted ``net_`` on ``(X, y)`` for at most ``max_epochs``.

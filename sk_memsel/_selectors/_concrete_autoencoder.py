@@ -21,7 +21,7 @@ from .._backbone import (
     TemperatureAnnealing,
     all_or_nothing,
 )
-from .._backbone._compat import Interval, StrOptions, fit_context, validate_params
+from .._backbone._compat import Interval, StrOptions, fit_context
 from .._backbone._data import check_trainable, row_chunks
 from .._backbone._params import (
     LAYER_SIZES,
@@ -537,23 +537,20 @@ class ConcreteAutoencoderSelector(
             X = self._validate_X(X, reset=True)
             self._fit_new_net(X, y, sample_weight, classes=classes, partial=True)
             return self
-        # fit_context checks the parameters at the first call only, but
-        # max_epochs (and k) may have been changed since
-        validate_params(self)
-        self._check_same_feature_names(X)
-        X = self._validate_X(X, reset=False)
-        sample_weight = self._validated_sample_weight(sample_weight, X)
+        return self._continue_training(X, y, classes, sample_weight)
+
+    def _continued_target(self, X, y, classes):
         if self.objective_ == "reconstruction":
             self._check_reconstructable(X)
             target = X
         else:
             target = self._encode_target(X, y, classes)
-        sample_weight = self._class_weighted(y, sample_weight, partial=True)
         # while training, validation reads the nodes' current choice
         self.net_.module_.select.selection = None
-        self._train_further(X, target, sample_weight)
+        return target
+
+    def _read_trained(self, X):
         self._read_selection()
-        return self
 
     def _check_reconstructable(self, X):
         check_trainable(X, "the squared error of reconstructing them overflows float32")

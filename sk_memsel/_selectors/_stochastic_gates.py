@@ -25,7 +25,6 @@ from .._backbone._compat import (
     StrOptions,
     fit_context,
     validate_parameter_constraints,
-    validate_params,
 )
 from .._backbone._data import check_trainable
 from .._backbone._params import (
@@ -890,20 +889,15 @@ class StochasticGatesSelector(
             sample_weight = self._class_weighted(y, sample_weight, partial=True)
             self._fit_new_net(X, target, sample_weight)
             return self
-        # _fit_context checks the parameters at the first call only, but
-        # max_epochs (and k, threshold) may have been changed since
-        validate_params(self)
-        self._check_same_feature_names(X)
-        X = self._validate_X(X, reset=False)
+        return self._continue_training(X, y, classes, sample_weight)
+
+    def _continued_target(self, X, y, classes):
         check_trainable(X, _SATURATES)
-        target = self._encode_target(X, y, classes)
-        sample_weight = self._class_weighted(
-            y, self._validated_sample_weight(sample_weight, X), partial=True
-        )
-        self._train_further(X, target, sample_weight)
+        return self._encode_target(X, y, classes)
+
+    def _read_trained(self, X):
         self._read_gates()
         self._rank_complementary(X, add=True)
-        return self
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
