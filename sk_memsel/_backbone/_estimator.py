@@ -643,14 +643,14 @@ class NeuralEstimatorMixin(TargetMixin):
         return net
 
     def _continue_training(self, X, y, classes=None, sample_weight=None):
-        """A ``partial_fit`` call after the first: check, train on, read.
+        """A ``partial_fit`` call after the first: check, then train on.
 
         The parameters are checked again (``fit_context`` checks them at the
         first call only, but ``max_epochs`` or ``k`` may have changed), ``X``
-        must have the first call's columns, and ``y`` is encoded as then.
-        The estimator supplies :meth:`_continued_target` (the training target
-        of this call) and :meth:`_read_trained` (its fitted attributes from
-        the trained net).
+        must have the first call's columns, and ``y`` is encoded as then
+        (:meth:`_continued_target`, which an estimator may extend). Returns
+        the validated ``X``, from which the caller reads its fitted
+        attributes off the trained net.
         """
         validate_params(self)
         self._check_same_feature_names(X)
@@ -659,16 +659,11 @@ class NeuralEstimatorMixin(TargetMixin):
         target = self._continued_target(X, y, classes)
         sample_weight = self._class_weighted(y, sample_weight, partial=True)
         self._train_further(X, target, sample_weight)
-        self._read_trained(X)
-        return self
+        return X
 
     def _continued_target(self, X, y, classes):
         """The training target of a later ``partial_fit`` call."""
         return self._encode_target(X, y, classes)
-
-    def _read_trained(self, X):
-        """Set the fitted attributes from ``net_`` after training on ``X``."""
-        raise NotImplementedError
 
     def _train_further(self, X, y, sample_weight=None):
         """Train the fitted ``net_`` on ``(X, y)`` for at most ``max_epochs``.

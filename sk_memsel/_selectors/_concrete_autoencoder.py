@@ -537,20 +537,18 @@ class ConcreteAutoencoderSelector(
             X = self._validate_X(X, reset=True)
             self._fit_new_net(X, y, sample_weight, classes=classes, partial=True)
             return self
-        return self._continue_training(X, y, classes, sample_weight)
+        # while training, validation reads the nodes' current choice (a
+        # failed call gets the fixed selection back: all_or_nothing)
+        self.net_.module_.select.selection = None
+        self._continue_training(X, y, classes, sample_weight)
+        self._read_selection()
+        return self
 
     def _continued_target(self, X, y, classes):
-        if self.objective_ == "reconstruction":
-            self._check_reconstructable(X)
-            target = X
-        else:
-            target = self._encode_target(X, y, classes)
-        # while training, validation reads the nodes' current choice
-        self.net_.module_.select.selection = None
-        return target
-
-    def _read_trained(self, X):
-        self._read_selection()
+        if self.objective_ != "reconstruction":
+            return self._encode_target(X, y, classes)
+        self._check_reconstructable(X)
+        return X
 
     def _check_reconstructable(self, X):
         check_trainable(X, "the squared error of reconstructing them overflows float32")

@@ -889,15 +889,14 @@ class StochasticGatesSelector(
             sample_weight = self._class_weighted(y, sample_weight, partial=True)
             self._fit_new_net(X, target, sample_weight)
             return self
-        return self._continue_training(X, y, classes, sample_weight)
+        X = self._continue_training(X, y, classes, sample_weight)
+        self._read_gates()
+        self._rank_complementary(X, add=True)
+        return self
 
     def _continued_target(self, X, y, classes):
         check_trainable(X, _SATURATES)
         return self._encode_target(X, y, classes)
-
-    def _read_trained(self, X):
-        self._read_gates()
-        self._rank_complementary(X, add=True)
 
     # ------------------------------------------------------------------ selection
     def _get_support_mask(self):
