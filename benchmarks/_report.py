@@ -9,12 +9,14 @@
 - reStructuredText: :func:`list_table` and the cells' formats
   (:func:`spread`, :func:`median`, :func:`rst_text`, :func:`kwargs`);
 - the docs page: :func:`replace_results` writes a block between the page's
-  ``.. BEGIN RESULTS`` and ``.. END RESULTS`` lines and keeps the rest.
+  ``.. BEGIN RESULTS`` and ``.. END RESULTS`` lines and keeps the rest;
+- :func:`busy_processes`: other work on the cores, for the busy timings.
 
 The scripts are run as ``python benchmarks/<script>.py``, which puts this
 folder on ``sys.path``: they import this module as ``_report``.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -249,3 +251,19 @@ def replace_results(path, block, title, begin, end=END_MARKER):
     else:
         text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text)
+
+
+@contextlib.contextmanager
+def busy_processes(n):
+    """Start ``n`` processes spinning a core each; kill them on the way out."""
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        time.sleep(0.5)  # let them start spinning
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()

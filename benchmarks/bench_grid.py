@@ -40,7 +40,7 @@ import os
 import platform
 import time
 
-import bench_concrete_mnist
+import _data
 import joblib
 import torch
 from sklearn.linear_model import LogisticRegression
@@ -52,7 +52,7 @@ from sk_memsel import ConcreteAutoencoderSelector
 
 def load_mnist():
     """The training digits of the MNIST benchmark (the same split)."""
-    X, y = bench_concrete_mnist.load_mnist()
+    X, y = _data.load_mnist()
     X_train, _, y_train, _ = train_test_split(
         X, y, stratify=y, test_size=0.2, random_state=0
     )

@@ -20,7 +20,7 @@ import platform
 import time
 
 import torch
-from bench_time_to_quality import busy_processes
+from _report import busy_processes
 
 from sk_memsel._selectors._concrete_autoencoder import _ConcreteNet
 from sk_memsel.nn import GatedMLP, GaussianStochasticGates

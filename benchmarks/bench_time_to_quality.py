@@ -100,10 +100,7 @@ a few epochs / iterations for every iterative method.
 """
 
 import argparse
-import contextlib
 import json
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -115,6 +112,7 @@ from _data import holdout, load_mnist, stratified_rows
 from _report import (
     Name,
     begin_marker,
+    busy_processes,
     finish,
     kwargs,
     list_table,
@@ -253,22 +251,6 @@ def print_row(r, relevant_count=None):
     if r.get("note"):
         parts.append(f"({r['note']})")
     print("  ".join(parts), flush=True)
-
-
-@contextlib.contextmanager
-def busy_processes(n):
-    """Start ``n`` processes spinning a core each; kill them on the way out."""
-    procs = []
-    try:
-        for _ in range(n):
-            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
-        time.sleep(0.5)  # let them start spinning
-        yield procs
-    finally:
-        for p in procs:
-            p.kill()
-        for p in procs:
-            p.wait()
 
 
 def run_data(name, args):
