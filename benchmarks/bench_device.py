@@ -19,12 +19,13 @@ What it measures, for ``ConcreteAutoencoderSelector(k=50)`` and
   (the fit divided by the epochs, as the selectors validate nothing here).
 
 - ``sparse``: a CSR matrix shaped like single-cell counts (the generator of
-  ``bench_sparse.py``: ``--sparse-rows`` x ``--sparse-genes``, default
-  50,000 x 20,000, about 5 % non-zero, ``log1p`` of negative-binomial
-  counts of 10 cell types), the target the cell type, ``k=200``,
-  ``--sparse-epochs`` epochs (default 1) with ``settle_steps=None``: whole
-  fit and seconds per epoch. On a GPU each batch travels as a sparse tensor
-  and is densified there; ``--sparse-rows 0`` leaves it out.
+  ``bench_sparse.py``, ``_data.generate_atlas``: ``--sparse-rows`` x
+  ``--sparse-genes``, default 50,000 x 20,000, about 5 % non-zero,
+  ``log1p`` of negative-binomial counts of 10 cell types), the target the
+  cell type, ``k=200``, ``--sparse-epochs`` epochs (default 1) with
+  ``settle_steps=None``: whole fit and seconds per epoch. On a GPU each
+  batch travels as a sparse tensor and is densified there; ``--sparse-rows
+  0`` leaves it out.
 
 Seconds per epoch are what to compare between devices; a full fit on the
 synthetic set is that times the number of epochs a user trains for.
@@ -38,8 +39,7 @@ import time
 
 import numpy as np
 import torch
-from bench_grid import load_mnist
-from bench_sparse import generate_atlas
+from _data import generate_atlas, mnist_train
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 
@@ -94,7 +94,7 @@ def main():
         "torch_threads": torch.get_num_threads(),
         "runs": [],
     }
-    X, y = load_mnist()
+    X, y = mnist_train()
     data = {"mnist": ((X.astype(np.float32), y), args.mnist_epochs, {})}
     data["synthetic"] = (
         synthetic(args.rows, args.columns),

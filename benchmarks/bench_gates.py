@@ -2,7 +2,7 @@
 
 What it measures, all in the same run:
 
-- MADELON-like data, one draw per ``--seeds`` value::
+- MADELON-like data (``_data.madelon``), one draw per ``--seeds`` value::
 
       make_classification(n_samples=2600, n_features=500, n_informative=5,
                           n_redundant=15, n_repeated=0,
@@ -51,10 +51,9 @@ import time
 
 import numpy as np
 import torch
-from sklearn.datasets import make_classification, make_moons
-from sklearn.ensemble import ExtraTreesClassifier
+from _data import forest_accuracy, madelon
+from sklearn.datasets import make_moons
 from sklearn.feature_selection import f_classif, mutual_info_classif
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
@@ -62,44 +61,10 @@ from sk_memsel import StochasticGatesSelector
 from sk_memsel.nn import GatedMLP, GaussianStochasticGates, HardConcreteGates
 
 
-def madelon(seed):
-    X, y = make_classification(
-        n_samples=2600,
-        n_features=500,
-        n_informative=5,
-        n_redundant=15,
-        n_repeated=0,
-        n_clusters_per_class=16,
-        flip_y=0.01,
-        shuffle=False,
-        random_state=seed,
-    )
-    perm = np.random.RandomState(seed).permutation(X.shape[1])
-    X = X[:, perm]
-    relevant = np.flatnonzero(perm < 20)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, train_size=2000, test_size=600, random_state=seed
-    )
-    scaler = StandardScaler().fit(X_train)
-    return (
-        scaler.transform(X_train),
-        scaler.transform(X_test),
-        y_train,
-        y_test,
-        relevant,
-    )
-
-
 def moons(seed):
     X, y = make_moons(n_samples=1000, noise=0.1, random_state=seed)
     noise = np.random.RandomState(seed).normal(size=(1000, 18))
     return StandardScaler().fit_transform(np.hstack([X, noise])), y
-
-
-def forest_accuracy(columns, X_train, X_test, y_train, y_test):
-    forest = ExtraTreesClassifier(n_estimators=200, random_state=0)
-    forest.fit(X_train[:, columns], y_train)
-    return float(forest.score(X_test[:, columns], y_test))
 
 
 class BareLoop:

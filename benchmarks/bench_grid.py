@@ -40,23 +40,14 @@ import os
 import platform
 import time
 
-import _data
 import joblib
 import torch
+from _data import mnist_train
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from sk_memsel import ConcreteAutoencoderSelector
-
-
-def load_mnist():
-    """The training digits of the MNIST benchmark (the same split)."""
-    X, y = _data.load_mnist()
-    X_train, _, y_train, _ = train_test_split(
-        X, y, stratify=y, test_size=0.2, random_state=0
-    )
-    return X_train, y_train
 
 
 def make_search(params, n_jobs):
@@ -161,7 +152,7 @@ def main():
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args()
     params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
-    X, y = load_mnist()
+    X, y = mnist_train()
     report = {
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}",

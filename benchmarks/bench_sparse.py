@@ -76,6 +76,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 import torch
+from _data import generate_atlas
 
 #: the selectors' settings (their defaults, apart from these)
 SELECTORS = ("StochasticGatesSelector", "ConcreteAutoencoderSelector")
@@ -181,65 +182,6 @@ def first_layer(args):
 
 
 # ------------------------------------------------------------- the atlas
-def generate_atlas(n_cells, n_genes, n_types, markers_per_type, fold, seed=0):
-    """A CSR float32 matrix of log1p counts, the cell types and marker genes.
-
-    Negative-binomial counts (mean ``m``, dispersion ``r=2``: variance
-    ``m + m^2 / r``), generated a block of cells at a time: for each entry
-    the zero is drawn with the negative binomial's probability of zero, and
-    a non-zero entry's count from the negative binomial conditioned on being
-    positive (by its inverse distribution function), so that only the
-    non-zero entries are ever drawn in full.
-    """
-    rng = np.random.default_rng(seed)
-    r = 2.0
-    types = rng.integers(n_types, size=n_cells)
-    # gene means: most genes low (the zeros of single-cell data), a few high;
-    # scaled so that about 5 % of the entries are non-zero
-    base = rng.gamma(0.35, 1.0, size=n_genes)
-    base *= 0.06 / base.mean()
-    means = base * rng.lognormal(0.0, 0.25, size=(n_types, n_genes))
-    markers = rng.choice(n_genes, size=n_types * markers_per_type, replace=False)
-    for t in range(n_types):
-        own = markers[t * markers_per_type : (t + 1) * markers_per_type]
-        # a marker is expressed well in its type (at least a 0.5 mean)
-        means[t, own] = np.maximum(means[t, own], 0.5 / fold) * fold
-    p = r / (r + means)  # numpy's negative_binomial(r, p)
-    p_zero = p**r
-    # inverse distribution function of the positive counts, up to 64
-    counts = np.arange(1, 65)
-    from scipy.stats import nbinom
-
-    pmf = nbinom.pmf(counts[None, None, :], r, p[:, :, None])
-    cdf = np.cumsum(pmf, axis=2) / (1.0 - p_zero[:, :, None])
-
-    data, indices, indptr = [], [], [0]
-    block = max(1, 20_000_000 // n_genes)
-    for start in range(0, n_cells, block):
-        t = types[start : start + block]
-        nonzero = rng.random((len(t), n_genes), dtype=np.float32) >= p_zero[t]
-        row, col = np.nonzero(nonzero)
-        u = rng.random(len(row))
-        value = np.ones(len(row), dtype=np.float32)
-        todo = np.arange(len(row))
-        for c in range(cdf.shape[2] - 1):  # most counts are 1: few rounds
-            todo = todo[u[todo] > cdf[t[row[todo]], col[todo], c]]
-            if not len(todo):
-                break
-            value[todo] += 1
-        data.append(np.log1p(value))
-        indices.append(col.astype(np.int32))
-        indptr.append(np.bincount(row, minlength=len(t)))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(indptr[1:]))])
-    # 32-bit indices while they fit, as SciPy builds them (half the bytes)
-    index = np.int32 if indptr[-1] < 2**31 else np.int64
-    X = sp.csr_array(
-        (np.concatenate(data), np.concatenate(indices), indptr.astype(index)),
-        shape=(n_cells, n_genes),
-    )
-    return X, types, np.sort(markers)
-
-
 def csr_bytes(X):
     return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
 

@@ -5,7 +5,7 @@ Both sk_memsel selectors run with their defaults (only ``k`` and
 instead, on two data sets, and every method's selection step is timed in
 the same run:
 
-- **MADELON-like data** (``bench_gates.madelon(seed)``: 2,000 training rows
+- **MADELON-like data** (``_data.madelon(seed)``: 2,000 training rows
   x 500 columns, 20 of them relevant, standardised; 600 test rows), ``k=20``.
   Quality: how many of the 20 relevant columns the method keeps (recall,
   found / 20) and the test accuracy of ``ExtraTreesClassifier(
@@ -108,7 +108,7 @@ from pathlib import Path
 import _peers as peers
 import numpy as np
 import torch
-from _data import holdout, load_mnist, stratified_rows
+from _data import forest_accuracy, holdout, load_mnist, madelon, stratified_rows
 from _report import (
     Name,
     begin_marker,
@@ -124,7 +124,6 @@ from _report import (
     start,
     versions,
 )
-from bench_gates import forest_accuracy, madelon
 
 DATA = {
     "madelon": {"title": "MADELON-like data", "k": 20},
