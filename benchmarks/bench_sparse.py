@@ -76,7 +76,6 @@ import time
 import numpy as np
 import scipy.sparse as sp
 import torch
-from _data import generate_atlas
 
 #: the selectors' settings (their defaults, apart from these)
 SELECTORS = ("StochasticGatesSelector", "ConcreteAutoencoderSelector")
@@ -370,6 +369,10 @@ def accuracy(X, types, genes, n_train=10_000):
 
 
 def atlas(args):
+    # imported here, not at the top: a child process measures the memory of
+    # the interpreter, NumPy, SciPy and PyTorch before it imports sk_memsel
+    from _data import generate_atlas
+
     folder = os.path.join(args.cache, f"atlas-{args.rows}x{args.genes}")
     start = time.perf_counter()
     if not os.path.exists(os.path.join(folder, "markers.npy")):
