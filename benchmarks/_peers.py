@@ -21,6 +21,7 @@ nothing to say). ``seed`` is the method's random state; ``quick`` applies
 
 import contextlib
 import io
+import time
 import warnings
 
 import numpy as np
@@ -148,6 +149,38 @@ def require(method):
     if method in _MODULES:
         return _MODULES[method]()
     return None
+
+
+# --- running a method ---------------------------------------------------------
+
+
+def timed(select, *args):
+    """``(value, seconds, caught)``: ``select(*args)``, its wall-clock time
+    and the warnings it raised, each as ``"<class name>: <message>"``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        value = select(*args)
+        seconds = time.perf_counter() - start
+    return value, seconds, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def warning_kinds(caught):
+    """The class names of :func:`timed`'s warnings, each once, sorted."""
+    return sorted({w.split(":")[0] for w in caught})
+
+
+def with_kinds(note, kinds):
+    """The note with the warnings' class names appended."""
+    if not kinds:
+        return note
+    return ", ".join([note, *kinds]) if note else ", ".join(kinds)
+
+
+def failed(exc):
+    """The note of a method that raised ``exc``."""
+    message = " ".join(str(exc).split())[:160]
+    return f"failed: {type(exc).__name__}: {message}"
 
 
 # --- sk_memsel ----------------------------------------------------------------

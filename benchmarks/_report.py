@@ -2,12 +2,17 @@
 
 - machine facts: :func:`machine`, :func:`load_average`, :func:`versions`,
   :func:`git_commit`, and :func:`command` (the command line as run);
+  :func:`torch_line` and :func:`cores_text`, the short forms the smaller
+  scripts print and save;
 - :func:`start` and :func:`finish`: the result dict a run begins with (the
   facts above) and its end (load, total time, JSON, page);
 - JSON: :func:`save_json`, and :func:`merge_report` for a file that gathers
   one report per data set from several runs;
 - reStructuredText: :func:`list_table` and the cells' formats
-  (:func:`spread`, :func:`median`, :func:`rst_text`, :func:`kwargs`);
+  (:func:`spread`, :func:`median`, :func:`rst_text`, :func:`kwargs`), and
+  :func:`smoke_warning` for a ``--quick`` run's page;
+- the command line: :func:`add_methods`, :func:`add_run_options` and
+  :func:`set_threads`, the options the scripts with a page share;
 - the docs page: :func:`replace_results` writes a block between the page's
   ``.. BEGIN RESULTS`` and ``.. END RESULTS`` lines and keeps the rest;
 - :func:`busy_processes`: other work on the cores, for the busy timings.
@@ -58,6 +63,18 @@ def machine_text(info):
         f"{info['cpu_count']} CPUs ({info['cpu']}), Python {info['python']}, "
         f"torch {info['torch']} ({info['torch_threads']} threads at start)"
     )
+
+
+def torch_line():
+    """``torch <version>, <n> threads, <cpu>``: what a run prints first."""
+    info = machine()
+    return f"torch {info['torch']}, {info['torch_threads']} threads, {info['cpu']}"
+
+
+def cores_text():
+    """``<cpu>, <n> cores``: the machine as the smaller reports save it."""
+    info = machine()
+    return f"{info['cpu']}, {info['cpu_count']} cores"
 
 
 def load_average():
@@ -229,7 +246,50 @@ def kwargs(params):
     return ", ".join(f"{key}={value!r}" for key, value in params.items())
 
 
+def smoke_warning(*lines):
+    """The warning a ``--quick`` run's page starts with; ``lines`` say how."""
+    return [".. warning::", "", *(f"   {line}" for line in lines), ""]
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def add_methods(parser, methods):
+    """``--methods``: a subset of ``methods`` (by default all of them)."""
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=list(methods),
+        default=list(methods),
+        metavar="METHOD",
+        help=f"subset of {', '.join(methods)} (default: all)",
+    )
+
+
+def add_run_options(parser, quick_help):
+    """``--threads``, ``--quick``, ``--json`` and ``--write``."""
+    parser.add_argument("--threads", type=int, default=None, help="PyTorch threads")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--write", type=Path, help="rewrite the results part of this .rst page"
+    )
+
+
+def set_threads(args):
+    """Apply ``--threads``; ``args.torch_threads``: the count every method
+    starts with."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.torch_threads = torch.get_num_threads()
+
+
 # --- the docs page ------------------------------------------------------------
+
+
+def write_results(path, block, title, script):
+    """:func:`replace_results` between the markers ``script`` writes."""
+    replace_results(path, block, title, begin_marker(script))
 
 
 def replace_results(path, block, title, begin, end=END_MARKER):

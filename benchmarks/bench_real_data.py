@@ -74,28 +74,29 @@ iterative method, 25 trees in the forest, one seed.
 import argparse
 import sys
 import time
-import warnings
 from itertools import combinations
-from pathlib import Path
 
 import _peers as peers
 import numpy as np
 import torch
-from _data import UCR, load_split, stratified_rows
+from _data import UCR, forest_accuracy, load_split, stratified_rows
 from _report import (
+    add_methods,
+    add_run_options,
     begin_marker,
     finish,
     list_table,
     machine_text,
     median,
-    replace_results,
     rst_text,
+    set_threads,
+    smoke_warning,
     spread,
     start,
     versions,
+    write_results,
 )
 from scipy import stats
-from sklearn.ensemble import ExtraTreesClassifier
 
 DATA = {
     "ArrowHead": "ArrowHead (aeon)",
@@ -173,13 +174,6 @@ def select(method, X, y, k, ctx):
 # --- running ------------------------------------------------------------------
 
 
-def accuracy(columns, split, trees):
-    X_train, X_test, y_train, y_test = split
-    forest = ExtraTreesClassifier(n_estimators=trees, random_state=0)
-    forest.fit(X_train[:, columns], y_train)
-    return float(forest.score(X_test[:, columns], y_test))
-
-
 def mean_abs_corr(columns, X):
     """Mean absolute Pearson correlation over the pairs of chosen columns.
 
@@ -199,11 +193,6 @@ def _progress(text):
     print(text, file=sys.stderr, flush=True)
 
 
-def _kinds(caught):
-    """The warnings' class names, each once."""
-    return sorted({w.category.__name__ for w in caught})
-
-
 def run_method(method, split, ks, ctx, trees):
     """Fit ``method`` for every ``k`` of ``ks``; one row per k. Never raises."""
     X_train, _, y_train, _ = split
@@ -214,40 +203,35 @@ def run_method(method, split, ks, ctx, trees):
         fits = []  # (k, columns, note, seconds, warning kinds)
         if method in RANKERS:
             # the whole ranking once (top d of d columns), then its top k
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                start = time.perf_counter()
-                order, note = select(method, X_train, y_train, X_train.shape[1], ctx)
-                seconds = time.perf_counter() - start
-            kinds = _kinds(caught)
+            d = X_train.shape[1]
+            (order, note), seconds, caught = peers.timed(
+                select, method, X_train, y_train, d, ctx
+            )
+            kinds = peers.warning_kinds(caught)
             fits = [(k, np.asarray(order)[:k], note, seconds, kinds) for k in ks]
         else:
             for k in ks:
                 torch.set_num_threads(ctx["threads"])
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    start = time.perf_counter()
-                    columns, note = select(method, X_train, y_train, k, ctx)
-                    seconds = time.perf_counter() - start
-                fits.append((k, columns, note, seconds, _kinds(caught)))
+                (columns, note), seconds, caught = peers.timed(
+                    select, method, X_train, y_train, k, ctx
+                )
+                fits.append((k, columns, note, seconds, peers.warning_kinds(caught)))
     except peers.NotInstalled as exc:
         return [{**base, "k": k, "note": f"not installed: {exc}"} for k in ks]
     except Exception as exc:
-        message = " ".join(str(exc).split())[:160]
-        note = f"failed: {type(exc).__name__}: {message}"
-        return [{**base, "k": k, "note": note} for k in ks]
+        return [{**base, "k": k, "note": peers.failed(exc)} for k in ks]
     rows = []
     for k, columns, note, seconds, kinds in fits:
         columns = np.asarray(columns, dtype=int)
-        if method in OURS and kinds:
-            note = ", ".join([note, *kinds]) if note else ", ".join(kinds)
+        if method in OURS:
+            note = peers.with_kinds(note, kinds)
         row = {
             **base,
             "k": k,
             "columns": sorted(columns.tolist()),
             "n_columns": len(columns),
             "seconds": round(seconds, 3),
-            "accuracy": round(accuracy(columns, split, trees), 4),
+            "accuracy": round(forest_accuracy(columns, *split, trees=trees), 4),
             "abs_corr": _round(mean_abs_corr(columns, X_train), 4),
             "note": note,
         }
@@ -331,7 +315,9 @@ def run_data(name, args):
         "k": ks,
         "k_skipped": skipped,
         "seeds": seeds_for(name, args),
-        "all_accuracy": round(accuracy(np.arange(n_columns), split, trees), 4),
+        "all_accuracy": round(
+            forest_accuracy(np.arange(n_columns), *split, trees=trees), 4
+        ),
         "rows": [],
     }
     print(
@@ -496,13 +482,10 @@ def results_block(result):
     v = result["versions"]
     lines = [begin_marker("bench_real_data.py"), ""]
     if args["quick"]:
-        lines += [
-            ".. warning::",
-            "",
-            "   Smoke run (``--quick``), **not the final figures**: a few epochs",
-            "   per iterative method and 25 trees in the forest.",
-            "",
-        ]
+        lines += smoke_warning(
+            "Smoke run (``--quick``), **not the final figures**: a few epochs",
+            "per iterative method and 25 trees in the forest.",
+        )
     lines += [
         f"Generated by ``{result['command']}``; the whole run took "
         f"{result['total_seconds']:.0f} s.",
@@ -525,12 +508,8 @@ def results_block(result):
 
 def write_page(path, result):
     """Put the results between the markers of ``path``, keeping the rest."""
-    replace_results(
-        path,
-        results_block(result),
-        "Selection quality on real data",
-        begin_marker("bench_real_data.py"),
-    )
+    block = results_block(result)
+    write_results(path, block, "Selection quality on real data", "bench_real_data.py")
 
 
 # --- command line -------------------------------------------------------------
@@ -554,26 +533,10 @@ def main(argv=None):
         help="every method's random_state, on every data set (default: 0 to 9, "
         "MNIST 0 1 2; --quick: 0)",
     )
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        choices=list(METHODS),
-        default=list(METHODS),
-        metavar="METHOD",
-        help=f"subset of {', '.join(METHODS)} (default: all)",
-    )
-    parser.add_argument("--threads", type=int, default=None, help="PyTorch threads")
-    parser.add_argument(
-        "--quick", action="store_true", help="smoke run: a few epochs, under a minute"
-    )
-    parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument(
-        "--write", type=Path, help="rewrite the results part of this .rst page"
-    )
+    add_methods(parser, METHODS)
+    add_run_options(parser, "smoke run: a few epochs, under a minute")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    args.torch_threads = torch.get_num_threads()
+    set_threads(args)
     settings = {
         "stg": peers.peer_params("stg", args.quick),
         "hsic": dict(peers.PEERS["hsic"]),
