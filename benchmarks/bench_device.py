@@ -32,14 +32,12 @@ synthetic set is that times the number of epochs a user trains for.
 """
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import numpy as np
 import torch
 from _data import generate_atlas, mnist_train
+from _report import cores_text, save_json
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 
@@ -88,8 +86,7 @@ def main():
     gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
     report = {
         "device": args.device,
-        "machine": gpu
-        or f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": gpu or cores_text(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "runs": [],
@@ -127,8 +124,7 @@ def main():
                 flush=True,
             )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        save_json(args.json, report)
 
 
 if __name__ == "__main__":

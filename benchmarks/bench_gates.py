@@ -46,12 +46,12 @@ Run from the repository root::
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
 import torch
 from _data import forest_accuracy, madelon
+from _report import save_json, torch_line
 from sklearn.datasets import make_moons
 from sklearn.feature_selection import f_classif, mutual_info_classif
 from sklearn.preprocessing import StandardScaler
@@ -301,10 +301,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}"
-    )
+    print(torch_line())
     report = {"params": args.params, "first_fit_seconds": first_fit_seconds()}
     print(f"a first, one-epoch fit on 64 x 3 took {report['first_fit_seconds']} s")
     if not args.no_madelon:
@@ -320,8 +317,7 @@ def main(argv=None):
             args.seeds, other, json.dumps(args.moons_params), args.bare_epochs
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        save_json(args.json, report)
 
 
 if __name__ == "__main__":

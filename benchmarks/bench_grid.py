@@ -35,14 +35,13 @@ Run from the repository root::
 """
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import joblib
 import torch
 from _data import mnist_train
+from _report import cores_text, save_json
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -154,8 +153,7 @@ def main():
     params = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     X, y = mnist_train()
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, torch {torch.__version__}",
+        "machine": f"{cores_text()}, torch {torch.__version__}",
         "torch_threads_1_process": torch.get_num_threads(),
         "n_train": len(X),
         "params": params,
@@ -186,8 +184,7 @@ def main():
     print("1-thread and joblib scores identical:", report["one_thread_equals_workers"])
     print("joblib and Dask scores identical:", report["local_equals_dask"])
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        save_json(args.json, report)
 
 
 if __name__ == "__main__":

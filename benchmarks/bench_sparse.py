@@ -67,7 +67,6 @@ each fit's process reads only the rows it fits on.
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -372,6 +371,7 @@ def atlas(args):
     # imported here, not at the top: a child process measures the memory of
     # the interpreter, NumPy, SciPy and PyTorch before it imports sk_memsel
     from _data import generate_atlas
+    from _report import cores_text
 
     folder = os.path.join(args.cache, f"atlas-{args.rows}x{args.genes}")
     start = time.perf_counter()
@@ -388,8 +388,7 @@ def atlas(args):
         print(f"generated in {time.perf_counter() - start:.0f} s", flush=True)
     X, types, markers = load_atlas(folder)
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores",
+        "machine": cores_text(),
         "torch": torch.__version__,
         "shape": list(X.shape),
         "nonzero_share": round(X.nnz / (X.shape[0] * X.shape[1]), 4),
@@ -504,8 +503,9 @@ def main():
     print(f"load {load_average():.2f} at the start", flush=True)
     report = first_layer(args) if args.question == "first-layer" else atlas(args)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        from _report import save_json
+
+        save_json(args.json, report)
 
 
 if __name__ == "__main__":
