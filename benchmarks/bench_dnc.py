@@ -78,16 +78,7 @@ class _UnvectorisedDNC(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.inner = DNC(
-            config["input_size"],
-            config["hidden_size"],
-            config["input_size"],
-            memory_size=config["memory_size"],
-            word_size=config["word_size"],
-            num_reads=config["num_reads"],
-            num_writes=1,
-            clip_value=20.0,
-        )
+        self.inner = _sk_dnc(config)
 
     def forward(self, x):
         outputs = []
@@ -101,20 +92,25 @@ class _UnvectorisedDNC(nn.Module):
 VARIANTS = ("sk_memsel", "sk_memsel-autograd", "sk_memsel-readable")
 
 
+def _sk_dnc(config: dict, fused: bool = True) -> DNC:
+    """sk_memsel's DNC at the sizes of ``config``, as both peers are built."""
+    return DNC(
+        config["input_size"],
+        config["hidden_size"],
+        config["input_size"],
+        memory_size=config["memory_size"],
+        word_size=config["word_size"],
+        num_reads=config["num_reads"],
+        num_writes=1,
+        clip_value=20.0,
+        fused=fused,
+    )
+
+
 def build(impl: str, config: dict) -> nn.Module:
     """Return a callable module mapping (batch, time, input) to outputs."""
     if impl in VARIANTS:
-        model = DNC(
-            config["input_size"],
-            config["hidden_size"],
-            config["input_size"],
-            memory_size=config["memory_size"],
-            word_size=config["word_size"],
-            num_reads=config["num_reads"],
-            num_writes=1,
-            clip_value=20.0,
-            fused=impl != "sk_memsel-readable",
-        )
+        model = _sk_dnc(config, fused=impl != "sk_memsel-readable")
         if impl == "sk_memsel-autograd":
             return _PlainAutograd(model)
         return _FirstOutput(model)
@@ -187,6 +183,22 @@ def _inputs(config: dict) -> torch.Tensor:
     return torch.randn(*shape, generator=g)
 
 
+def _alternate(models, x, train, repeats, warmup):
+    """``{name: seconds of each round}``: after ``warmup`` untimed rounds,
+    ``repeats`` rounds that run the models one after the other, so that a
+    busy spell slows them alike."""
+    for _ in range(warmup):
+        for model in models.values():
+            _iteration(model, x, train)
+    times = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            start = time.perf_counter()
+            _iteration(model, x, train)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def measure_throughput(impls, config, repeats, warmup=2):
     """Best time steps per second for each implementation and mode.
 
@@ -200,15 +212,7 @@ def measure_throughput(impls, config, repeats, warmup=2):
     models = {impl: build(impl, config) for impl in impls}
     result = {}
     for mode, train in (("train", True), ("forward", False)):
-        times = {impl: [] for impl in impls}
-        for _ in range(warmup):
-            for impl in impls:
-                _iteration(models[impl], x, train)
-        for _ in range(repeats):
-            for impl in impls:  # alternate, so load hits both alike
-                start = time.perf_counter()
-                _iteration(models[impl], x, train)
-                times[impl].append(time.perf_counter() - start)
+        times = _alternate(models, x, train, repeats, warmup)
         for impl in impls:
             result[(impl, mode)] = config["steps"] / min(times[impl])
             result[("paired", impl, mode)] = statistics.median(
@@ -258,15 +262,7 @@ def measure_compiled(config, repeats, warmup=2):
     start = time.perf_counter()
     _iteration(models["compiled"], x, train=False)
     compile_s = time.perf_counter() - start
-    for _ in range(warmup):
-        for model in models.values():
-            _iteration(model, x, train=False)
-    times = {name: [] for name in models}
-    for _ in range(repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            _iteration(model, x, train=False)
-            times[name].append(time.perf_counter() - start)
+    times = _alternate(models, x, False, repeats, warmup)
     result = {"compile_s": compile_s, "peer": peer}
     for name in models:
         result[name] = config["steps"] / min(times[name])
