@@ -136,6 +136,28 @@ def timed_fits(make, X, y, repeats):
     return estimator, times, sorted(set(caught))
 
 
+def fit_fields(times, baseline, baseline_accuracy, baseline_times, step, caught):
+    """A row's fit times against its baseline's (the best is the least
+    disturbed), the transformer ``step``'s epochs and the warnings."""
+    return {
+        "fit_s": min(times),
+        "fit_times": times,
+        "baseline": baseline,
+        "baseline_accuracy": baseline_accuracy,
+        "baseline_fit_s": min(baseline_times),
+        "baseline_fit_times": baseline_times,
+        "epochs": int(step.n_epochs_),
+        "warnings": caught,
+    }
+
+
+def with_load(rows, load_before):
+    """The rows, each with the 1-minute load average before and now."""
+    for row in rows:
+        row["load"] = [load_before, os.getloadavg()[0]]
+    return rows
+
+
 def transformer_pipeline(name, seed, params):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -192,20 +214,13 @@ def run_series(name, seeds, names, params, repeats, baseline_repeats):
                 "width": int(pipe[:-2].transform(X_test[:1]).shape[1]),
                 "accuracy": float(pipe.score(X_test, y_test)),
                 "train_accuracy": float(pipe.score(X_train, y_train)),
-                "fit_s": min(times),
-                "fit_times": times,
-                "baseline": "MiniRocket",
-                "baseline_accuracy": rocket_accuracy,
-                "baseline_fit_s": min(rocket_times),
-                "baseline_fit_times": rocket_times,
-                "epochs": int(pipe[0].n_epochs_),
-                "warnings": caught,
+                **fit_fields(
+                    times, "MiniRocket", rocket_accuracy, rocket_times, pipe[0], caught
+                ),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    for row in rows:
-        row["load"] = [load_before, os.getloadavg()[0]]
-    return rows
+    return with_load(rows, load_before)
 
 
 def digits_pipeline(step, seed):
@@ -249,26 +264,18 @@ def run_digits(seeds, names, params, repeats, baseline_repeats):
                 y_train,
                 baseline_repeats,
             )
+            pca_accuracy = float(pca.score(X_test, y_test))
             row = {
                 "data": "digits",
                 "transformer": transformer,
                 "seed": seed,
                 "width": width,
                 "accuracy": float(pipe.score(X_test, y_test)),
-                "fit_s": min(times),
-                "fit_times": times,
-                "baseline": "PCA",
-                "baseline_accuracy": float(pca.score(X_test, y_test)),
-                "baseline_fit_s": min(pca_times),
-                "baseline_fit_times": pca_times,
-                "epochs": int(pipe[1].n_epochs_),
-                "warnings": caught,
+                **fit_fields(times, "PCA", pca_accuracy, pca_times, pipe[1], caught),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    for row in rows:
-        row["load"] = [load_before, os.getloadavg()[0]]
-    return rows
+    return with_load(rows, load_before)
 
 
 # ------------------------------------------------------------------ reports
