@@ -375,26 +375,20 @@ def plot_time_ratios(result, path):
                 ax.set_xlim(min(min(finite) / 8, 0.1), max(max(finite) * 6, 10))
             ax.set_yticks(range(len(methods)), [label(m) for m in methods])
             ax.set_xlabel("fit time / sk_memsel's fit time (log scale)")
-            ax.text(
-                0.99,
-                0.01,
-                "slower \u2192",
-                transform=ax.transAxes,
-                ha="right",
-                va="bottom",
-                fontsize=9,
-                color="0.3",
-            )
-            ax.text(
-                0.01,
-                0.01,
-                "\u2190 faster",
-                transform=ax.transAxes,
-                ha="left",
-                va="bottom",
-                fontsize=9,
-                color="0.3",
-            )
+            for x, text, ha in (
+                (0.99, "slower \u2192", "right"),
+                (0.01, "\u2190 faster", "left"),
+            ):
+                ax.text(
+                    x,
+                    0.01,
+                    text,
+                    transform=ax.transAxes,
+                    ha=ha,
+                    va="bottom",
+                    fontsize=9,
+                    color="0.3",
+                )
             name = report["data"]
             ax.set_title(f"{DATA_TITLES.get(name, name)}, k={report['k']}")
             ax.grid(True, axis="x", color="0.92")
