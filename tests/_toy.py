@@ -80,18 +80,18 @@ class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         X = self._validate_X(X, reset=True)
         target = self._prepare_target(X, y, task="regression")
-
-        def build():
-            module = ToyModule(
-                X.shape[1], self.n_outputs_, self.hidden, self.penalty_weight
-            )
-            extra = []
-            if self.anneal is not None:
-                extra.append(("anneal", TemperatureAnnealing(**self.anneal)))
-            return module, self._criterion(), extra
-
-        self._train(build, X, target)
+        self._train(X, target)
         return self
+
+    def _build_module(self):
+        return ToyModule(
+            self.n_features_in_, self.n_outputs_, self.hidden, self.penalty_weight
+        )
+
+    def _training_callbacks(self):
+        if self.anneal is None:
+            return []
+        return [("anneal", TemperatureAnnealing(**self.anneal))]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

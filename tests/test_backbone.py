@@ -501,7 +501,7 @@ def test_a_pickle_saved_before_a_parameter_existed_gets_its_default(data):
 def test_loading_an_incompatible_pickle_is_a_clear_error(data, monkeypatch):
     X, y = data
     blob = pickle.dumps(ToyRegressor(random_state=0).fit(X, y))
-    monkeypatch.setattr(_estimator, "PICKLE_FORMAT", _estimator.PICKLE_FORMAT + 1)
+    monkeypatch.setattr(_estimator, "SAVED_FORMAT", _estimator.SAVED_FORMAT + 1)
     with pytest.raises(ValueError, match="cannot read.*fit the model again"):
         pickle.loads(blob)
 

@@ -10,8 +10,8 @@
   optimizer's eps);
 - :mod:`._data`: out-of-core arrays, the batch iterator, GPU preloading;
 - :mod:`._runtime`: the device, seeding and the PyTorch thread policy;
-- :mod:`._persistence`: what a skops file of a fitted estimator holds, and
-  how the net is rebuilt from it.
+- :mod:`._persistence`: what a saved estimator holds (pickle and skops
+  alike), and how its net is loaded back.
 """
 
 from ._callbacks import (
@@ -23,16 +23,15 @@ from ._callbacks import (
     TemperatureAnnealing,
 )
 from ._data import ArrayBatchIterator
-from ._estimator import PICKLE_FORMAT, NeuralEstimatorMixin, all_or_nothing
+from ._estimator import NeuralEstimatorMixin, all_or_nothing
 from ._net import MemselNet, auto_epochs
-from ._persistence import SKOPS_FORMAT, SKOPS_TRUSTED_TYPES
+from ._persistence import SAVED_FORMAT, SKOPS_TRUSTED_TYPES
 from ._runtime import resolve_device
 from ._supervised import SupervisedOutputMixin
 from ._targets import TargetMixin
 
 __all__ = [
-    "PICKLE_FORMAT",
-    "SKOPS_FORMAT",
+    "SAVED_FORMAT",
     "SKOPS_TRUSTED_TYPES",
     "ArrayBatchIterator",
     "EpochRecorder",

@@ -11,12 +11,14 @@ This module holds:
   ``n_threads``), which every estimator merges into its own
   ``_parameter_constraints`` (their docs are in :mod:`._params`);
 - input and ``sample_weight`` validation;
-- ``_train`` (device, threads, seeding, a float32 network, the checks of
-  the validation split and of the user's callbacks, the progress line, the
-  stop reason) and ``_forward`` (prediction batch by batch on the fitted
-  threads);
+- the one training path: ``_train`` (the first call: device, seed, the
+  checks of the validation split and of the user's callbacks, a new net
+  from the estimator's hooks in ``_new_net``) and ``_train_further`` (a
+  later ``partial_fit`` call), which share the loop ``_train_epochs``
+  (weights, GPU preloading, the random stream, threads, the stop reason);
+  ``_forward`` (prediction batch by batch on the fitted threads);
 - ``all_or_nothing`` (a failed fit changes nothing, also under
-  ``torch.inference_mode()``) and pickling.
+  ``torch.inference_mode()``) and saving (pickle and skops alike).
 
 Targets are in :mod:`._targets`, the net and its loss in :mod:`._net`, the
 batch iterator in :mod:`._data`, seeding and threads in :mod:`._runtime`.
@@ -24,7 +26,6 @@ batch iterator in :mod:`._data`, seeding and threads in :mod:`._runtime`.
 
 import contextlib
 import copy
-import copyreg
 import functools
 import inspect
 import math
@@ -49,7 +50,13 @@ from ._data import (
 )
 from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
 from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS, IntInterval
-from ._persistence import SKOPS_FORMAT, net_state, restore_net
+from ._persistence import (
+    SAVED_FORMAT,
+    SavedStateError,
+    load_device,
+    load_net_state,
+    net_state,
+)
 from ._runtime import (
     _SMALL_NETWORK_WORK,
     _draws_from_global_generator,
@@ -64,10 +71,6 @@ from ._targets import TargetMixin
 
 #: where the documentation is (``Documentation`` in pyproject.toml)
 DOCS_URL = "https://sk-memsel.readthedocs.io"
-
-#: version of the pickled layout of the estimators; bump it when a change makes
-#: models saved by an earlier release load wrongly, so loading them fails clearly
-PICKLE_FORMAT = 1
 
 _POSITIVE_INT = IntInterval(1, None, closed="left")
 
@@ -294,12 +297,28 @@ class NeuralEstimatorMixin(TargetMixin):
     with their own) and decorate ``fit`` with scikit-learn's
     ``@fit_context(prefer_skip_nested_validation=True)``, which checks the
     parameters against them; they check by hand only the rules that span
-    parameters or need the data. Then, inside ``fit``:
+    parameters or need the data.
 
-    1. :meth:`_validate_X` with ``reset=True`` (and :meth:`_prepare_target`
-       when they learn from ``y``);
-    2. :meth:`_train` with a function that builds the module, the criterion
-       and any extra callbacks; it returns the fitted skorch net.
+    The network is the estimator's, built through its hooks from its
+    parameters and the fitted facts that ``fit`` sets before training
+    (``n_features_in_``, ``task_``, ``classes_``, ...):
+
+    - ``_build_module()`` (required): the :class:`torch.nn.Module`, its
+      initial weights drawn in a block seeded from ``random_state``; its
+      loss is :meth:`_criterion`, of ``task_``;
+    - :meth:`_training_callbacks`: its own skorch callbacks, whose names it
+      lists in ``_callback_names``;
+    - :meth:`_param_groups`: a learning rate of its own for some parameters.
+
+    Training has one path. ``fit`` forgets the fitted network
+    (:meth:`_reset`) and does what a first ``partial_fit`` call does, where
+    the estimator has ``partial_fit``: :meth:`_validate_X` with
+    ``reset=True`` (and :meth:`_prepare_target` when it learns from ``y``),
+    then :meth:`_train`, which builds the net (:meth:`_new_net`) and trains
+    it. A later ``partial_fit`` call trains the same net further
+    (:meth:`_continue_training`); both run the same loop,
+    :meth:`_train_epochs`. Loading a saved model builds the same net and
+    loads the saved state into it (:mod:`._persistence`).
 
     Prediction-time code calls :meth:`_validate_X` with ``reset=False`` and
     :meth:`_forward` to get the module's output as numpy arrays.
@@ -358,6 +377,10 @@ class NeuralEstimatorMixin(TargetMixin):
     #: names of the callbacks the estimator's ``build`` gives its net, which
     #: a user's callbacks may not take (besides ``RESERVED_CALLBACK_NAMES``)
     _callback_names = ()
+
+    def _reset(self):
+        """Forget the fitted network: the next training call builds a new one."""
+        self.__dict__.pop("net_", None)
 
     def _optimizer_class(self):
         opt = self.optimizer
@@ -510,35 +533,23 @@ class NeuralEstimatorMixin(TargetMixin):
             n_train -= _n_held_out(self.validation_fraction, n_samples)
         return auto_epochs(n_train, self.batch_size, self._auto_steps)
 
-    def _train(
-        self,
-        build,
-        X,
-        y,
-        *,
-        stratify=None,
-        net_params=None,
-        max_epochs=None,
-        sample_weight=None,
-    ):
-        """Build a module and train it on ``(X, y)`` with a seeded skorch net.
+    def _train(self, X, y, *, stratify=None, max_epochs=None, sample_weight=None):
+        """Build a new network and train it on ``(X, y)``: the first training call.
+
+        The estimator builds the network through its hooks (see the class
+        docstring): :meth:`_build_module` inside a block seeded from
+        ``random_state``, :meth:`_training_callbacks` and
+        :meth:`_param_groups`; the net is made by :meth:`_new_net`, then
+        trained by :meth:`_train_epochs`, the loop every later
+        ``partial_fit`` call (:meth:`_train_further`) shares.
 
         Parameters
         ----------
-        build : callable
-            Called with no argument inside the seeded block; returns
-            ``(module, criterion, extra_callbacks)`` where ``extra_callbacks``
-            is a list of ``(name, callback)`` pairs.
         X, y : ndarray
             Training input and target (``y`` may equal ``X`` for
             reconstruction).
         stratify : ndarray or None
             Class codes used to stratify the validation split.
-        net_params : dict or None
-            Further keyword arguments of the :class:`MemselNet`, for what the
-            common parameters do not cover, e.g. a learning rate of its own for
-            some parameters: ``{"optimizer__param_groups": [("select.*",
-            {"lr": 0.02})]}``. They must not repeat the arguments set here.
         max_epochs : int or None
             Most epochs; ``None``: :meth:`_n_epochs` of the rows of ``X``.
         sample_weight : ndarray or None
@@ -566,22 +577,41 @@ class NeuralEstimatorMixin(TargetMixin):
         if max_epochs is None:
             max_epochs = self._n_epochs(X.shape[0])
         _check_validation_split(self.validation_fraction, X.shape[0], stratify)
-        user_callbacks = self._user_callbacks()
         seed = _seed_from(self.random_state)  # once: a RandomState draws
+        net = self._new_net(device, seed, stratified=stratify is not None)
+        n_threads = self._resolve_n_threads(net.module, X, device)
+        self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
+        self.net_ = net
+        # what saving records: the seed and the parameters it was built from
+        self._fit_seed = seed
+        self._built_with = {
+            name: value
+            for name, value in self.get_params(deep=False).items()
+            if name != "callbacks"
+        }
+        self._n_training_calls = 0  # what _train_further seeds its calls from
+        self._train_epochs(X, y, sample_weight, seed, max_epochs, n_threads)
+        return net
+
+    def _new_net(self, device, seed, *, stratified):
+        """A new, initialised net: the estimator's module, callbacks and groups.
+
+        The module is built inside a block seeded from ``seed`` (its initial
+        weights), then set to float32. Loading a saved model builds the same
+        net and loads its saved state (see :mod:`._persistence`).
+        """
+        user_callbacks = self._user_callbacks()
         with _seeded(seed, device):
-            module, criterion, extra_callbacks = build()
+            module = self._build_module()
             # float32 whatever torch's default dtype: the batches are float32.
             # The default is process-wide, so it is not changed here (fits may
             # run in threads); the initial weights are drawn in it.
             module.to(torch.float32)
-        n_threads = self._resolve_n_threads(module, X, device)
-        callbacks = [("finite_loss", FiniteLossGuard()), *extra_callbacks]
+        callbacks = [("finite_loss", FiniteLossGuard()), *self._training_callbacks()]
         train_split = None
         if self.validation_fraction is not None:
             train_split = ValidSplit(
-                self.validation_fraction,
-                stratified=stratify is not None,
-                random_state=seed,
+                self.validation_fraction, stratified=stratified, random_state=seed
             )
             callbacks.append(
                 (
@@ -597,18 +627,22 @@ class NeuralEstimatorMixin(TargetMixin):
         if self.verbose == 1:
             callbacks.append(("progress", ProgressLine(type(self).__name__)))
         optimizer = self._optimizer_class()
+        net_params = {}
         if optimizer in (torch.optim.Adam, torch.optim.AdamW):
             # one fused kernel per step instead of a dozen small operations
             # per weight tensor: 0.34 instead of 0.79 ms a step of the
             # MADELON gated network on one thread
-            net_params = {"optimizer__fused": True, **(net_params or {})}
+            net_params["optimizer__fused"] = True
+        param_groups = self._param_groups()
+        if param_groups:
+            net_params["optimizer__param_groups"] = param_groups
         net = MemselNet(
             module=module,
-            criterion=criterion,
+            criterion=self._criterion(),
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
-            max_epochs=max_epochs,
+            max_epochs=1,  # each training call sets its own (_train_epochs)
             batch_size=int(self.batch_size),
             iterator_train=ArrayBatchIterator,
             iterator_train__shuffle=True,
@@ -621,26 +655,19 @@ class NeuralEstimatorMixin(TargetMixin):
             # skorch only from verbose=2 (with verbose=0 skorch's PrintLog
             # would still format its table every epoch, a few ms each)
             callbacks__print_log=_PrintLog() if self.verbose >= 2 else None,
-            **(net_params or {}),
+            **net_params,
         )
-        X = with_weights(X, _normalised(sample_weight))
-        preloaded = _preload(X, y, device)
-        if preloaded is not None:
-            X, y = preloaded
-        with (
-            _seeded(seed, device)
-            if _draws_from_global_generator(module)
-            else contextlib.nullcontext(),
-            _training_stream(seed),
-            _torch_threads(n_threads),
-        ):
-            net.fit(X, y)
-        _record_stop_reason(net, 0, max_epochs)
-        self.net_ = net
-        self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
-        self.n_epochs_ = len(net.history)
-        self._n_training_calls = 1  # what _train_further seeds its calls from
-        return net
+        return net.initialize()
+
+    def _training_callbacks(self):
+        """The estimator's own callbacks, as ``(name, callback)`` pairs
+        (their names in ``_callback_names``); none by default."""
+        return []
+
+    def _param_groups(self):
+        """skorch's ``optimizer__param_groups`` of the estimator (a learning
+        rate of its own for some parameters); none by default."""
+        return []
 
     def _continue_training(self, X, y, classes=None, sample_weight=None):
         """A ``partial_fit`` call after the first: check, then train on.
@@ -669,24 +696,36 @@ class NeuralEstimatorMixin(TargetMixin):
         """Train the fitted ``net_`` on ``(X, y)`` for at most ``max_epochs``.
 
         What ``partial_fit`` does after its first call: the same network,
-        optimizer state and callbacks, the weights, GPU preloading and threads
-        as in :meth:`_train`, and a fresh random stream per call, derived from
+        optimizer state and callbacks, trained by :meth:`_train_epochs` on the
+        fit's threads, with a fresh random stream per call, derived from
         ``random_state`` and the number of calls so far (the same calls give
-        the same result, also when the estimator was pickled in between).
-        Sets ``n_epochs_`` (over all calls) and records this call's
-        ``"stop_reason"``.
+        the same result, also when the estimator was saved and loaded in
+        between).
         """
-        n_epochs = self._n_epochs(X.shape[0])
-        net = self.net_
-        net.max_epochs = n_epochs  # what the net reports: the last call's epochs
-        calls = getattr(self, "_n_training_calls", 1)
         seed = np.random.SeedSequence(
-            [_seed_from(self.random_state), calls]
+            [_seed_from(self.random_state), self._n_training_calls]
         ).generate_state(1)[0]
-        split = net.train_split
+        split = self.net_.train_split
         if split is not None:
             strata = y if split.stratified else None
             _check_validation_split(split.cv, X.shape[0], strata)
+        n_epochs = self._n_epochs(X.shape[0])
+        self._train_epochs(
+            X, y, sample_weight, seed, n_epochs, self._fitted_n_threads()
+        )
+
+    def _train_epochs(self, X, y, sample_weight, seed, n_epochs, n_threads):
+        """The training loop of every call: ``net_`` trains for ``n_epochs``.
+
+        The weights travel with the rows, the data go to the GPU once when
+        the net is there, the run draws from its own random stream
+        (:func:`_training_stream`; torch's global generator too, seeded, when
+        the module has torch's dropout) on ``n_threads`` threads. Sets
+        ``n_epochs_`` (over all calls) and records this call's
+        ``"stop_reason"``.
+        """
+        net = self.net_
+        net.max_epochs = n_epochs  # what the net reports: the last call's epochs
         X = with_weights(X, _normalised(sample_weight))
         preloaded = _preload(X, y, net.device)
         if preloaded is not None:  # on a GPU: this call's data copied once
@@ -694,15 +733,15 @@ class NeuralEstimatorMixin(TargetMixin):
         first_epoch = len(net.history)
         with (
             _seeded(seed, net.device)
-            if _draws_from_global_generator(net.module_)
+            if _draws_from_global_generator(net.module)
             else contextlib.nullcontext(),
             _training_stream(seed),
-            self._fitted_threads(),
+            _torch_threads(n_threads),
         ):
             net.partial_fit(X, y, epochs=n_epochs)
         _record_stop_reason(net, first_epoch, n_epochs)
         self.n_epochs_ = len(net.history)
-        self._n_training_calls = calls + 1
+        self._n_training_calls += 1
 
     def _user_callbacks(self):
         """Named copies of the ``callbacks`` passed, checked before training.
@@ -819,12 +858,15 @@ class NeuralEstimatorMixin(TargetMixin):
                 outputs.append(function(Xb.to(self.net_.device)).cpu())
         return torch.cat(outputs).numpy()  # X has at least one row (validated)
 
+    def _fitted_n_threads(self):
+        """The threads of the fit (see ``n_threads``), or ``None``: as set."""
+        if self.n_threads is None or str(self.net_.device).startswith("cuda"):
+            return None
+        return getattr(self, "n_threads_", None)
+
     def _fitted_threads(self):
         """The thread setting of the fit, for prediction (see ``n_threads``)."""
-        n_threads = getattr(self, "n_threads_", None)
-        if self.n_threads is None or str(self.net_.device).startswith("cuda"):
-            n_threads = None
-        return _torch_threads(n_threads)
+        return _torch_threads(self._fitted_n_threads())
 
     def _predict_batch_size(self):
         return 4096 if self.batch_size == -1 else max(self.batch_size, 1024)
@@ -836,58 +878,33 @@ class NeuralEstimatorMixin(TargetMixin):
         return self.net_.history
 
     # ------------------------------------------------------------------ saving
-    # pickle (and copy, joblib, cloudpickle) call __reduce_ex__, which saves the
-    # whole estimator, net and training state included. skops.io calls
-    # __getstate__, which gives a state made only of plain values and numpy
-    # arrays (see _persistence.py). __setstate__ reads either.
-    def _pickle_state(self):
+    # pickle (and copy, joblib, cloudpickle) and skops.io save the same state,
+    # from __getstate__, and load it with __setstate__ (see _persistence.py)
+    def __getstate__(self):
+        """The saved state: parameters, fitted attributes and the net's state.
+
+        The fitted net is described by its module's and optimizer's
+        ``state_dict`` as numpy arrays, its callbacks' fitted state and its
+        history, so a skops file names no type but the estimator's class.
+        See ``docs/user_guide/persistence.rst``.
+        """
         # a copy: BaseEstimator gives the instance's own __dict__ (outside
         # sklearn), which the keys below must not be added to
         state = dict(super().__getstate__())
-        state["_sk_memsel_format"] = PICKLE_FORMAT
+        state["_sk_memsel_format"] = SAVED_FORMAT
         state["_sk_memsel_version"] = _package_version()
-        return state
-
-    def __reduce_ex__(self, protocol):
-        # what object.__reduce_ex__ gives, with the pickle state: the same bytes
-        # as before __getstate__ became the skops state
-        state = self._pickle_state()
-        if protocol < 2:
-            return copyreg._reconstructor, (type(self), object, None), state
-        return copyreg.__newobj__, (type(self),), state, None, None
-
-    def __reduce__(self):
-        return self.__reduce_ex__(2)
-
-    def __getstate__(self):
-        """The state that :func:`skops.io.dumps` saves (pickle saves the whole net).
-
-        The fitted net is described by plain values and numpy arrays (its
-        modules' classes by name, their attributes, weights and history), so
-        a skops file names no type but the estimator's class. See
-        ``docs/user_guide/persistence.rst``.
-        """
-        state = self._pickle_state()
-        del state["_sk_memsel_format"]
-        state["_sk_memsel_skops_format"] = SKOPS_FORMAT
         net = state.pop("net_", None)
         if net is not None:
-            state["_sk_memsel_net"] = net_state(net)
+            state["_sk_memsel_net"] = net_state(net, self._fit_seed)
         return state
 
     def __setstate__(self, state):
         state = dict(state)
         saved = state.pop("_sk_memsel_version", "unknown")
-        net = None
-        if "_sk_memsel_skops_format" in state:  # from skops.io.loads
-            fmt = state.pop("_sk_memsel_skops_format")
-            expected = SKOPS_FORMAT
-            net = state.pop("_sk_memsel_net", None)
-            state.pop("net_", None)  # a skops file never holds a pickled net
-        else:
-            fmt = state.pop("_sk_memsel_format", None)
-            expected = PICKLE_FORMAT
-        if fmt != expected:
+        fmt = state.pop("_sk_memsel_format", None)
+        net = state.pop("_sk_memsel_net", None)
+        state.pop("net_", None)  # a saved model never holds a pickled net
+        if fmt != SAVED_FORMAT:
             raise ValueError(
                 f"This {type(self).__name__} was saved by sk_memsel {saved}, whose "
                 f"saved models this sk_memsel {_package_version()} cannot read. "
@@ -895,11 +912,30 @@ class NeuralEstimatorMixin(TargetMixin):
             )
         super().__setstate__(state)
         # a parameter added since the model was saved takes its default, the
-        # value the saved model was in effect fitted with (n_threads and
-        # settle_steps came after the first saved models)
+        # value the saved model was in effect fitted with
         defaults = inspect.signature(type(self).__init__).parameters.values()
         for parameter in defaults:
             if parameter.name != "self" and not hasattr(self, parameter.name):
                 setattr(self, parameter.name, parameter.default)
         if net is not None:
-            self.net_ = restore_net(net)
+            self.net_ = self._load_net(net)
+
+    def _load_net(self, saved):
+        """The saved net: built as at fit, with the saved state loaded in.
+
+        Built with the parameters the network was built with (a parameter
+        changed by ``set_params`` since then does not change its shape).
+        """
+        if not isinstance(saved, dict) or not isinstance(saved.get("net"), dict):
+            raise SavedStateError("The saved network must be described by a dict.")
+        facts = saved["net"]
+        device = load_device(facts.get("device", "cpu"))
+        current = {name: getattr(self, name) for name in self._built_with}
+        vars(self).update(self._built_with)
+        try:
+            net = self._new_net(
+                device, facts.get("seed", 0), stratified=bool(facts.get("stratified"))
+            )
+        finally:
+            vars(self).update(current)
+        return load_net_state(net, saved)

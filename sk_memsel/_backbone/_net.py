@@ -9,7 +9,6 @@ import sys
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, PrintLog
-from skorch.exceptions import SkorchTrainingImpossibleError
 from skorch.utils import to_tensor
 
 from ._data import WEIGHT_KEY
@@ -34,15 +33,6 @@ def auto_epochs(n_train, batch_size, steps):
     per_epoch = 1 if batch_size == -1 else math.ceil(n_train / batch_size)
     return max(1, math.ceil(steps / max(per_epoch, 1)))
 
-
-#: why a net loaded from a skops file refuses to train (see MemselNet)
-NOT_TRAINABLE = (
-    "This network was loaded from a skops file, which restores what "
-    "prediction needs (the weights and the history) but not the optimizer's "
-    "state or the training callbacks: it cannot be trained further. Call fit "
-    "to train a new network, or keep a pickle (joblib) of a model you trust "
-    "when you need partial_fit after loading."
-)
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -122,20 +112,11 @@ class MemselNet(NeuralNet):
     selector). Validation losses are the criterion alone, so early stopping
     watches the fit to the data.
 
-    A net rebuilt from a skops file (``_persistence.restore_net``) predicts
-    but refuses to train, with an error that says why.
-
     A callback ends training by recording a ``"stop_reason"`` in the
     history during ``on_epoch_end``: once every callback has seen that epoch,
     the net raises :class:`KeyboardInterrupt`, which skorch's ``fit`` takes
     as the end of training (as for its own ``EarlyStopping``).
     """
-
-    def check_training_readiness(self):
-        """Refuse to train a net loaded from a skops file (see ``_persistence``)."""
-        if getattr(self, "_loaded_from_skops", False):
-            raise SkorchTrainingImpossibleError(NOT_TRAINABLE)
-        super().check_training_readiness()
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # what _record_stop_reason needs to tell an interrupt (Ctrl-C, or a
@@ -188,6 +169,15 @@ class MemselNet(NeuralNet):
             loss = loss + penalty()
         return loss
 
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        # the per-row loss of weighted batches, made once: the criterion with
+        # its arguments, without its reduction (the unweighted loss keeps
+        # the criterion's own mean, which sums in another order)
+        params = {**self.get_params_for("criterion"), "reduction": "none"}
+        self.row_criterion_ = self.criterion(**params)
+        return self
+
     def _weighted_loss(self, y_pred, y_true, weights):
         """The mean over the batch of each row's loss times its weight.
 
@@ -195,19 +185,13 @@ class MemselNet(NeuralNet):
         by their mean over the whole training set: unit weights give the
         criterion's own mean, integer weights the mean over repeated rows,
         and every batch loss is an unbiased estimate of the weighted mean
-        loss of the training set. A row's loss is the criterion with
-        ``reduction="none"``, averaged over the row's outputs (a
-        reconstruction's features, a multilabel target's labels) as the
+        loss of the training set. A row's loss is ``row_criterion_`` (the
+        criterion with ``reduction="none"``), averaged over the row's outputs
+        (a reconstruction's features, a multilabel target's labels) as the
         criterion's mean does.
         """
         y_true = to_tensor(y_true, device=self.device)
-        criterion = self.criterion_
-        reduction = criterion.reduction
-        criterion.reduction = "none"
-        try:
-            per_row = criterion(y_pred, y_true)
-        finally:
-            criterion.reduction = reduction
+        per_row = self.row_criterion_(y_pred, y_true)
         per_row = per_row.reshape(len(per_row), -1).mean(dim=1)
         weights = weights.to(device=per_row.device, dtype=per_row.dtype)
         return (weights * per_row).mean()

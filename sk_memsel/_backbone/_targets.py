@@ -120,7 +120,7 @@ class TargetMixin:
         sample_weight=None,
         classes=None,
     ):
-        """The target, loss, output width and stratification labels of a fit.
+        """The target, output width and stratification labels of a fit.
 
         Parameters
         ----------
@@ -141,7 +141,8 @@ class TargetMixin:
 
         Returns
         -------
-        target, criterion, n_outputs, stratify
+        target, n_outputs, stratify
+            The loss is :meth:`_criterion`, of the ``task_`` set here.
             ``stratify`` holds the class codes for classification (the
             validation split keeps the class proportions), else None.
         """
@@ -151,11 +152,11 @@ class TargetMixin:
                     delattr(self, name)
             self.task_ = "reconstruction"
             target = X if reconstruct is None else reconstruct
-            return target, torch.nn.MSELoss, target.shape[1], None
+            return target, target.shape[1], None
         target = self._prepare_target(
             X, y, task=objective, classes=classes, sample_weight=sample_weight
         )
-        return target, self._criterion(), self._n_target_units(), self._strata(target)
+        return target, self._n_target_units(), self._strata(target)
 
     def _prepare_target(self, X, y, task="auto", classes=None, sample_weight=None):
         """Check ``y`` against ``X`` and turn it into a training target.

@@ -476,9 +476,8 @@ class ConcreteAutoencoderSelector(
         self : ConcreteAutoencoderSelector
             The fitted selector.
         """
-        X = self._validate_X(X, reset=True)
-        self._fit_new_net(X, y, sample_weight)
-        return self
+        self._reset()
+        return self._partial_fit(X, y, None, sample_weight, streaming=False)
 
     @all_or_nothing(trains_in_place=True)
     @fit_context(prefer_skip_nested_validation=True)
@@ -533,9 +532,17 @@ class ConcreteAutoencoderSelector(
         >>> selector.history_[-1, "temperature"] == selector.min_temperature
         True
         """
+        return self._partial_fit(X, y, classes, sample_weight)
+
+    def _partial_fit(self, X, y, classes, sample_weight, *, streaming=True):
+        """A first call builds and trains a new network, a later one trains on.
+
+        ``fit`` is a reset and a first call with ``streaming=False``, which
+        allows ``class_weight="balanced"`` (one call sees all of ``y``).
+        """
         if not hasattr(self, "net_"):
             X = self._validate_X(X, reset=True)
-            self._fit_new_net(X, y, sample_weight, classes=classes, partial=True)
+            self._fit_new_net(X, y, sample_weight, classes, streaming)
             return self
         # while training, validation reads the nodes' current choice (a
         # failed call gets the fixed selection back: all_or_nothing)
@@ -553,7 +560,7 @@ class ConcreteAutoencoderSelector(
     def _check_reconstructable(self, X):
         check_trainable(X, "the squared error of reconstructing them overflows float32")
 
-    def _fit_new_net(self, X, y, sample_weight, classes=None, partial=False):
+    def _fit_new_net(self, X, y, sample_weight, classes, streaming):
         """Build a new network, train it on the validated ``X`` and select."""
         if self.min_temperature > self.temperature:
             raise ValueError(
@@ -561,62 +568,60 @@ class ConcreteAutoencoderSelector(
                 f"temperature={self.temperature}; the temperature is annealed "
                 "down from temperature to min_temperature."
             )
-        n_features = X.shape[1]
-        k = effective_k(self.k, n_features)
+        effective_k(self.k, X.shape[1])  # a warning when k > n_features
         sample_weight = self._validated_sample_weight(sample_weight, X)
-        target, criterion, n_out, stratify = self._training_target(
+        target, _, stratify = self._training_target(
             X, y, self.objective, classes=classes, sample_weight=sample_weight
         )
         self.objective_ = self.task_
         if self.task_ == "reconstruction":
             self._check_reconstructable(X)
-        sample_weight = self._class_weighted(y, sample_weight, partial=partial)
-
-        def build():
-            module = _ConcreteNet(
-                n_features,
-                k,
-                n_out,
-                self._hidden_sizes(),
-                float(self.dropout),
-                float(self.gjs_weight),
-                float(self.temperature),
-            )
-            annealing = TemperatureAnnealing(
-                float(self.temperature),
-                float(self.min_temperature),
-                mode=self.annealing,
-                warmup_epochs=self.warmup_epochs,
-                stop_epoch=self.stop_annealing_epoch,
-            )
-            callbacks = [
-                ("eps", GradientScaledEps("select.logits", _LOGITS_EPS_RATIO)),
-                ("temperature", annealing),
-                ("convergence", EpochRecorder({"convergence": _mean_max_probability})),
-            ]
-            if self.settle_steps is not None:
-                settled_at = max(_SETTLED_CONVERGENCE, self.convergence_threshold)
-                settled = SettledStopping(
-                    _distinct_selection,
-                    int(self.settle_steps),
-                    ready=functools.partial(_nodes_settled, level=settled_at),
-                    on_settled=annealing.finish,
-                    finish_epochs=1,
-                )
-                callbacks.append(("settled", settled))
-            return module, criterion, callbacks
-
-        # the logits get a learning rate of their own (see selector_lr)
-        param_groups = [("select.logits", {"lr": float(self.selector_lr)})]
-        self._train(
-            build,
-            X,
-            target,
-            stratify=stratify,
-            net_params={"optimizer__param_groups": param_groups},
-            sample_weight=sample_weight,
-        )
+        sample_weight = self._class_weighted(y, sample_weight, partial=streaming)
+        self._train(X, target, stratify=stratify, sample_weight=sample_weight)
         self._read_selection()
+
+    def _build_module(self):
+        """The selector layer and decoder of the fitted columns (a backbone hook)."""
+        n_features = self.n_features_in_
+        reconstructs = self.task_ == "reconstruction"
+        return _ConcreteNet(
+            n_features,
+            effective_k(self.k, n_features, warn=False),
+            n_features if reconstructs else self._n_target_units(),
+            self._hidden_sizes(),
+            float(self.dropout),
+            float(self.gjs_weight),
+            float(self.temperature),
+        )
+
+    def _training_callbacks(self):
+        annealing = TemperatureAnnealing(
+            float(self.temperature),
+            float(self.min_temperature),
+            mode=self.annealing,
+            warmup_epochs=self.warmup_epochs,
+            stop_epoch=self.stop_annealing_epoch,
+        )
+        callbacks = [
+            ("eps", GradientScaledEps("select.logits", _LOGITS_EPS_RATIO)),
+            ("temperature", annealing),
+            ("convergence", EpochRecorder({"convergence": _mean_max_probability})),
+        ]
+        if self.settle_steps is not None:
+            settled_at = max(_SETTLED_CONVERGENCE, self.convergence_threshold)
+            settled = SettledStopping(
+                _distinct_selection,
+                int(self.settle_steps),
+                ready=functools.partial(_nodes_settled, level=settled_at),
+                on_settled=annealing.finish,
+                finish_epochs=1,
+            )
+            callbacks.append(("settled", settled))
+        return callbacks
+
+    def _param_groups(self):
+        # the logits get a learning rate of their own (see selector_lr)
+        return [("select.logits", {"lr": float(self.selector_lr)})]
 
     def _read_selection(self):
         """Fix the trained nodes' distinct choices and set the fitted attributes."""

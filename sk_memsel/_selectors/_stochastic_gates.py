@@ -582,55 +582,58 @@ class StochasticGatesSelector(
             ) from exc
 
     # ------------------------------------------------------------------ fit
-    def _build(self, n_features, n_gates, codes):
-        """Return the ``build`` function that ``_train`` calls."""
-
-        def build():
-            mask = None if self.groups is None else torch.as_tensor(codes)
-            if self.gate == "gaussian":
-                gates = GaussianStochasticGates(
-                    n_gates,
-                    mask=mask,
-                    reg_weight=float(self.reg_weight),
-                    sigma=float(self.sigma),
-                    reg_reduction=self.reg_reduction,
-                )
-            else:
-                gates = HardConcreteGates(
-                    n_gates,
-                    mask=mask,
-                    reg_weight=float(self.reg_weight),
-                    temperature=float(self.temperature),
-                    reg_reduction=self.reg_reduction,
-                )
-            self._start_z = _probit(gates.get_active_probs())  # see _left_start
-            module = GatedMLP(
-                gates,
-                n_features,
-                self._n_target_units(),
-                hidden_layer_sizes=layer_sizes(self.hidden_layer_sizes),
-                activation=self.activation,
+    def _build_module(self):
+        """The gated network of the fitted columns and groups (a backbone hook)."""
+        mask = None if self.groups is None else torch.as_tensor(self._codes)
+        n_gates = len(self.groups_)
+        if self.gate == "gaussian":
+            gates = GaussianStochasticGates(
+                n_gates,
+                mask=mask,
+                reg_weight=float(self.reg_weight),
+                sigma=float(self.sigma),
+                reg_reduction=self.reg_reduction,
             )
-            recorder = EpochRecorder(
-                {
-                    "expected_open_gates": methodcaller("expected_open_gates"),
-                    "penalty": methodcaller("penalty"),
-                }
+        else:
+            gates = HardConcreteGates(
+                n_gates,
+                mask=mask,
+                reg_weight=float(self.reg_weight),
+                temperature=float(self.temperature),
+                reg_reduction=self.reg_reduction,
             )
-            callbacks = [("gate_recorder", recorder)]
-            if self.settle_steps is not None:
-                settled = SettledStopping(
-                    self._selection_now,
-                    int(self.settle_steps),
-                    moved=self._left_start,
-                    speed_up=_gate_parameters,
-                    speed_up_every=SPEED_UP_EVERY,
-                    speed_up_max=SPEED_UP_MAX,
-                )
-                callbacks.append(("settled", settled))
-            return module, self._criterion(), callbacks
+        self._start_z = _probit(gates.get_active_probs())  # see _left_start
+        return GatedMLP(
+            gates,
+            self.n_features_in_,
+            self._n_target_units(),
+            hidden_layer_sizes=layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+        )
 
-        return build
+    def _training_callbacks(self):
+        recorder = EpochRecorder(
+            {
+                "expected_open_gates": methodcaller("expected_open_gates"),
+                "penalty": methodcaller("penalty"),
+            }
+        )
+        callbacks = [("gate_recorder", recorder)]
+        if self.settle_steps is not None:
+            settled = SettledStopping(
+                self._selection_now,
+                int(self.settle_steps),
+                moved=self._left_start,
+                speed_up=_gate_parameters,
+                speed_up_every=SPEED_UP_EVERY,
+                speed_up_max=SPEED_UP_MAX,
+            )
+            callbacks.append(("settled", settled))
+        return callbacks
+
+    def _param_groups(self):
+        # the gates get a learning rate of their own (see gate_lr)
+        return [("gates.*", {"lr": float(self.gate_lr)})]
 
     def _selection_now(self, module):
         """What ``SettledStopping`` watches: the selection of the gates now."""
@@ -702,23 +705,12 @@ class StochasticGatesSelector(
     def _fit_new_net(self, X, target, sample_weight=None):
         """Build a new gated network and train it on ``(X, target)``."""
         check_trainable(X, _SATURATES)
-        labels, codes = self._group_codes(X.shape[1])
-        self._check_selection(len(labels), warn=True)
-        build = self._build(X.shape[1], len(labels), codes)
-        stratify = self._strata(target)
-        # the gates get a learning rate of their own (see gate_lr)
-        param_groups = [("gates.*", {"lr": float(self.gate_lr)})]
+        self.groups_, self._codes = self._group_codes(X.shape[1])
+        self._check_selection(len(self.groups_), warn=True)
         self._train(
-            build,
-            X,
-            target,
-            stratify=stratify,
-            net_params={"optimizer__param_groups": param_groups},
-            sample_weight=sample_weight,
+            X, target, stratify=self._strata(target), sample_weight=sample_weight
         )
         self._warn_if_unmoved()
-        self.groups_ = labels
-        self._codes = codes
         self._read_gates()
         self._rank_complementary(X)
 
@@ -818,12 +810,8 @@ class StochasticGatesSelector(
         -------
         self : StochasticGatesSelector
         """
-        X = self._validate_X(X, reset=True)
-        sample_weight = self._validated_sample_weight(sample_weight, X)
-        target = self._prepare_target(X, y, task=self.task, sample_weight=sample_weight)
-        sample_weight = self._class_weighted(y, sample_weight)
-        self._fit_new_net(X, target, sample_weight)
-        return self
+        self._reset()
+        return self._partial_fit(X, y, None, sample_weight, streaming=False)
 
     @all_or_nothing(trains_in_place=True)
     @fit_context(prefer_skip_nested_validation=True)
@@ -880,13 +868,21 @@ class StochasticGatesSelector(
         >>> len(selector.history_), selector.get_support(indices=True).shape
         (4, (2,))
         """
+        return self._partial_fit(X, y, classes, sample_weight)
+
+    def _partial_fit(self, X, y, classes, sample_weight, *, streaming=True):
+        """A first call builds and trains a new network, a later one trains on.
+
+        ``fit`` is a reset and a first call with ``streaming=False``, which
+        allows ``class_weight="balanced"`` (one call sees all of ``y``).
+        """
         if not hasattr(self, "net_"):
             X = self._validate_X(X, reset=True)
             sample_weight = self._validated_sample_weight(sample_weight, X)
             target = self._prepare_target(
                 X, y, task=self.task, classes=classes, sample_weight=sample_weight
             )
-            sample_weight = self._class_weighted(y, sample_weight, partial=True)
+            sample_weight = self._class_weighted(y, sample_weight, partial=streaming)
             self._fit_new_net(X, target, sample_weight)
             return self
         X = self._continue_training(X, y, classes, sample_weight)

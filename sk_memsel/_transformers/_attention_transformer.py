@@ -17,30 +17,21 @@ __all__ = ["MemoryAttentionTransformer"]
 class _TokenEmbedding(nn.Module):
     """Embed (batch, n_tokens, n_channels) values as (batch, n_tokens, units).
 
-    With ``per_token=True`` every token position has its own linear map of
-    its values (the per-feature embedding of tabular input); otherwise one
-    linear map is shared by all positions (the time steps of a sequence).
-    Both add a learned position embedding.
+    Every token position has its own linear map of its values (the
+    per-feature embedding of tabular input), plus a learned position
+    embedding.
     """
 
-    def __init__(self, n_tokens, n_channels, units, *, per_token):
+    def __init__(self, n_tokens, n_channels, units):
         super().__init__()
-        self.per_token = per_token
-        if per_token:
-            bound = 1.0 / n_channels**0.5  # that of nn.Linear(n_channels, units)
-            self.weight = nn.Parameter(
-                torch.empty(n_tokens, n_channels, units).uniform_(-bound, bound)
-            )
-        else:
-            self.linear = nn.Linear(n_channels, units)
+        bound = 1.0 / n_channels**0.5  # that of nn.Linear(n_channels, units)
+        self.weight = nn.Parameter(
+            torch.empty(n_tokens, n_channels, units).uniform_(-bound, bound)
+        )
         self.position = nn.Parameter(torch.randn(n_tokens, units) * 0.02)
 
     def forward(self, x):
-        if self.per_token:
-            tokens = torch.einsum("btc,tcu->btu", x, self.weight)
-        else:
-            tokens = self.linear(x)
-        return tokens + self.position
+        return torch.einsum("btc,tcu->btu", x, self.weight) + self.position
 
 
 class _MemoryBlock(nn.Module):
@@ -331,11 +322,8 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
             )
 
     def _layout(self, Z):
-        """(n, F, 1) values of the features of 2-D input; 3-D input as it is
-        ((n, T, C) time points for a model fitted before the embedding)."""
-        if Z.ndim == 2:
-            return Z[:, :, None]
-        return Z.transpose(0, 2, 1) if self._reads_legacy_sequences() else Z
+        """(n, F, 1) values of the features of 2-D input; 3-D input as it is."""
+        return Z[:, :, None] if Z.ndim == 2 else Z
 
     def _build_encoder(self, input_shape):
         units = int(self.units)
@@ -348,7 +336,7 @@ class MemoryAttentionTransformer(NeuralTransformerBase):
         width = units * (2 if self.pooling == "mean_max" else 1)  # per pooling
         if self.n_timepoints_in_ is None:
             n_tokens, n_channels = (int(s) for s in input_shape)
-            embedding = _TokenEmbedding(n_tokens, n_channels, units, per_token=True)
+            embedding = _TokenEmbedding(n_tokens, n_channels, units)
             return _AttentionEncoder(embedding, blocks, self.pooling, units), width
         n_channels, n_timepoints = (int(s) for s in input_shape)
         embedding = SequenceEmbedding(

@@ -226,24 +226,10 @@ class NeuralTransformerBase(
                 f"{self.n_timepoints_in_}))."
             )
 
-    #: how sequences are read: models fitted on sequences before the
-    #: convolutional embedding (sk_memsel 0.x pickles and skops files) lack
-    #: the attribute and keep their reading (see ``_reads_legacy_sequences``)
-    _SEQUENCE_LAYOUT = "convolutional"
-
-    def _reads_legacy_sequences(self):
-        """Whether this fitted model reads sequences as before the embedding:
-        each time point a vector of channels (see the subclasses' ``_layout``)."""
-        fitted = hasattr(self, "net_")
-        return (
-            fitted and getattr(self, "_sequence_layout", None) != self._SEQUENCE_LAYOUT
-        )
-
     def _prepare_fit_input(self, X, sample_weight):
         """``(Z, sample_weight)``: the standardised ``X`` and checked weights."""
         if hasattr(self, "n_timepoints_in_"):
             del self.n_timepoints_in_  # a new fit: nothing to compare with
-        self._sequence_layout = self._SEQUENCE_LAYOUT
         self._check_sequence_shape(X)
         X = self._validate_X(X, reset=True, allow_nd=self._accepts_sequences)
         sample_weight = self._validated_sample_weight(sample_weight, X)
@@ -332,7 +318,7 @@ default=None
             rows = inputs
         else:
             rows = np.ascontiguousarray(Z.reshape(len(Z), -1))
-        target, criterion, n_targets, stratify = self._training_target(
+        target, n_targets, stratify = self._training_target(
             Z,
             y,
             # without y the head reconstructs the input, whatever task says
@@ -340,17 +326,17 @@ default=None
             reconstruct=rows,
             sample_weight=sample_weight,
         )
-
-        def build():
-            encoder, n_features_out = self._build_encoder(inputs.shape[1:])
-            self._n_features_out = n_features_out
-            return FeatureNet(encoder, n_features_out, n_targets), criterion, []
-
-        self._train(
-            build, inputs, target, stratify=stratify, sample_weight=sample_weight
-        )
+        self._module_shape = (tuple(inputs.shape[1:]), n_targets)
+        self._train(inputs, target, stratify=stratify, sample_weight=sample_weight)
         self._after_fit()
         return self
+
+    def _build_module(self):
+        """The encoder and its training head (a backbone hook)."""
+        input_shape, n_targets = self._module_shape
+        encoder, n_features_out = self._build_encoder(input_shape)
+        self._n_features_out = n_features_out
+        return FeatureNet(encoder, n_features_out, n_targets)
 
     def _after_fit(self):
         """Read fitted state out of the trained module (subclass hook)."""

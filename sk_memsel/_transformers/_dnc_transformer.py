@@ -294,11 +294,10 @@ class DNCTransformer(NeuralTransformerBase):
     }
 
     def _layout(self, Z):
-        """(n, T, 1) steps of 2-D (n, T) input, windowed; 3-D input as it is
-        (windowed time points for a model fitted before the embedding)."""
-        if Z.ndim == 3 and not self._reads_legacy_sequences():
+        """(n, T, 1) steps of 2-D (n, T) input, windowed; 3-D input as it is."""
+        if Z.ndim == 3:
             return Z
-        steps = Z[:, :, None] if Z.ndim == 2 else Z.transpose(0, 2, 1)
+        steps = Z[:, :, None]
         n, length, channels = steps.shape
         if self.max_steps is None or length <= self.max_steps:
             return steps
