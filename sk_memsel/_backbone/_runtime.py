@@ -117,6 +117,17 @@ def _seeded(seed, device):
         yield
 
 
+#: torch's dropout layers, which draw from its global generator
+_TORCH_DROPOUT = (
+    torch.nn.Dropout,
+    torch.nn.Dropout1d,
+    torch.nn.Dropout2d,
+    torch.nn.Dropout3d,
+    torch.nn.AlphaDropout,
+    torch.nn.FeatureAlphaDropout,
+)
+
+
 def _draws_from_global_generator(module):
     """Whether training ``module`` draws from torch's global generator.
 
@@ -135,7 +146,7 @@ def _draws_from_global_generator(module):
         if isinstance(m, MemoryAugmentedAttention)
     }
     for m in module.modules():
-        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+        if isinstance(m, _TORCH_DROPOUT):
             if m.p > 0 and not isinstance(m, Dropout):
                 return True
         elif isinstance(m, (torch.nn.MultiheadAttention, torch.nn.RNNBase)):

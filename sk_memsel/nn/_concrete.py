@@ -81,6 +81,39 @@ def distinct_argmax(scores: Tensor) -> Tensor:
     return indices
 
 
+def _take_selection(layer, state_dict, prefix, *args):
+    """Fix or free ``layer``'s selection as ``state_dict`` says, before loading.
+
+    ``selection`` is a buffer only while a selection is fixed, so a
+    state_dict holds it only then: take it (or its absence) from the
+    state_dict before torch matches the keys, so that any layer of the same
+    shape loads any other's state. A state_dict without this layer's logits
+    is a partial one and leaves the selection as it is. ``args`` are torch's
+    (local_metadata, strict, missing_keys, unexpected_keys, error_msgs).
+    """
+    error_msgs = args[-1]
+    key = prefix + "selection"
+    if key in state_dict:
+        indices = state_dict[key]
+        valid = (
+            isinstance(indices, Tensor)
+            and not indices.is_floating_point()
+            and not indices.is_complex()
+            and layer._index_problem(indices) is None
+        )
+        if not valid:
+            error_msgs.append(
+                f"{key} must be {layer.k} integer indices in "
+                f"[0, {layer.in_features}), got {indices!r:.80}."
+            )
+            return
+        layer.selection = torch.empty(
+            layer.k, dtype=torch.long, device=layer.logits.device
+        )
+    elif prefix + "logits" in state_dict:
+        layer.selection = None
+
+
 class ConcreteSelect(nn.Module):
     """Select ``k`` of ``in_features`` inputs with concrete (Gumbel-softmax) nodes.
 
@@ -198,6 +231,7 @@ class ConcreteSelect(nn.Module):
         self.init_std = float(init_std)
         self.logits = nn.Parameter(torch.empty(k, in_features))
         self.register_buffer("selection", None)
+        self.register_load_state_dict_pre_hook(_take_selection)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -307,37 +341,6 @@ class ConcreteSelect(nn.Module):
         ):
             return f"must lie in [0, {self.in_features})"
         return None
-
-    def _load_from_state_dict(self, state_dict, prefix, *args):
-        # args: torch's (local_metadata, strict, missing_keys, unexpected_keys,
-        # error_msgs), passed on unchanged
-        error_msgs = args[-1]
-        # ``selection`` is a buffer only while a selection is fixed, so a
-        # state_dict holds it only then: take it (or its absence) from the
-        # state_dict before torch matches the keys, so that any layer of the
-        # same shape loads any other's state. A state_dict without this
-        # layer's logits is a partial one and leaves the selection as it is.
-        key = prefix + "selection"
-        if key in state_dict:
-            indices = state_dict[key]
-            valid = (
-                isinstance(indices, Tensor)
-                and not indices.is_floating_point()
-                and not indices.is_complex()
-                and self._index_problem(indices) is None
-            )
-            if not valid:
-                error_msgs.append(
-                    f"{key} must be {self.k} integer indices in "
-                    f"[0, {self.in_features}), got {indices!r:.80}."
-                )
-                return
-            self.selection = torch.empty(
-                self.k, dtype=torch.long, device=self.logits.device
-            )
-        elif prefix + "logits" in state_dict:
-            self.selection = None
-        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Select ``k`` features of ``x``.
