@@ -19,7 +19,7 @@ What it measures, for ``ConcreteAutoencoderSelector(k=50)`` and
   (the fit divided by the epochs, as the selectors validate nothing here).
 
 - ``sparse``: a CSR matrix shaped like single-cell counts (the generator of
-  ``bench_sparse.py``, ``_data.generate_atlas``: ``--sparse-rows`` x
+  ``bench_sparse_atlas.py``, ``_data.generate_atlas``: ``--sparse-rows`` x
   ``--sparse-genes``, default 50,000 x 20,000, about 5 % non-zero,
   ``log1p`` of negative-binomial counts of 10 cell types), the target the
   cell type, ``k=200``, ``--sparse-epochs`` epochs (default 1) with

@@ -1,29 +1,13 @@
 """Sparse input at single-cell scale: memory, speed and the genes selected.
 
-Two questions, one sub-command each. Run from the repository root::
+Run from the repository root::
 
-    python benchmarks/bench_sparse.py first-layer
-    python benchmarks/bench_sparse.py atlas --rows 200000 --genes 20000 \\
+    python benchmarks/bench_sparse_atlas.py --rows 200000 --genes 20000 \\
         --json atlas.json
 
-``first-layer``: how should a sparse batch enter the first layer? A training
-step's first layer (forward and backward) with a batch of ``--batch`` rows of
-a CSR matrix (``--genes`` columns, ``--density`` non-zero), each way on one
-thread, on the same rows:
-
-- ``densify``: the rows made dense (SciPy), then the dense product; what
-  the selectors do;
-- ``sparse``: the rows as a torch sparse CSR tensor, multiplied directly (for
-  the gates, their per-row gate values gathered at the non-zero entries:
-  the gates draw one value per row and feature, so ``(X * g) @ W`` is not
-  ``X @ (g[:, None] * W)``);
-- ``shared gate`` (gates only): ``X @ (g[:, None] * W)``, the product one
-  gate sample shared by the batch would allow; for reference, as our gates
-  do not share their samples.
-
-``atlas``: a generated counts matrix shaped like a single-cell atlas,
-``--rows`` cells x ``--genes`` genes (the issue's 200,000 x 20,000), of
-``--types`` cell types, ``log1p`` of negative-binomial counts (dispersion
+A generated counts matrix shaped like a single-cell atlas, ``--rows``
+cells x ``--genes`` genes (the issue's 200,000 x 20,000), of ``--types`` cell
+types, ``log1p`` of negative-binomial counts (dispersion
 ``r = 2``) about 5 % non-zero, each type with ``--markers-per-type`` planted
 marker genes (mean times ``--fold`` in that type only), the other genes'
 means drawn from a Gamma distribution and shifted slightly per type. Each
@@ -33,7 +17,7 @@ selector selects ``--k`` genes:
   ``ConcreteAutoencoderSelector(k)`` reconstructing the genes (unsupervised),
   both with their defaults and ``random_state=0``, fitted on the first 90 %
   of the cells, each in a fresh process that loads the CSR matrix from disk:
-  its peak resident memory (``ru_maxrss``) against the CSR matrix's own
+  its peak resident memory (``VmHWM``) against the CSR matrix's own
   bytes and the process's memory before loading it (interpreter, NumPy,
   PyTorch: the fixed part), fit time, epochs;
 - rows per second of one epoch (``max_epochs=1``, no settling) on the
@@ -62,6 +46,9 @@ large sparse data. A fit's peak is read from ``VmHWM`` (see
 The matrix is generated once into ``--cache`` (``atlas-<rows>x<genes>/``,
 one ``.npy`` file per array, about 8 bytes per non-zero value) and reused;
 each fit's process reads only the rows it fits on.
+
+``bench_sparse_first_layer.py`` times the first layer alone, densified
+against sparse products.
 """
 
 import argparse
@@ -84,102 +71,6 @@ def load_average():
     return os.getloadavg()[0]
 
 
-# ------------------------------------------------------------- first layer
-def first_layer(args):
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    X = sp.random(
-        args.batch * 8,
-        args.genes,
-        density=args.density,
-        format="csr",
-        dtype=np.float32,
-        random_state=0,
-    )
-    batches = [X[i * args.batch : (i + 1) * args.batch] for i in range(8)]
-
-    def csr_tensor(block):
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(block.indptr.astype(np.int64)),
-            torch.from_numpy(block.indices.astype(np.int64)),
-            torch.from_numpy(block.data),
-            size=block.shape,
-            check_invariants=False,
-        )
-
-    def time_it(step):
-        best = np.inf
-        for _ in range(3):
-            start = time.perf_counter()
-            for block in batches:
-                step(block)
-            best = min(best, (time.perf_counter() - start) / len(batches))
-        return best * 1e3
-
-    rows = []
-    for width in (64, 200):
-        W = torch.randn(args.genes, width, requires_grad=True)
-        mu = torch.zeros(args.genes, requires_grad=True)
-
-        def concrete_dense(block, W=W):
-            (torch.from_numpy(block.toarray()) @ W).sum().backward()
-
-        def concrete_sparse(block, W=W):
-            (csr_tensor(block) @ W).sum().backward()
-
-        def gates_dense(block, W=W, mu=mu):
-            g = (mu + torch.randn(block.shape[0], args.genes)).clamp(0, 1)
-            ((torch.from_numpy(block.toarray()) * g) @ W).sum().backward()
-
-        def gates_sparse(block, W=W, mu=mu):
-            g = (mu + torch.randn(block.shape[0], args.genes)).clamp(0, 1)
-            row = torch.from_numpy(
-                np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
-            )
-            col = torch.from_numpy(block.indices.astype(np.int64))
-            values = torch.from_numpy(block.data) * g[row, col]
-            x = torch.sparse_coo_tensor(torch.stack([row, col]), values, g.shape)
-            torch.sparse.mm(x, W).sum().backward()
-
-        def gates_shared(block, W=W, mu=mu):
-            g = (mu + torch.randn(args.genes)).clamp(0, 1)
-            (csr_tensor(block) @ (g[:, None] * W)).sum().backward()
-
-        for layer, ways in (
-            ("concrete", {"densify": concrete_dense, "sparse": concrete_sparse}),
-            (
-                "gates",
-                {
-                    "densify": gates_dense,
-                    "sparse": gates_sparse,
-                    "shared gate": gates_shared,
-                },
-            ),
-        ):
-            base = None
-            for way, step in ways.items():
-                ms = time_it(step)
-                base = ms if base is None else base
-                rows.append(
-                    {
-                        "layer": layer,
-                        "width": width,
-                        "way": way,
-                        "ms_per_batch": round(ms, 2),
-                        "vs_densify": round(ms / base, 2),
-                        "load": round(load_average(), 2),
-                    }
-                )
-                print(
-                    f"{layer:9s} width {width:3d}  {way:12s} {ms:8.2f} ms/batch "
-                    f"({ms / base:.2f} x densify)  load {load_average():.2f}",
-                    flush=True,
-                )
-    del rng
-    return {"first_layer": rows, "batch": args.batch, "genes": args.genes}
-
-
-# ------------------------------------------------------------- the atlas
 def csr_bytes(X):
     return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
 
@@ -408,8 +299,10 @@ def atlas(args):
 
     # memory and the selection: a fresh process per selector
     for name in args.selectors:
-        command = [sys.executable, __file__, "child", "--child", name]
+        command = [sys.executable, __file__, "--child", name]
         command += ["--cache-dir", folder, "--k", str(args.k)]
+        if args.max_epochs is not None:
+            command += ["--max-epochs", str(args.max_epochs)]
         env = dict(os.environ)
         if args.mmap_threshold:
             env["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)
@@ -469,39 +362,36 @@ def atlas(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="question", required=True)
-    layer = sub.add_parser("first-layer")
-    layer.add_argument("--batch", type=int, default=256)
-    layer.add_argument("--genes", type=int, default=20_000)
-    layer.add_argument("--density", type=float, default=0.05)
-    layer.add_argument("--json")
-    whole = sub.add_parser("atlas")
-    whole.add_argument("--rows", type=int, default=200_000)
-    whole.add_argument("--genes", type=int, default=20_000)
-    whole.add_argument("--types", type=int, default=10)
-    whole.add_argument("--markers-per-type", type=int, default=20)
-    whole.add_argument("--fold", type=float, default=6.0)
-    whole.add_argument("--k", type=int, default=200)
-    whole.add_argument("--dense-rows", type=int, default=20_000)
-    whole.add_argument("--selectors", nargs="+", default=list(SELECTORS))
-    whole.add_argument("--cache", default="/tmp/sk_memsel_bench")
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--genes", type=int, default=20_000)
+    parser.add_argument("--types", type=int, default=10)
+    parser.add_argument("--markers-per-type", type=int, default=20)
+    parser.add_argument("--fold", type=float, default=6.0)
+    parser.add_argument("--k", type=int, default=200)
+    parser.add_argument("--dense-rows", type=int, default=20_000)
+    parser.add_argument("--selectors", nargs="+", default=list(SELECTORS))
+    parser.add_argument("--cache", default="/tmp/sk_memsel_bench")
     # glibc's threshold for mapping memory (see the module docstring); 0
     # leaves glibc's default, whose threshold rises with the batches
-    whole.add_argument("--mmap-threshold", type=int, default=2**20)
-    whole.add_argument("--json")
-    child = sub.add_parser("child")  # one fit, run by ``atlas``
-    child.add_argument("--child", required=True)
-    child.add_argument("--cache-dir", required=True)
-    child.add_argument("--k", type=int, required=True)
+    parser.add_argument("--mmap-threshold", type=int, default=2**20)
     # fewer epochs than the default, to measure memory alone (it does not
     # grow with the epochs once the allocator's threshold is fixed)
-    child.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="max_epochs of the fits in fresh processes (default: the selectors')",
+    )
+    parser.add_argument("--json")
+    # one fit, in the fresh process that ``atlas`` starts for it
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.question == "child":
+    if args.child:
         child_fit(args)
         return
     print(f"load {load_average():.2f} at the start", flush=True)
-    report = first_layer(args) if args.question == "first-layer" else atlas(args)
+    report = atlas(args)
     if args.json:
         from _report import save_json
 
