@@ -24,12 +24,12 @@ Run from the repository root::
 
     python benchmarks/bench_dnc.py                    # print the table
     python benchmarks/bench_dnc.py --write docs/benchmarks/dnc.md
-    python benchmarks/bench_dnc.py --compiled --sizes 16 --threads 1
 
 The peer is the PyPI package ``dnc`` (install it with
 ``pip install --no-deps dnc`` so that it keeps your torch). Without it, the
-script compares against ``_UnvectorisedDNC`` below, a plain per-sample
-implementation of the same equations.
+script compares against ``UnvectorisedDNC`` (``_dnc_models.py``), a plain
+per-sample implementation of the same equations. ``bench_dnc_compiled.py``
+times ``torch.compile(DNC)`` against both.
 """
 
 from __future__ import annotations
@@ -41,162 +41,24 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-from unittest import mock
 
 import torch
-from torch import nn
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from sk_memsel.nn import DNC, _dnc_fused  # noqa: E402
+from _dnc_models import (
+    VARIANTS,
+    add_size_options,
+    alternate,
+    build,
+    config_of,
+    inputs,
+    iteration,
+    peer_available,
+)
 
 THREADS = 2  # the default; --threads runs other counts too
 GOAL = 2.0  # issue 5: at least twice the peer's throughput
 #: Everything after this line in the page is kept when the script rewrites it.
 NOTES_MARKER = "<!-- Notes below are written by hand; bench_dnc.py keeps them. -->"
-
-
-def _dnc_peer_available() -> bool:
-    try:
-        import dnc  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
-class _UnvectorisedDNC(nn.Module):
-    """Fallback peer: the same DNC run one sample at a time.
-
-    Used only when the ``dnc`` package cannot be imported: a Python loop
-    over the batch, each sample through sk_memsel's DNC with a batch of one,
-    as an implementation without batching would do.
-    """
-
-    def __init__(self, config):
-        super().__init__()
-        self.inner = _sk_dnc(config)
-
-    def forward(self, x):
-        outputs = []
-        for b in range(x.shape[0]):
-            out, _ = self.inner(x[b : b + 1])
-            outputs.append(out)
-        return torch.cat(outputs)
-
-
-#: sk_memsel's ways to run its DNC, compared in the second table.
-VARIANTS = ("sk_memsel", "sk_memsel-autograd", "sk_memsel-readable")
-
-
-def _sk_dnc(config: dict, fused: bool = True) -> DNC:
-    """sk_memsel's DNC at the sizes of ``config``, as both peers are built."""
-    return DNC(
-        config["input_size"],
-        config["hidden_size"],
-        config["input_size"],
-        memory_size=config["memory_size"],
-        word_size=config["word_size"],
-        num_reads=config["num_reads"],
-        num_writes=1,
-        clip_value=20.0,
-        fused=fused,
-    )
-
-
-def build(impl: str, config: dict) -> nn.Module:
-    """Return a callable module mapping (batch, time, input) to outputs."""
-    if impl in VARIANTS:
-        model = _sk_dnc(config, fused=impl != "sk_memsel-readable")
-        if impl == "sk_memsel-autograd":
-            return _PlainAutograd(model)
-        return _FirstOutput(model)
-    if impl == "dnc":
-        from dnc import DNC as PeerDNC
-
-        model = PeerDNC(
-            input_size=config["input_size"],
-            hidden_size=config["hidden_size"],
-            rnn_type="lstm",
-            num_layers=1,
-            num_hidden_layers=1,
-            nr_cells=config["memory_size"],
-            cell_size=config["word_size"],
-            read_heads=config["num_reads"],
-            batch_first=True,
-            gpu_id=-1,
-            independent_linears=False,
-            clip=20,
-        )
-        return _PeerOutput(model)
-    if impl == "unvectorised":
-        return _UnvectorisedDNC(config)
-    raise ValueError(f"unknown implementation {impl!r}")
-
-
-class _FirstOutput(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(x)[0]
-
-
-class _PlainAutograd(_FirstOutput):
-    """The fused forward, differentiated by autograd op by op.
-
-    The fused path applies its autograd Functions only when
-    ``_dnc_fused._needs_grad`` says autograd records; saying no runs the same
-    forward code as plain tensor operations, which autograd then records.
-    """
-
-    def forward(self, x):
-        with mock.patch.object(_dnc_fused, "_needs_grad", lambda *tensors: False):
-            return self.model(x)[0]
-
-
-class _PeerOutput(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(x, (None, None, None), reset_experience=True)[0]
-
-
-def _iteration(model: nn.Module, x: torch.Tensor, train: bool) -> None:
-    if train:
-        model.zero_grad(set_to_none=True)
-        model(x).square().mean().backward()
-    else:
-        with torch.no_grad():
-            model(x)
-
-
-def _inputs(config: dict) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0)
-    shape = (config["batch_size"], config["steps"], config["input_size"])
-    return torch.randn(*shape, generator=g)
-
-
-def _alternate(models, x, train, repeats, warmup):
-    """``{name: seconds of each round}``: after ``warmup`` untimed rounds,
-    ``repeats`` rounds that run the models one after the other, so that a
-    busy spell slows them alike."""
-    for _ in range(warmup):
-        for model in models.values():
-            _iteration(model, x, train)
-    times = {name: [] for name in models}
-    for _ in range(repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            _iteration(model, x, train)
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def measure_throughput(impls, config, repeats, warmup=2):
@@ -208,11 +70,11 @@ def measure_throughput(impls, config, repeats, warmup=2):
     varies less with the load than the ratio of the best times.
     """
     torch.manual_seed(0)
-    x = _inputs(config)
+    x = inputs(config)
     models = {impl: build(impl, config) for impl in impls}
     result = {}
     for mode, train in (("train", True), ("forward", False)):
-        times = _alternate(models, x, train, repeats, warmup)
+        times = alternate(models, x, train, repeats, warmup)
         for impl in impls:
             result[(impl, mode)] = config["steps"] / min(times[impl])
             result[("paired", impl, mode)] = statistics.median(
@@ -227,7 +89,7 @@ def check_same_gradients(config):
 
     The parameters are the same, as the models are built from one seed.
     """
-    x = _inputs(config)
+    x = inputs(config)
     grads = []
     for impl in VARIANTS:
         torch.manual_seed(0)
@@ -239,37 +101,6 @@ def check_same_gradients(config):
             scale = float(a.abs().max()) or 1.0
             if float((a - b).abs().max()) > 1e-4 * scale:
                 raise AssertionError("the DNC variants' gradients differ")
-
-
-def measure_compiled(config, repeats, warmup=2):
-    """Forward-only steps/s of ``torch.compile(DNC)`` against eager and peer.
-
-    The compiled model is sk_memsel's DNC as a user would compile it
-    (``torch.compile`` with the default inductor backend); the first call,
-    which compiles, is timed on its own. Then the three alternate as in
-    :func:`measure_throughput`. Returns the compile time in seconds, the
-    best steps/s of each and the median paired ratios against the peer.
-    """
-    torch.manual_seed(0)
-    x = _inputs(config)
-    peer = "dnc" if _dnc_peer_available() else "unvectorised"
-    eager = build("sk_memsel", config)
-    models = {
-        "compiled": torch.compile(eager),
-        "eager": eager,
-        peer: build(peer, config),
-    }
-    start = time.perf_counter()
-    _iteration(models["compiled"], x, train=False)
-    compile_s = time.perf_counter() - start
-    times = _alternate(models, x, False, repeats, warmup)
-    result = {"compile_s": compile_s, "peer": peer}
-    for name in models:
-        result[name] = config["steps"] / min(times[name])
-        result[f"{name}_paired"] = statistics.median(
-            b / a for a, b in zip(times[name], times[peer], strict=True)
-        )
-    return result
 
 
 def _status_kib(field: str) -> int:
@@ -285,19 +116,19 @@ def memory_worker(impl: str, config: dict, train: bool, threads: int) -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build(impl, config)
-    x = _inputs(config)
+    x = inputs(config)
     small = dict(config, steps=1)
-    _iteration(model, _inputs(small), train)  # import-time and lazy set-up
+    iteration(model, inputs(small), train)  # import-time and lazy set-up
     before = _status_kib("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset VmHWM to the current RSS
-        _iteration(model, x, train)
+        iteration(model, x, train)
         peak = _status_kib("VmHWM")
     except OSError:  # no clear_refs: fall back to the process maximum
         import resource
 
-        _iteration(model, x, train)
+        iteration(model, x, train)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"peak_mib": (peak - before) / 1024}))
 
@@ -393,7 +224,7 @@ def measure_variants(args, threads, memory):
     """
     rows = []
     for n in args.sizes:
-        config = _config(args, n)
+        config = config_of(args, n)
         check_same_gradients(config)
         speed = measure_throughput(list(VARIANTS), config, args.repeats)
         for mode in ("train", "forward"):
@@ -414,14 +245,7 @@ def measure_variants(args, threads, memory):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=32, help="sequence length")
-    parser.add_argument("--input-size", type=int, default=8)
-    parser.add_argument("--hidden-size", type=int, default=64)
-    parser.add_argument("--word-size", type=int, default=16)
-    parser.add_argument("--num-reads", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=7)
+    add_size_options(parser)
     parser.add_argument(
         "--threads",
         type=int,
@@ -437,12 +261,6 @@ def main(argv=None):
         help="the table against the peer, that of sk_memsel's own paths, or both",
     )
     parser.add_argument("--write", type=Path, help="Markdown file for the results")
-    parser.add_argument(
-        "--compiled",
-        action="store_true",
-        help="only time torch.compile(DNC) forward passes against eager and peer "
-        "(inductor; the compile takes minutes); prints, never writes",
-    )
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -457,15 +275,10 @@ def main(argv=None):
         )
         return
 
-    if args.compiled:
-        if args.write:
-            parser.error("--compiled prints its table; it does not write a page")
-        _main_compiled(args)
-        return
     load_before = os.getloadavg()[0]
     peer = args.peer or "auto"
     if peer == "auto":
-        peer = "dnc" if _dnc_peer_available() else "unvectorised"
+        peer = "dnc" if peer_available() else "unvectorised"
     tables, memory = {}, {}
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -489,7 +302,7 @@ def _measure_against_peer(args, peer, threads, memory):
     impls = ["sk_memsel", peer]
     rows = []
     for n in args.sizes:
-        config = _config(args, n)
+        config = config_of(args, n)
         speed = measure_throughput(impls, config, args.repeats)
         for mode in ("train", "forward"):
             train = mode == "train"
@@ -510,41 +323,6 @@ def _measure_against_peer(args, peer, threads, memory):
             )
             print(json.dumps({"threads": threads, **rows[-1]}), file=sys.stderr)
     return rows
-
-
-def _config(args, memory_size):
-    """The model and data sizes of one benchmark cell."""
-    return {
-        "memory_size": memory_size,
-        "batch_size": args.batch_size,
-        "steps": args.steps,
-        "input_size": args.input_size,
-        "hidden_size": args.hidden_size,
-        "word_size": args.word_size,
-        "num_reads": args.num_reads,
-    }
-
-
-def _main_compiled(args):
-    load_before = os.getloadavg()[0]
-    torch.set_num_threads(args.threads[0])
-    print(
-        "| N | compile s | compiled steps/s | eager steps/s | peer steps/s "
-        "| compiled / peer (paired) | eager / peer (paired) |\n"
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    )
-    for n in args.sizes:
-        config = _config(args, n)
-        r = measure_compiled(config, args.repeats)
-        peer = r["peer"]
-        print(
-            f"| {n} | {r['compile_s']:.0f} | {r['compiled']:.1f} | {r['eager']:.1f} "
-            f"| {r[peer]:.1f} | {r['compiled_paired']:.2f} "
-            f"| {r['eager_paired']:.2f} |",
-            flush=True,
-        )
-    load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
-    print(f"torch.set_num_threads({args.threads[0]}); 1-minute load average: {load}")
 
 
 def _peer_version(peer):
