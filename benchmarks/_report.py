@@ -13,8 +13,10 @@
   :func:`smoke_warning` for a ``--quick`` run's page;
 - the command line: :func:`add_methods`, :func:`add_run_options` and
   :func:`set_threads`, the options the scripts with a page share;
-- the docs page: :func:`replace_results` writes a block between the page's
-  ``.. BEGIN RESULTS`` and ``.. END RESULTS`` lines and keeps the rest;
+- the docs page: :func:`page_block` puts a run's parts between the
+  page's ``.. BEGIN RESULTS`` and ``.. END RESULTS`` lines, and
+  :func:`replace_results` writes such a block into the page and keeps the
+  rest;
 - :func:`busy_processes`: other work on the cores, for the busy timings.
 
 The scripts are run as ``python benchmarks/<script>.py``, which puts this
@@ -285,6 +287,20 @@ def set_threads(args):
 
 
 # --- the docs page ------------------------------------------------------------
+
+
+def page_block(script, parts, smoke=()):
+    """The page's results: ``script``'s begin marker, the warning of a
+    ``--quick`` run when ``smoke`` holds its lines (see
+    :func:`smoke_warning`), each of ``parts`` followed by a blank line, and
+    the end marker."""
+    lines = [begin_marker(script), ""]
+    if smoke:
+        lines += smoke_warning(*smoke)
+    for part in parts:
+        lines += [part, ""]
+    lines.append(END_MARKER)
+    return "\n".join(lines) + "\n"
 
 
 def write_results(path, block, title, script):
