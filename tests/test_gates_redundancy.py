@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sk_memsel import StochasticGatesSelector
-from sk_memsel._selectors._stochastic_gates import complementary_order
+from sk_memsel._selectors._redundancy import complementary_order
 
 from .test_gates import FAST, FEW, informative_data
 
@@ -256,7 +256,7 @@ def test_a_short_last_chunk_does_not_decide_the_correlations():
 
 
 def test_the_sample_spreads_over_every_chunk():
-    from sk_memsel._selectors._stochastic_gates import (
+    from sk_memsel._selectors._redundancy import (
         CORRELATION_ROWS,
         correlation_sample,
     )
@@ -297,7 +297,7 @@ def test_avoid_reads_a_memmap(tmp_path):
 
 
 def test_very_many_columns_measure_on_fewer_rows(monkeypatch):
-    from sk_memsel._selectors import _stochastic_gates
+    from sk_memsel._selectors import _redundancy
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(1000, 10))
@@ -308,7 +308,7 @@ def test_very_many_columns_measure_on_fewer_rows(monkeypatch):
     # on all rows (1,000 x 10 = 10,000 values) the two barely correlate
     assert complementary_order(X, probs, np.arange(10), 2)[0].tolist() == [0, 1]
     # at most 1,000 values for 10 columns: the 100 rows, where 1 copies 0
-    monkeypatch.setattr(_stochastic_gates, "CORRELATION_VALUES", 1000)
+    monkeypatch.setattr(_redundancy, "CORRELATION_VALUES", 1000)
     assert complementary_order(X, probs, np.arange(10), 10)[0][-1] == 1
 
 
