@@ -100,6 +100,12 @@ def public_estimators():
             yield obj
 
 
+def trusted_types():
+    """What a skops file of a fitted estimator names: the estimator classes
+    (see docs/user_guide/persistence.rst)."""
+    return [f"{c.__module__}.{c.__qualname__}" for c in public_estimators()]
+
+
 def fast_instances():
     # the backbone's own test estimator, so the contract holds for the backbone
     yield ToyRegressor(max_epochs=3, random_state=0)

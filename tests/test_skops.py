@@ -1,7 +1,7 @@
 """Saving fitted estimators with skops.io: safe files, identical results.
 
 A skops file must name no type but the estimator's own class (the documented
-list, ``SKOPS_TRUSTED_TYPES``), load into an estimator that gives exactly
+list, ``trusted_types()`` in test_common), load into an estimator that gives exactly
 the same outputs, and never carry anything that loading would unpickle.
 """
 
@@ -16,10 +16,10 @@ import torch
 from skorch.exceptions import DeviceWarning
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
-from sk_memsel._backbone import SKOPS_TRUSTED_TYPES, _estimator
+from sk_memsel._backbone import _estimator
 
 from ._toy import ToyRegressor
-from .test_common import data, fit, make, public_estimators
+from .test_common import data, fit, make, public_estimators, trusted_types
 
 sio = pytest.importorskip("skops.io")
 
@@ -59,7 +59,7 @@ def test_skops_round_trip_is_identical_and_trusts_only_the_estimator(cls):
     expected = outputs(est, X)
     blob = sio.dumps(est)
     assert sio.get_untrusted_types(data=blob) == [full_name(cls)]
-    loaded = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+    loaded = sio.loads(blob, trusted=trusted_types())
     assert type(loaded) is cls
     assert_same(expected, outputs(loaded, X))
     assert loaded.get_params() == est.get_params()
@@ -75,14 +75,10 @@ def test_skops_round_trip_is_identical_and_trusts_only_the_estimator(cls):
     assert_same(expected, outputs(again, X))
 
 
-def test_the_trusted_list_names_the_five_estimators():
-    assert sorted(SKOPS_TRUSTED_TYPES) == sorted(full_name(c) for c in ESTIMATORS)
-
-
 def test_the_documented_trusted_list_is_the_real_one():
     page = Path(__file__).parents[1] / "docs" / "user_guide" / "persistence.rst"
     documented = re.findall(r'"(sk_memsel\.[\w.]+)"', page.read_text())
-    assert sorted(set(documented)) == sorted(SKOPS_TRUSTED_TYPES)
+    assert sorted(set(documented)) == sorted(trusted_types())
 
 
 def test_dataframes_string_labels_groups_and_redundancy():
@@ -119,14 +115,14 @@ def test_a_class_given_as_a_parameter_is_named_too():
         [full_name(cls), "torch.optim.adamw.AdamW"]
     )
     with pytest.raises(Exception, match="AdamW"):
-        sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
-    loaded = sio.loads(blob, trusted=[*SKOPS_TRUSTED_TYPES, torch.optim.AdamW])
+        sio.loads(blob, trusted=trusted_types())
+    loaded = sio.loads(blob, trusted=[*trusted_types(), torch.optim.AdamW])
     assert_same(outputs(est, X), outputs(loaded, X))
 
 
 def test_an_unfitted_estimator_round_trips():
     est = make(ESTIMATORS[0])
-    loaded = sio.loads(sio.dumps(est), trusted=list(SKOPS_TRUSTED_TYPES))
+    loaded = sio.loads(sio.dumps(est), trusted=trusted_types())
     assert loaded.get_params() == est.get_params()
     assert not hasattr(loaded, "net_")
 
@@ -137,7 +133,7 @@ def _pickled(est):
 
 
 def _skopsed(est):
-    return sio.loads(sio.dumps(est), trusted=list(SKOPS_TRUSTED_TYPES))
+    return sio.loads(sio.dumps(est), trusted=trusted_types())
 
 
 PARTIAL = [cls for cls in ESTIMATORS if hasattr(cls, "partial_fit")]
@@ -218,7 +214,7 @@ def test_a_model_saved_from_a_gpu_loads_on_a_cpu_only_machine(monkeypatch):
     blob = sio.dumps(est)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.warns(DeviceWarning, match="loaded on the CPU"):
-        loaded = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+        loaded = sio.loads(blob, trusted=trusted_types())
     assert str(loaded.net_.device) == "cpu"
     assert_same(expected, outputs(loaded, X))
 
@@ -230,12 +226,12 @@ def test_a_model_fitted_on_a_gpu_round_trips(cls, monkeypatch):
     est = fit(make(cls, device="cuda"), X, y)
     expected = outputs(est, X)
     blob = sio.dumps(est)
-    loaded = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+    loaded = sio.loads(blob, trusted=trusted_types())
     assert str(loaded.net_.device).startswith("cuda")
     assert_same(expected, outputs(loaded, X))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.warns(DeviceWarning):
-        on_cpu = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+        on_cpu = sio.loads(blob, trusted=trusted_types())
     assert str(on_cpu.net_.device) == "cpu"
     for key, value in outputs(on_cpu, X).items():
         if key in ("get_support", "feature_importances_", "predict"):
@@ -250,7 +246,7 @@ def test_a_file_of_an_unreadable_format_is_a_clear_error(monkeypatch):
     blob = sio.dumps(fit(make(ESTIMATORS[0]), X, y))
     monkeypatch.setattr(_estimator, "SAVED_FORMAT", _estimator.SAVED_FORMAT + 1)
     with pytest.raises(ValueError, match="cannot read.*fit the model again"):
-        sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+        sio.loads(blob, trusted=trusted_types())
 
 
 def _load_state(est, state):

@@ -368,11 +368,11 @@ def test_sample_weight_with_sparse_x_weighs_as_with_dense_x():
 def test_concrete_partial_fit_on_sparse_rows_after_a_skops_round_trip():
     skops_io = pytest.importorskip("skops.io")
 
-    from sk_memsel._backbone import SKOPS_TRUSTED_TYPES
+    from .test_common import trusted_types
 
     kept = clone(SELECTORS["concrete"]).fit(X_DENSE)
     fitted = clone(SELECTORS["concrete"]).fit(X_DENSE)
-    loaded = skops_io.loads(skops_io.dumps(fitted), trusted=SKOPS_TRUSTED_TYPES)
+    loaded = skops_io.loads(skops_io.dumps(fitted), trusted=trusted_types())
     # the loaded selector trains on, on sparse rows, as the one never saved
     kept.partial_fit(sp.csr_array(X_DENSE))
     loaded.partial_fit(sp.csr_array(X_DENSE))

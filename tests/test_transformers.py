@@ -668,13 +668,13 @@ def test_sequences_of_one_time_point_train_in_batches_of_one_row():
 @pytest.mark.parametrize("cls", SEQUENCE, ids=SEQ_IDS)
 def test_skops_round_trip_of_sequences(cls, sequences):
     sio = pytest.importorskip("skops.io")
-    from sk_memsel._backbone import SKOPS_TRUSTED_TYPES
+    from .test_common import trusted_types
 
     X, y = sequences
     est = make(cls).fit(X, y)
     blob = sio.dumps(est)
     assert sio.get_untrusted_types(data=blob) == [f"{cls.__module__}.{cls.__name__}"]
-    loaded = sio.loads(blob, trusted=list(SKOPS_TRUSTED_TYPES))
+    loaded = sio.loads(blob, trusted=trusted_types())
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
 
 

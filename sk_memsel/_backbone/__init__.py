@@ -25,14 +25,13 @@ from ._callbacks import (
 from ._data import ArrayBatchIterator
 from ._estimator import NeuralEstimatorMixin, all_or_nothing
 from ._net import MemselNet, auto_epochs
-from ._persistence import SAVED_FORMAT, SKOPS_TRUSTED_TYPES
+from ._persistence import SAVED_FORMAT
 from ._runtime import resolve_device
 from ._supervised import SupervisedOutputMixin
 from ._targets import TargetMixin
 
 __all__ = [
     "SAVED_FORMAT",
-    "SKOPS_TRUSTED_TYPES",
     "ArrayBatchIterator",
     "EpochRecorder",
     "FiniteLossGuard",

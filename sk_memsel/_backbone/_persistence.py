@@ -39,18 +39,6 @@ from ._warnings import warn
 #: wrongly, so loading them fails clearly
 SAVED_FORMAT = 2
 
-#: the types a skops file of a fitted sk_memsel estimator names (those that
-#: ``skops.io.get_untrusted_types`` lists): the estimators themselves; a
-#: class or object passed as a parameter (``optimizer=torch.optim.AdamW``,
-#: ``callbacks``) is named too
-SKOPS_TRUSTED_TYPES = (
-    "sk_memsel._selectors._concrete_autoencoder.ConcreteAutoencoderSelector",
-    "sk_memsel._selectors._stochastic_gates.StochasticGatesSelector",
-    "sk_memsel._transformers._memory_selector_transformer.MemorySelectorTransformer",
-    "sk_memsel._transformers._dnc_transformer.DNCTransformer",
-    "sk_memsel._transformers._attention_transformer.MemoryAttentionTransformer",
-)
-
 #: the key that marks a tensor saved as a numpy array inside a callback's state
 _TENSOR = "sk_memsel.tensor"
 
