@@ -43,8 +43,8 @@ def measure_compiled(config, repeats, warmup=2):
     The compiled model is sk_memsel's DNC as a user would compile it
     (``torch.compile`` with the default inductor backend); the first call,
     which compiles, is timed on its own. Then the three alternate as in
-    ``bench_dnc.py``. Returns the compile time in seconds, the
-    best steps/s of each and the median paired ratios against the peer.
+    ``bench_dnc.py``. Returns the compile time in seconds, the best steps/s
+    of each and the median paired ratios against the peer.
     """
     torch.manual_seed(0)
     x = inputs(config)
