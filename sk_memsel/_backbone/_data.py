@@ -77,10 +77,11 @@ class SparseRows:
     same model whatever the layout ``X`` came in.
 
     Densifying one batch at a time was measured against multiplying the
-    sparse batch into the first layer directly (``benchmarks/bench_sparse.py``,
-    first question): on the CPU the sparse products were no faster for the
-    concrete layer and twice as slow for the gates, whose noise is drawn
-    per row, and they would sum in another order than the dense array.
+    sparse batch into the first layer directly
+    (``benchmarks/bench_sparse_first_layer.py``): on the CPU the sparse
+    products were no faster for the concrete layer and twice as slow for
+    the gates, whose noise is drawn per row, and they would sum in another
+    order than the dense array.
 
     Parameters
     ----------

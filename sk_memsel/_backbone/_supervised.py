@@ -8,13 +8,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 
-def _task(estimator):
+def task_of(estimator):
     """The fitted task, or before fitting the task the parameters ask for."""
     return getattr(estimator, "task_", None) or estimator._requested_task()
 
 
 def _may_predict(estimator):
-    if _task(estimator) == "reconstruction":
+    if task_of(estimator) == "reconstruction":
         raise AttributeError(
             f"predict is available only when {type(estimator).__name__} learns "
             "y; it was set to reconstruct its input."
@@ -23,7 +23,7 @@ def _may_predict(estimator):
 
 
 def _may_predict_proba(estimator):
-    task = _task(estimator)
+    task = task_of(estimator)
     if task not in ("classification", "auto"):
         raise AttributeError(
             f"predict_proba is available only for classification; this "

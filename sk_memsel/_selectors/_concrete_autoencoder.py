@@ -30,7 +30,7 @@ from .._backbone._params import (
     fill_shared_docs,
     layer_sizes,
 )
-from .._backbone._supervised import _task
+from .._backbone._supervised import task_of
 from .._backbone._warnings import warn
 from ..nn._concrete import ConcreteSelect, distinct_argmax
 from ..nn._random import Dropout
@@ -132,7 +132,7 @@ def _feature_importances(probabilities, selected):
 
 
 def _may_reconstruct(est):
-    objective = _task(est)
+    objective = task_of(est)
     if objective not in ("reconstruction", "auto"):
         raise AttributeError(
             "reconstruct is available only with objective='reconstruction'; "
