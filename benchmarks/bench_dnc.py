@@ -388,10 +388,6 @@ number of memory slots. Machine: {os.cpu_count()} CPUs
   script first checks that the three give the same gradients.
 
 {sections}
-The temporal link matrices hold `batch * num_writes * N**2` numbers per time
-step, and a training iteration keeps them for every step of the sequence, so
-memory grows with `N**2 * steps`; at `N = 256` they dominate.
-
 {notes}"""
     args.write.write_text(text)
 
