@@ -11,7 +11,11 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
-from sk_memsel._backbone import NeuralEstimatorMixin, TemperatureAnnealing
+from sk_memsel._backbone import (
+    NeuralEstimatorMixin,
+    TemperatureAnnealing,
+    start_training,
+)
 from sk_memsel._backbone._compat import Interval, fit_context
 
 
@@ -80,7 +84,7 @@ class ToyRegressor(NeuralEstimatorMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         X = self._validate_X(X, reset=True)
         target = self._prepare_target(X, y, task="regression")
-        self._train(X, target)
+        start_training(self, X, target)
         return self
 
     def _build_module(self):

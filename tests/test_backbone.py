@@ -19,6 +19,7 @@ from sk_memsel._backbone import (
     _data,
     _estimator,
     _net,
+    _training,
     resolve_device,
 )
 from sk_memsel._backbone._params import SHARED_DOCS
@@ -336,11 +337,11 @@ def test_verbose_1_is_one_progress_line_on_stderr(data, capsys):
 
 def test_the_reserved_callback_names_are_those_our_nets_use(capsys):
     # a user's callback is refused under these names, written out apart from
-    # the code that adds the callbacks: the backbone's own in _estimator.py,
+    # the code that adds the callbacks: the backbone's own in _training.py,
     # each estimator's in its _callback_names. Every name a net uses must be
     # on its estimator's list, and every name on the lists used
     X = np.random.RandomState(0).normal(size=(40, 5))
-    shared = set(_estimator.RESERVED_CALLBACK_NAMES)
+    shared = set(_training.RESERVED_CALLBACK_NAMES)
     names = set()
     for cls in public_estimators():
         own = set(cls._callback_names)
@@ -587,7 +588,7 @@ def test_fit_with_the_training_set_on_the_device_equals_batch_copies(
         return out
 
     monkeypatch.setattr(_data, "_PRELOAD_DEVICE_TYPES", ("cpu",))
-    monkeypatch.setattr(_estimator, "_preload", counting)
+    monkeypatch.setattr(_training, "_preload", counting)
     got = first_weight(ToyRegressor(**params).fit(X, y))
     assert calls == [True]
     np.testing.assert_array_equal(expected, got)

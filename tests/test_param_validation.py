@@ -22,8 +22,8 @@ from skorch.callbacks import Callback, Checkpoint, EarlyStopping, EpochTimer
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 from sk_memsel._backbone import NeuralEstimatorMixin
 from sk_memsel._backbone._compat import InvalidParameterError
-from sk_memsel._backbone._estimator import RESERVED_CALLBACK_NAMES
 from sk_memsel._backbone._params import SHARED_DOCS
+from sk_memsel._backbone._training import RESERVED_CALLBACK_NAMES
 
 from ._toy import ToyRegressor
 from .test_common import FAST_PARAMS, public_estimators

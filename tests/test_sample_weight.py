@@ -36,7 +36,7 @@ from sk_memsel import (
     MemorySelectorTransformer,
     StochasticGatesSelector,
 )
-from sk_memsel._backbone import _data, _estimator
+from sk_memsel._backbone import _data, _training
 
 from .test_common import FAST_PARAMS
 
@@ -319,7 +319,7 @@ def test_preloaded_weights_train_as_batch_copies(monkeypatch, validation_fractio
         return out
 
     monkeypatch.setattr(_data, "_PRELOAD_DEVICE_TYPES", ("cpu",))
-    monkeypatch.setattr(_estimator, "_preload", counting)
+    monkeypatch.setattr(_training, "_preload", counting)
     got = planted_selector(StochasticGatesSelector, **params).fit(X, y, sample_weight=w)
     assert calls == [True]
     np.testing.assert_array_equal(expected.gate_probabilities_, got.gate_probabilities_)

@@ -1,7 +1,9 @@
 """The backbone every sk_memsel estimator is built on, one concern per module.
 
 - :mod:`._estimator`: :class:`NeuralEstimatorMixin`, the constraints of the
-  shared parameters, input validation, training, prediction and pickling;
+  shared parameters, input validation, prediction, saving and loading;
+- :mod:`._training`: the one training path (start, resume and their loop),
+  from the estimator's hooks;
 - :mod:`._params`: the constraints scikit-learn has no class for, and the
   shared parameters' docs, written once and put into every docstring;
 - :mod:`._net`: :class:`MemselNet` (the skorch net with the extra-loss hook),
@@ -29,6 +31,7 @@ from ._persistence import SAVED_FORMAT
 from ._runtime import resolve_device
 from ._supervised import SupervisedOutputMixin
 from ._targets import TargetMixin
+from ._training import start_training
 
 __all__ = [
     "SAVED_FORMAT",
@@ -46,4 +49,5 @@ __all__ = [
     "all_or_nothing",
     "auto_epochs",
     "resolve_device",
+    "start_training",
 ]

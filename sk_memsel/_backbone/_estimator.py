@@ -11,20 +11,18 @@ This module holds:
   ``n_threads``), which every estimator merges into its own
   ``_parameter_constraints`` (their docs are in :mod:`._params`);
 - input and ``sample_weight`` validation;
-- the one training path: ``_train`` (the first call: device, seed, the
-  checks of the validation split and of the user's callbacks, a new net
-  from the estimator's hooks in ``_new_net``) and ``_train_further`` (a
-  later ``partial_fit`` call), which share the loop ``_train_epochs``
-  (weights, GPU preloading, the random stream, threads, the stop reason);
-  ``_forward`` (prediction batch by batch on the fitted threads);
+- the default training hooks and ``_continue_training`` (a later
+  ``partial_fit`` call), which train through :mod:`._training`;
+- ``_forward`` (prediction batch by batch on the fitted threads);
 - ``all_or_nothing`` (a failed fit changes nothing, also under
   ``torch.inference_mode()``) and saving (pickle and skops alike).
 
-Targets are in :mod:`._targets`, the net and its loss in :mod:`._net`, the
-batch iterator in :mod:`._data`, seeding and threads in :mod:`._runtime`.
+The training path is in :mod:`._training`, targets in :mod:`._targets`, the
+net and its loss in :mod:`._net`, the batch iterator in :mod:`._data`,
+seeding and threads in :mod:`._runtime`, the saved state in
+:mod:`._persistence`.
 """
 
-import contextlib
 import copy
 import functools
 import inspect
@@ -35,20 +33,16 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import Dataset, ValidSplit
+from skorch.dataset import Dataset
 
-from ._callbacks import FiniteLossGuard, ProgressLine
 from ._compat import Interval, Options, StrOptions, check_sample_weight, validate_params
 from ._data import (
     ArrayBatchIterator,
     SparseRows,
     _is_out_of_core,
-    _preload,
     row_chunks,
-    with_weights,
 )
-from ._net import _OPTIMIZERS, MemselNet, _PrintLog, _record_stop_reason, auto_epochs
+from ._net import _OPTIMIZERS, auto_epochs
 from ._params import CALLBACKS, DEVICE, OPTIMIZER_CLASS, IntInterval
 from ._persistence import (
     SAVED_FORMAT,
@@ -59,37 +53,16 @@ from ._persistence import (
 )
 from ._runtime import (
     _SMALL_NETWORK_WORK,
-    _draws_from_global_generator,
-    _seed_from,
-    _seeded,
     _torch_threads,
     _trainable,
-    _training_stream,
-    resolve_device,
 )
 from ._targets import TargetMixin
+from ._training import _n_held_out, new_net, resume_training
 
 #: where the documentation is (``Documentation`` in pyproject.toml)
 DOCS_URL = "https://sk-memsel.readthedocs.io"
 
 _POSITIVE_INT = IntInterval(1, None, closed="left")
-
-#: names of the callbacks on every net: skorch's defaults and those
-#: ``_train`` adds; each estimator adds the names of the callbacks its
-#: ``build`` returns (``_callback_names``). A user's callback named like one
-#: of them would clash with it (tests/test_backbone.py checks both lists)
-RESERVED_CALLBACK_NAMES = (
-    # skorch's NeuralNet
-    "epoch_timer",
-    "print_log",
-    "train_loss",
-    "valid_loss",
-    # _train
-    "early_stopping",
-    "finite_loss",
-    "progress",
-)
-
 
 #: dtype names of pandas columns of periods and intervals (kind "O")
 _NOT_NUMBERS = ("period", "interval")
@@ -215,75 +188,6 @@ def all_or_nothing(method=None, *, trains_in_place=False):
     return wrapper
 
 
-def _n_held_out(fraction, n_samples):
-    """Rows that skorch's ``ValidSplit`` holds out for validation.
-
-    ``ceil(fraction * n_samples)``, as scikit-learn's ``ShuffleSplit`` and
-    ``StratifiedShuffleSplit`` count a float ``test_size``.
-    """
-    return math.ceil(fraction * n_samples)
-
-
-def _check_validation_split(fraction, n_samples, strata=None):
-    """Refuse a ``validation_fraction`` that the validation split cannot make.
-
-    skorch's ``ValidSplit`` holds out :func:`_n_held_out` rows with
-    scikit-learn's ``ShuffleSplit``, or ``StratifiedShuffleSplit`` when
-    ``strata`` holds class codes; both sides need a row (a row of each class
-    when stratified, which needs two rows of every class). scikit-learn's
-    own errors ("test_size=0.99 ... train set will be empty") do not name
-    ``validation_fraction``.
-    """
-    if fraction is None:
-        return
-    need, rows = 1, "1 row"
-    if strata is not None:
-        counts = np.unique(np.asarray(strata), return_counts=True)[1]
-        need, rows = len(counts), f"{len(counts)} rows, one of each class of y"
-        if counts.min() < 2:
-            raise ValueError(
-                f"validation_fraction={fraction} holds out rows of every class "
-                "for validation, which needs at least 2 rows of each class, "
-                f"but a class of y has only {counts.min()}. Set "
-                "validation_fraction=None to train on all rows without early "
-                "stopping, or give more rows of that class."
-            )
-    n_valid = _n_held_out(fraction, n_samples)
-    n_train = n_samples - n_valid
-    if n_valid >= need and n_train >= need:
-        return
-    if n_samples < 2 * need:
-        advice = (
-            f"{n_samples} rows are too few to split: set validation_fraction="
-            "None to train on all rows without early stopping."
-        )
-    else:
-        advice = (
-            f"Use a validation_fraction between {need / n_samples:.3g} and "
-            f"{(n_samples - need) / n_samples:.3g}, or None to train on all "
-            "rows without early stopping."
-        )
-    raise ValueError(
-        f"validation_fraction={fraction} holds out {n_valid} of the "
-        f"{n_samples} rows for validation and leaves {n_train} for training; "
-        f"each side needs at least {rows}. {advice}"
-    )
-
-
-def _normalised(sample_weight):
-    """Weights divided by their mean, as float32 (``None`` stays ``None``).
-
-    Unit weights stay exactly 1, so the weighted loss of ``MemselNet`` is the
-    plain mean; any weights keep the loss on the scale of the unweighted one,
-    so the learning rate means the same with and without weights.
-    """
-    if sample_weight is None:
-        return None
-    weights = np.asarray(sample_weight, dtype=np.float64)
-    weights = weights / weights.max()  # no overflow in the mean (1 stays 1)
-    return (weights / weights.mean()).astype(np.float32)
-
-
 def _package_version():
     from .. import __version__
 
@@ -314,11 +218,12 @@ class NeuralEstimatorMixin(TargetMixin):
     (:meth:`_reset`) and does what a first ``partial_fit`` call does, where
     the estimator has ``partial_fit``: :meth:`_validate_X` with
     ``reset=True`` (and :meth:`_prepare_target` when it learns from ``y``),
-    then :meth:`_train`, which builds the net (:meth:`_new_net`) and trains
-    it. A later ``partial_fit`` call trains the same net further
-    (:meth:`_continue_training`); both run the same loop,
-    :meth:`_train_epochs`. Loading a saved model builds the same net and
-    loads the saved state into it (:mod:`._persistence`).
+    then :func:`~._training.start_training`, which builds the net
+    (:func:`~._training.new_net`) and trains it. A later ``partial_fit``
+    call trains the same net further (:meth:`_continue_training`, then
+    :func:`~._training.resume_training`); both run the same loop. Loading a
+    saved model builds the same net and loads the saved state into it
+    (:mod:`._persistence`).
 
     Prediction-time code calls :meth:`_validate_X` with ``reset=False`` and
     :meth:`_forward` to get the module's output as numpy arrays.
@@ -371,7 +276,7 @@ class NeuralEstimatorMixin(TargetMixin):
 
     #: optimizer steps that ``max_epochs="auto"`` allows, or ``None`` where
     #: "auto" is not allowed; such a class resolves it with :meth:`_n_epochs`
-    #: at fit time and passes the number of epochs to :meth:`_train`
+    #: at fit time
     _auto_steps = None
 
     #: names of the callbacks the estimator's ``build`` gives its net, which
@@ -533,132 +438,6 @@ class NeuralEstimatorMixin(TargetMixin):
             n_train -= _n_held_out(self.validation_fraction, n_samples)
         return auto_epochs(n_train, self.batch_size, self._auto_steps)
 
-    def _train(self, X, y, *, stratify=None, max_epochs=None, sample_weight=None):
-        """Build a new network and train it on ``(X, y)``: the first training call.
-
-        The estimator builds the network through its hooks (see the class
-        docstring): :meth:`_build_module` inside a block seeded from
-        ``random_state``, :meth:`_training_callbacks` and
-        :meth:`_param_groups`; the net is made by :meth:`_new_net`, then
-        trained by :meth:`_train_epochs`, the loop every later
-        ``partial_fit`` call (:meth:`_train_further`) shares.
-
-        Parameters
-        ----------
-        X, y : ndarray
-            Training input and target (``y`` may equal ``X`` for
-            reconstruction).
-        stratify : ndarray or None
-            Class codes used to stratify the validation split.
-        max_epochs : int or None
-            Most epochs; ``None``: :meth:`_n_epochs` of the rows of ``X``.
-        sample_weight : ndarray or None
-            Row weights checked by :meth:`_validated_sample_weight`. They travel
-            with the rows (``X`` becomes ``{"X": X, "sample_weight": w}``,
-            split with the rows for validation, sliced into every batch) and
-            weight each row's loss (``MemselNet.get_loss``); ``None`` trains
-            exactly as before.
-
-        Returns
-        -------
-        net : MemselNet
-            The fitted net (also stored as ``net_``). Sets ``n_epochs_`` and
-            ``n_threads_``, and records ``"stop_reason"`` in the last row of
-            the history.
-
-        Raises
-        ------
-        ValueError, TypeError
-            Before anything is built: a ``validation_fraction`` the split
-            cannot make (:func:`_check_validation_split`) or a callback
-            :meth:`_user_callbacks` refuses.
-        """
-        device = resolve_device(self.device)
-        if max_epochs is None:
-            max_epochs = self._n_epochs(X.shape[0])
-        _check_validation_split(self.validation_fraction, X.shape[0], stratify)
-        seed = _seed_from(self.random_state)  # once: a RandomState draws
-        net = self._new_net(device, seed, stratified=stratify is not None)
-        n_threads = self._resolve_n_threads(net.module, X, device)
-        self.n_threads_ = torch.get_num_threads() if n_threads is None else n_threads
-        self.net_ = net
-        # what saving records: the seed and the parameters it was built from
-        self._fit_seed = seed
-        self._built_with = {
-            name: value
-            for name, value in self.get_params(deep=False).items()
-            if name != "callbacks"
-        }
-        self._n_training_calls = 0  # what _train_further seeds its calls from
-        self._train_epochs(X, y, sample_weight, seed, max_epochs, n_threads)
-        return net
-
-    def _new_net(self, device, seed, *, stratified):
-        """A new, initialised net: the estimator's module, callbacks and groups.
-
-        The module is built inside a block seeded from ``seed`` (its initial
-        weights), then set to float32. Loading a saved model builds the same
-        net and loads its saved state (see :mod:`._persistence`).
-        """
-        user_callbacks = self._user_callbacks()
-        with _seeded(seed, device):
-            module = self._build_module()
-            # float32 whatever torch's default dtype: the batches are float32.
-            # The default is process-wide, so it is not changed here (fits may
-            # run in threads); the initial weights are drawn in it.
-            module.to(torch.float32)
-        callbacks = [("finite_loss", FiniteLossGuard()), *self._training_callbacks()]
-        train_split = None
-        if self.validation_fraction is not None:
-            train_split = ValidSplit(
-                self.validation_fraction, stratified=stratified, random_state=seed
-            )
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                    ),
-                )
-            )
-        callbacks += user_callbacks
-        if self.verbose == 1:
-            callbacks.append(("progress", ProgressLine(type(self).__name__)))
-        optimizer = self._optimizer_class()
-        net_params = {}
-        if optimizer in (torch.optim.Adam, torch.optim.AdamW):
-            # one fused kernel per step instead of a dozen small operations
-            # per weight tensor: 0.34 instead of 0.79 ms a step of the
-            # MADELON gated network on one thread
-            net_params["optimizer__fused"] = True
-        param_groups = self._param_groups()
-        if param_groups:
-            net_params["optimizer__param_groups"] = param_groups
-        net = MemselNet(
-            module=module,
-            criterion=self._criterion(),
-            optimizer=optimizer,
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=1,  # each training call sets its own (_train_epochs)
-            batch_size=int(self.batch_size),
-            iterator_train=ArrayBatchIterator,
-            iterator_train__shuffle=True,
-            iterator_valid=ArrayBatchIterator,
-            train_split=train_split,
-            callbacks=callbacks,
-            verbose=self.verbose,
-            device=device,
-            # verbose=1 shows one progress line; the per-epoch table of
-            # skorch only from verbose=2 (with verbose=0 skorch's PrintLog
-            # would still format its table every epoch, a few ms each)
-            callbacks__print_log=_PrintLog() if self.verbose >= 2 else None,
-            **net_params,
-        )
-        return net.initialize()
-
     def _training_callbacks(self):
         """The estimator's own callbacks, as ``(name, callback)`` pairs
         (their names in ``_callback_names``); none by default."""
@@ -685,113 +464,12 @@ class NeuralEstimatorMixin(TargetMixin):
         sample_weight = self._validated_sample_weight(sample_weight, X)
         target = self._continued_target(X, y, classes)
         sample_weight = self._class_weighted(y, sample_weight, partial=True)
-        self._train_further(X, target, sample_weight)
+        resume_training(self, X, target, sample_weight)
         return X
 
     def _continued_target(self, X, y, classes):
         """The training target of a later ``partial_fit`` call."""
         return self._encode_target(X, y, classes)
-
-    def _train_further(self, X, y, sample_weight=None):
-        """Train the fitted ``net_`` on ``(X, y)`` for at most ``max_epochs``.
-
-        What ``partial_fit`` does after its first call: the same network,
-        optimizer state and callbacks, trained by :meth:`_train_epochs` on the
-        fit's threads, with a fresh random stream per call, derived from
-        ``random_state`` and the number of calls so far (the same calls give
-        the same result, also when the estimator was saved and loaded in
-        between).
-        """
-        seed = np.random.SeedSequence(
-            [_seed_from(self.random_state), self._n_training_calls]
-        ).generate_state(1)[0]
-        split = self.net_.train_split
-        if split is not None:
-            strata = y if split.stratified else None
-            _check_validation_split(split.cv, X.shape[0], strata)
-        n_epochs = self._n_epochs(X.shape[0])
-        self._train_epochs(
-            X, y, sample_weight, seed, n_epochs, self._fitted_n_threads()
-        )
-
-    def _train_epochs(self, X, y, sample_weight, seed, n_epochs, n_threads):
-        """The training loop of every call: ``net_`` trains for ``n_epochs``.
-
-        The weights travel with the rows, the data go to the GPU once when
-        the net is there, the run draws from its own random stream
-        (:func:`_training_stream`; torch's global generator too, seeded, when
-        the module has torch's dropout) on ``n_threads`` threads. Sets
-        ``n_epochs_`` (over all calls) and records this call's
-        ``"stop_reason"``.
-        """
-        net = self.net_
-        net.max_epochs = n_epochs  # what the net reports: the last call's epochs
-        X = with_weights(X, _normalised(sample_weight))
-        preloaded = _preload(X, y, net.device)
-        if preloaded is not None:  # on a GPU: this call's data copied once
-            X, y = preloaded
-        first_epoch = len(net.history)
-        with (
-            _seeded(seed, net.device)
-            if _draws_from_global_generator(net.module)
-            else contextlib.nullcontext(),
-            _training_stream(seed),
-            _torch_threads(n_threads),
-        ):
-            net.partial_fit(X, y, epochs=n_epochs)
-        _record_stop_reason(net, first_epoch, n_epochs)
-        self.n_epochs_ = len(net.history)
-        self._n_training_calls += 1
-
-    def _user_callbacks(self):
-        """Named copies of the ``callbacks`` passed, checked before training.
-
-        Each fit trains with copies, so that it never changes the callbacks
-        passed. Refused in words that name the callback: a name that
-        sk_memsel or skorch gives its own callbacks, a callback that watches
-        a validation score while no rows are held out for validation, and
-        one that cannot be copied.
-        """
-        named = []
-        for i, cb in enumerate(self.callbacks or ()):
-            if isinstance(cb, tuple):
-                name, cb = cb
-                label = f"The callback {name!r} ({type(cb).__name__})"
-            else:
-                name = f"user_{i}_{type(cb).__name__}"
-                label = f"callbacks[{i}] ({type(cb).__name__})"
-            reserved = RESERVED_CALLBACK_NAMES + self._callback_names
-            if name in reserved:
-                raise ValueError(
-                    f"{label}: the name {name!r} is used by sk_memsel's own "
-                    "callbacks; give yours another name. The reserved names "
-                    f"are {', '.join(sorted(reserved))}."
-                )
-            monitor = getattr(cb, "monitor", None)
-            if (
-                self.validation_fraction is None
-                and isinstance(monitor, str)
-                and monitor.startswith("valid_")
-            ):
-                raise ValueError(
-                    f"{label} monitors {monitor!r}, which is recorded only "
-                    "when rows are held out for validation: set "
-                    "validation_fraction (for example 0.1; it also stops "
-                    "early, after n_iter_no_change epochs without improvement), "
-                    "or let the callback monitor 'train_loss'."
-                )
-            try:
-                named.append((name, copy.deepcopy(cb)))
-            except Exception as exc:
-                raise TypeError(
-                    f"{label} cannot be copied ({type(exc).__name__}: {exc}). "
-                    "Each fit trains with a copy of every callback, so that it "
-                    "never changes the callbacks passed: keep locks, open "
-                    "files and other objects that cannot be copied out of the "
-                    "callback's attributes (create them in on_train_begin and "
-                    "release them in on_train_end)."
-                ) from exc
-        return named
 
     def _validated_sample_weight(self, sample_weight, X):
         """``None``, or the weights as float64 after scikit-learn's checks.
@@ -933,8 +611,11 @@ class NeuralEstimatorMixin(TargetMixin):
         current = {name: getattr(self, name) for name in self._built_with}
         vars(self).update(self._built_with)
         try:
-            net = self._new_net(
-                device, facts.get("seed", 0), stratified=bool(facts.get("stratified"))
+            net = new_net(
+                self,
+                device,
+                facts.get("seed", 0),
+                stratified=bool(facts.get("stratified")),
             )
         finally:
             vars(self).update(current)

@@ -18,7 +18,7 @@ arrays (:func:`net_state`):
 - ``net``: the device, the seed of the fit and the last call's epochs.
 
 Loading (``__setstate__``) builds the same net with the estimator's own
-builder (:meth:`NeuralEstimatorMixin._new_net`, with the parameters the
+builder (:func:`._training.new_net`, with the parameters the
 network was built with) and loads the saved state into it with
 ``load_state_dict``. The loaded estimator predicts exactly as the saved one
 and trains on with ``partial_fit``. A skops file names no type but the

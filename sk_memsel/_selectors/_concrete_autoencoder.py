@@ -20,6 +20,7 @@ from .._backbone import (
     SupervisedOutputMixin,
     TemperatureAnnealing,
     all_or_nothing,
+    start_training,
 )
 from .._backbone._compat import Interval, StrOptions, fit_context
 from .._backbone._data import check_trainable, row_chunks
@@ -577,7 +578,7 @@ class ConcreteAutoencoderSelector(
         if self.task_ == "reconstruction":
             self._check_reconstructable(X)
         sample_weight = self._class_weighted(y, sample_weight, partial=streaming)
-        self._train(X, target, stratify=stratify, sample_weight=sample_weight)
+        start_training(self, X, target, stratify=stratify, sample_weight=sample_weight)
         self._read_selection()
 
     def _build_module(self):

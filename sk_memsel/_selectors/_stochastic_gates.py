@@ -19,6 +19,7 @@ from .._backbone import (
     SettledStopping,
     SupervisedOutputMixin,
     all_or_nothing,
+    start_training,
 )
 from .._backbone._compat import (
     Interval,
@@ -591,8 +592,8 @@ class StochasticGatesSelector(
         check_trainable(X, _SATURATES)
         self.groups_, self._codes = self._group_codes(X.shape[1])
         self._check_selection(len(self.groups_), warn=True)
-        self._train(
-            X, target, stratify=self._strata(target), sample_weight=sample_weight
+        start_training(
+            self, X, target, stratify=self._strata(target), sample_weight=sample_weight
         )
         self._warn_if_unmoved()
         self._read_gates()

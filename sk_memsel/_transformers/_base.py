@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .._backbone import NeuralEstimatorMixin, all_or_nothing
+from .._backbone import NeuralEstimatorMixin, all_or_nothing, start_training
 from .._backbone._compat import StrOptions, fit_context
 from .._backbone._data import row_chunks
 
@@ -327,7 +327,9 @@ default=None
             sample_weight=sample_weight,
         )
         self._module_shape = (tuple(inputs.shape[1:]), n_targets)
-        self._train(inputs, target, stratify=stratify, sample_weight=sample_weight)
+        start_training(
+            self, inputs, target, stratify=stratify, sample_weight=sample_weight
+        )
         self._after_fit()
         return self
 
