@@ -144,7 +144,18 @@ def test_every_public_estimator_has_fast_settings():
     assert not missing, f"add fast settings for {missing} to FAST_PARAMS"
 
 
-@parametrize_with_checks(list(fast_instances()), expected_failed_checks=expected_failed)
+def listed_checks(estimators, **kwargs):
+    """scikit-learn's ``parametrize_with_checks``, its checks in a list.
+
+    scikit-learn 1.6 hands pytest a generator, which pytest deprecates
+    (``PytestRemovedIn10Warning``); later releases give a list already.
+    """
+    mark = parametrize_with_checks(estimators, **kwargs).mark
+    names, values = mark.args
+    return pytest.mark.parametrize(names, list(values), **mark.kwargs)
+
+
+@listed_checks(list(fast_instances()), expected_failed_checks=expected_failed)
 def test_sklearn_contract(estimator, check):
     check(estimator)
 

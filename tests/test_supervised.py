@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 from sklearn.base import is_classifier, is_regressor
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_memsel import ConcreteAutoencoderSelector, StochasticGatesSelector
 
-from .test_common import _NOT_BITWISE_EQUIVALENT
+from .test_common import _NOT_BITWISE_EQUIVALENT, listed_checks
 
 FAST = {"max_epochs": 3, "hidden_layer_sizes": (4,), "random_state": 0}
 
@@ -63,7 +62,7 @@ TASK_INSTANCES = [
 ]
 
 
-@parametrize_with_checks(
+@listed_checks(
     TASK_INSTANCES,
     # the noise drawn in training differs between weighted and repeated rows,
     # dense or sparse (the batches are the same rows): see
