@@ -279,7 +279,7 @@ class NeuralEstimatorMixin(TargetMixin):
     #: at fit time
     _auto_steps = None
 
-    #: names of the callbacks the estimator's ``build`` gives its net, which
+    #: names of the callbacks :meth:`_training_callbacks` gives the net, which
     #: a user's callbacks may not take (besides ``RESERVED_CALLBACK_NAMES``)
     _callback_names = ()
 

@@ -37,8 +37,9 @@ from ._runtime import (
 
 #: names of the callbacks on every net: skorch's defaults and those
 #: :func:`new_net` adds; each estimator adds the names of the callbacks its
-#: ``build`` returns (``_callback_names``). A user's callback named like one
-#: of them would clash with it (tests/test_backbone.py checks both lists)
+#: ``_training_callbacks`` returns (``_callback_names``). A user's callback
+#: named like one of them would clash with it (tests/test_backbone.py checks
+#: both lists)
 RESERVED_CALLBACK_NAMES = (
     # skorch's NeuralNet
     "epoch_timer",
