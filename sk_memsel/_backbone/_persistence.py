@@ -84,7 +84,9 @@ def _tensor(array, where):
 
 def _saved(value, where):
     """``value`` with every tensor replaced by a marked numpy array, and
-    numpy scalars by Python numbers (dicts, lists and tuples are walked)."""
+    numpy scalars by Python numbers (dicts, lists and tuples are walked):
+    the form of the optimizer's and the callbacks' state and of the history
+    in a saved model; :func:`_loaded` turns it back."""
     if isinstance(value, torch.Tensor):
         return {_TENSOR: _array(value, where)}
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
@@ -107,19 +109,6 @@ def _loaded(value, where):
     return value
 
 
-def _history_value(value):
-    """A history entry as Python values (a one-number tensor as its number)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
-        return value.item()
-    if isinstance(value, dict):
-        return {k: _history_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_history_value(v) for v in value)
-    return value
-
-
 # ------------------------------------------------------------------ saving
 def _module_attributes(module):
     """``{submodule name: {attribute: plain value}}`` of ``module``'s tree."""
@@ -134,20 +123,12 @@ def _module_attributes(module):
 
 
 def _optimizer_state(optimizer):
-    """The optimizer's ``state_dict()``, with string keys and numpy arrays."""
+    """The optimizer's ``state_dict()``, its parameters' numbers as strings."""
     state = optimizer.state_dict()
-    return {
-        "state": {
-            str(index): {
-                key: _array(value, f"optimizer state {key}")
-                if isinstance(value, torch.Tensor)
-                else value
-                for key, value in entry.items()
-            }
-            for index, entry in state["state"].items()
-        },
-        "param_groups": _saved(state["param_groups"], "optimizer param_groups"),
-    }
+    entries = {str(index): entry for index, entry in state["state"].items()}
+    return _saved(
+        {"state": entries, "param_groups": state["param_groups"]}, "optimizer"
+    )
 
 
 def _callback_state(callback, where):
@@ -179,7 +160,7 @@ def net_state(net, seed):
             name: _callback_state(cb, f"the callback {name!r}")
             for name, cb in net.callbacks_
         },
-        "history": _history_value(list(net.history)),
+        "history": _saved(list(net.history), "net_.history"),
         "net": {
             "device": str(net.device),
             "seed": int(seed),
@@ -246,20 +227,11 @@ def _load_module(module, state):
 
 
 def _load_optimizer(optimizer, state):
-    saved = {
-        "state": {
-            int(index): {
-                key: _tensor(value, f"optimizer state {key}")
-                if isinstance(value, np.ndarray)
-                else value
-                for key, value in dict(entry).items()
-            }
-            for index, entry in _section(state, "state").items()
-        },
-        "param_groups": _loaded(_section(state, "param_groups", list), "param_groups"),
-    }
+    entries = _loaded(_section(state, "state"), "optimizer state")
+    param_groups = _loaded(_section(state, "param_groups", list), "param_groups")
     try:
-        optimizer.load_state_dict(saved)
+        states = {int(index): entry for index, entry in entries.items()}
+        optimizer.load_state_dict({"state": states, "param_groups": param_groups})
     except (ValueError, KeyError, TypeError) as exc:
         raise SavedStateError(
             f"The saved optimizer state does not fit the network: {exc}"
@@ -278,6 +250,6 @@ def load_net_state(net, state):
                     f"The saved state of the callback {name!r} may not set {key!r}."
                 )
             setattr(cb, key, _loaded(value, f"the callback {name!r}.{key}"))
-    net.history = History(list(_section(state, "history", list)))
+    net.history = History(_loaded(_section(state, "history", list), "history"))
     net.max_epochs = int(_section(state, "net").get("max_epochs", 1))
     return net
