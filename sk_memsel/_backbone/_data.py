@@ -41,6 +41,19 @@ def with_weights(X, sample_weight):
     return X if sample_weight is None else {"X": X, WEIGHT_KEY: sample_weight}
 
 
+def peak_one(sample_weight):
+    """Row weights divided by their largest (``None`` stays ``None``).
+
+    The largest becomes exactly 1, so that sums of weights as large as 1e308
+    cannot overflow; weighted means and spreads are the same for weights of
+    any scale.
+    """
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    return weights / weights.max()
+
+
 def _rows_of(X):
     """The input array of a training input, weighted (a dict) or not."""
     return X["X"] if isinstance(X, dict) and WEIGHT_KEY in X else X

@@ -18,7 +18,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ._data import _numeric_target
+from ._data import _numeric_target, peak_one
 from ._warnings import warn
 
 _TASKS = ("auto", "classification", "regression")
@@ -225,10 +225,7 @@ class TargetMixin:
         # mean and spread of y divided by its largest magnitude, so that
         # squaring values as large as 1e155 (the variance) cannot overflow
         # (weighted: rows of weight zero count as absent; None: plain mean)
-        # (the weights too: sums of weights as large as 1e308 cannot overflow)
-        weights = None
-        if sample_weight is not None:
-            weights = sample_weight / sample_weight.max()
+        weights = peak_one(sample_weight)
         counted = y2 if weights is None else y2[weights > 0]
         size = np.abs(counted).max(axis=0)
         size = np.where(size > 0, size, 1.0)

@@ -24,7 +24,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
 from ._callbacks import FiniteLossGuard, ProgressLine
-from ._data import ArrayBatchIterator, _preload, with_weights
+from ._data import ArrayBatchIterator, _preload, peak_one, with_weights
 from ._net import MemselNet, _PrintLog, _record_stop_reason
 from ._runtime import (
     _draws_from_global_generator,
@@ -117,8 +117,7 @@ def _normalised(sample_weight):
     """
     if sample_weight is None:
         return None
-    weights = np.asarray(sample_weight, dtype=np.float64)
-    weights = weights / weights.max()  # no overflow in the mean (1 stays 1)
+    weights = peak_one(sample_weight)  # no overflow in the mean (1 stays 1)
     return (weights / weights.mean()).astype(np.float32)
 
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from .._backbone import NeuralEstimatorMixin, all_or_nothing, start_training
 from .._backbone._compat import StrOptions, fit_context
-from .._backbone._data import row_chunks
+from .._backbone._data import peak_one, row_chunks
 
 __all__ = ["FeatureNet", "NeuralTransformerBase"]
 
@@ -238,13 +238,7 @@ class NeuralTransformerBase(
             # 2-D input per feature, 3-D input per channel (over the samples
             # and time points); weighted as the loss is, so that a row of
             # weight zero counts as absent
-            weights = None
-            if sample_weight is not None:
-                # divided by their largest, so that the sums of weights as
-                # large as 1e308 cannot overflow (the statistics are the same
-                # for weights of any scale)
-                weights = sample_weight / sample_weight.max()
-            mean, scale = _mean_and_scale(X, weights)
+            mean, scale = _mean_and_scale(X, peak_one(sample_weight))
         else:
             mean = np.zeros([1] * len(X.shape))
             scale = np.ones([1] * len(X.shape))
